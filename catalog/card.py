@@ -1,0 +1,63 @@
+"""The records the catalog passes around: what a probe reads from a file, and the card built from it.
+
+Plain dataclasses, no I/O: probe.py fills `Probe`, metadata.py turns it into a `Card`,
+store.py persists cards, search/checkin read them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("lora", "textual_inversion", "checkpoint", "diffusers_model", "vae", "unknown")
+BASE_MODELS = ("sd15", "sd21", "sdxl", "unknown")
+
+
+@dataclass
+class Probe:
+    """What the header (never the weights) says about one model file or diffusers folder."""
+
+    path: str  # absolute path of the file (or the diffusers folder)
+    kind: str = "unknown"  # one of KINDS
+    base_model: str = "unknown"  # one of BASE_MODELS
+    variant: str = "normal"  # normal | inpaint | ...
+    format: str = ""  # kohya, kohya_loha, kohya_locon, peft, peft_legacy, peft_adapter, ti_pt, ti_st, ti_xl, ti_diffusers, ckpt_st, ckpt_pickle, diffusers_folder, vae
+    prediction_type: str | None = None  # epsilon | v when known
+    metadata: dict[str, str] = field(default_factory=dict)  # safetensors __metadata__ (strings)
+    embedded_names: list[str] = field(default_factory=list)  # e.g. learned_embeds key / TI placeholder tokens
+    error: str | None = None  # set when the file cannot be read safely; then kind is "unknown"
+
+
+@dataclass
+class Card:
+    """Everything Check-in and the UI need to know about one checkpoint."""
+
+    path: str
+    kind: str = "unknown"
+    base_model: str = "unknown"
+    variant: str = "normal"
+    format: str = ""
+    name: str = ""  # display name
+    canonical_trigger: str | None = None  # the token the prompt rewrite inserts
+    triggers: list[str] = field(default_factory=list)  # all trigger words, canonical first
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    version: str | None = None  # as written: "v3", "v5.0 XL", "final_final"
+    version_number: float | None = None  # orderable form when one can be read ("v5.0 XL" -> 5.0)
+    created: str | None = None  # ISO-8601 date or datetime of training/creation when known
+    preview: str | None = None  # absolute path of the preview image
+    sidecars: list[str] = field(default_factory=list)
+    metadata_sources: list[str] = field(default_factory=list)  # kohya, modelspec, civitai, a1111, readme, none
+    is_negative_embedding: bool = False
+    prediction_type: str | None = None
+    size: int = 0
+    mtime: float = 0.0
+    sha256: str | None = None  # filled in the background by the indexer
+    duplicate_of: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Card":
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})

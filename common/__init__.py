@@ -1,0 +1,1 @@
+"""Small pieces every layer shares: paths, logging, settings. Imports nothing heavy."""

@@ -1,0 +1,59 @@
+"""User settings, a small JSON file in the config dir. Unknown keys are kept; bad files fall back to defaults."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from common import paths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    folders: list[str] = field(default_factory=list)  # watched checkpoint folders
+    device: str = "auto"  # auto | cuda | mps | cpu
+    dtype: str = "auto"  # auto | float32 | float16 | bfloat16
+    quant_spec: str = "taq-w8a8"  # default quant spec for generation
+    llm_model: str | None = None  # a GGUF the user owns; None = the bundled default
+    embedding_model: str | None = None  # a sentence-transformers folder; None = bundled MiniLM
+    memory_budget_mb: int = 4096  # pipeline pool budget
+    base_models: dict[str, str] = field(default_factory=dict)  # base family (sd15/sd21/sdxl) -> checkpoint path for LoRAs/TIs
+    steps: int = 20
+    guidance: float = 7.0
+    width: int = 512
+    height: int = 512
+    use_demo_library: bool = False
+    first_run_done: bool = False
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / "settings.json"
+
+
+def load_settings() -> Settings:
+    path = settings_path()
+    if not path.is_file():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("settings file is not a JSON object")
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable settings %s: %s", path, exc)
+        return Settings()
+    known = Settings.__dataclass_fields__
+    return Settings(**{k: v for k, v in data.items() if k in known})
+
+
+def save_settings(settings: Settings) -> None:
+    """Write atomically so a crash never leaves a half-written settings file."""
+    path = settings_path()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(settings), handle, indent=2)
+    os.replace(tmp, path)

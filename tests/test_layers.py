@@ -1,0 +1,58 @@
+"""The layer rules of DESIGN.md: dependencies point one way, Qt only in desktop/, heavy imports lazy."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# package -> packages it must never import
+FORBIDDEN = {
+    "common": {"catalog", "local_llm", "engine", "desktop", "demo", "bench", "commands"},
+    "engine": {"catalog", "local_llm", "desktop", "commands"},
+    "local_llm": {"catalog", "engine", "desktop", "commands"},
+    "catalog": {"engine", "desktop", "commands"},
+    "demo": {"desktop", "commands"},
+    "bench": {"desktop"},
+}
+QT = {"PySide6", "shiboken6"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_dependencies_point_one_way():
+    bad = []
+    for package, banned in FORBIDDEN.items():
+        for path in (REPO / package).rglob("*.py"):
+            hits = _imports(path) & (banned | QT)
+            if hits:
+                bad.append(f"{path.relative_to(REPO)} imports {sorted(hits)}")
+    for path in REPO.glob("*/**/*.py"):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in {"desktop", "tests", ".venv", "packaging"} or rel.parts[0].startswith("."):
+            continue
+        if _imports(path) & ({"desktop"} | QT):
+            bad.append(f"{rel} imports desktop/Qt")
+    assert not bad, "\n".join(bad)
+
+
+def test_catalog_and_index_help_do_not_load_torch():
+    code = (
+        "import sys, catalog, catalog.card, main\n"
+        "try:\n    main.main(['index', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'llama_cpp', 'PySide6') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr + out.stdout

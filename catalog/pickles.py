@@ -14,7 +14,7 @@ import pickle
 import pickletools
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_PICKLE_BYTES = 64 * 1024 * 1024  # a real SDXL .ckpt data.pkl is well under 2 MB
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -43,16 +43,20 @@ class TensorInfo:
     dtype: str = ""
 
 
-@dataclass
 class Inert:
     """Stand-in for a harmless known class (e.g. a Lightning callback); holds its state, runs nothing."""
 
-    name: str
-    args: tuple = ()
-    state: object = None
-    items: dict = field(default_factory=dict)
+    stand_in_for = "inert"
 
-    def __setstate__(self, state):  # called by BUILD
+    def __new__(cls, *args, **_kw):  # NEWOBJ calls only __new__; arguments are kept, never interpreted
+        obj = super().__new__(cls)
+        obj.args, obj.state, obj.items = args, None, {}
+        return obj
+
+    def __init__(self, *args, **_kw):  # REDUCE calls the class
+        pass
+
+    def __setstate__(self, state):  # BUILD
         self.state = state
 
     def __setitem__(self, key, value):  # SETITEM(S) on dict subclasses such as ParameterDict
@@ -60,6 +64,25 @@ class Inert:
 
     def append(self, value):  # APPEND on list subclasses
         self.items[len(self.items)] = value
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+
+    def contents(self) -> dict:
+        """The dict-like payload: set items, a module's _parameters, or a dict state."""
+        if self.items:
+            return self.items
+        state = self.state
+        if isinstance(state, tuple) and state and isinstance(state[0], dict):
+            state = state[0]
+        if isinstance(state, dict):
+            params = state.get("_parameters")
+            return params if isinstance(params, dict) and params else state
+        return {}
+
+    def __repr__(self):
+        return f"Inert({self.stand_in_for})"
 
 
 def _rebuild_tensor(storage, storage_offset=0, size=(), stride=(), *_rest, **_kw):
@@ -84,12 +107,16 @@ def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     return obj.encode(encoding, errors)
 
 
-def _inert(name):
-    def make(*args, **_kw):
-        return Inert(name=name, args=args)
+def _bytearray(source=b"", *args):
+    # bytearray(10**12) would allocate: only copies of existing bytes/str/lists are allowed
+    if isinstance(source, int):
+        raise UnsafePickle("unsafe pickle: builtins.bytearray with a size")
+    return bytearray(source, *args)
 
-    make.__name__ = name
-    return make
+
+def _inert(name):
+    """A fresh Inert subclass (NEWOBJ needs a type) named after what it stands in for."""
+    return type(f"Inert_{name.replace('.', '_')}", (Inert,), {"stand_in_for": name})
 
 
 _STORAGE_NAMES = {
@@ -109,6 +136,9 @@ ALLOWED: dict[tuple[str, str], object] = {
     ("collections", "OrderedDict"): OrderedDict,
     ("_codecs", "encode"): _codecs_encode,
     ("torch", "Size"): tuple,
+    ("builtins", "set"): set,  # protocol-2 pickles spell containers as calls
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "bytearray"): _bytearray,
     # Known data-only classes seen in real checkpoints/embeddings: rebuilt as inert records.
     ("torch.nn.modules.container", "ParameterDict"): _inert("ParameterDict"),
     ("pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint"): _inert("ModelCheckpoint"),
@@ -128,6 +158,7 @@ class SafeUnpickler(pickle.Unpickler):
     """An unpickler that resolves only allow-listed globals, each to an inert stand-in."""
 
     def find_class(self, module, name):
+        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)  # protocol-2 names
         try:
             return ALLOWED[(module, name)]
         except (KeyError, TypeError):
@@ -138,6 +169,10 @@ class SafeUnpickler(pickle.Unpickler):
         if isinstance(pid, tuple) and pid and pid[0] == "storage" and len(pid) >= 2:
             storage_type = pid[1]
             return storage_type if isinstance(storage_type, StorageRef) else StorageRef("")
+        if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module":
+            # legacy format names a module class this way; its class was already allow-listed by find_class
+            cls = pid[1]
+            return cls if isinstance(cls, type) and issubclass(cls, Inert) else Inert
         raise PickleError(f"unknown persistent id {str(pid)[:80]!r}")
 
 
@@ -240,7 +275,7 @@ def flatten_tensors(obj, prefix: str = "", out: dict | None = None, depth: int =
     if depth > 8:
         return out
     if isinstance(obj, Inert):
-        obj = obj.items or (obj.state if isinstance(obj.state, dict) else {})
+        obj = obj.contents()
     if isinstance(obj, TensorInfo):
         out[prefix] = obj
     elif isinstance(obj, dict):

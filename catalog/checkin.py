@@ -1,0 +1,387 @@
+"""Check-in: turn a request into one checkpoint and a rewritten prompt, one short question, or "none".
+
+Steps: read the intent; retrieve and score cards (hybrid by default); group the top cards into
+concepts (versions, base-model variants and copies of one subject are one concept: they share a
+trigger and a name word, or the bytes); pick the version the request names (or the newest); then
+decide from the relevance of the best concept and its margin over the next one. The local LLM is
+optional: it can rerank the close calls, and it words the clarification question. When it is
+missing or fails, the same decision is made from retrieval alone and the result says so.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from catalog.card import Card
+from catalog.intent import Intent, read_intent
+from catalog.rewrite import Rewrite, rewrite_prompt
+from catalog.search import Candidate, file_stem, search, split_words, NOISE_WORD
+
+log = logging.getLogger(__name__)
+
+# Decision thresholds on the hybrid score (calibrated on the dev sets, see bench/checkin.py).
+THRESHOLDS = {
+    "hybrid": {"none": 0.42, "margin": 0.10},
+    "bm25": {"none": 0.30, "margin": 0.08},
+    "dense": {"none": 0.38, "margin": 0.05},
+}
+MAX_OPTIONS = 4
+TOP_K = 12
+
+
+@dataclass
+class Concept:
+    """Cards that depict one subject or style (versions, base-model variants, copies)."""
+
+    members: list[Candidate]
+    score: float  # relevance of the concept: its best member's score
+    chosen: Card | None = None  # the version the intent picks (None: the named version does not exist)
+
+    @property
+    def best(self) -> Candidate:
+        return self.members[0]
+
+
+@dataclass
+class CheckinResult:
+    """What Check-in decided; `to_json()` is the `personalq select --json` contract."""
+
+    request: str
+    status: str  # selected | clarify | none
+    card: Card | None = None
+    prompt: str | None = None
+    trigger: str | None = None
+    trigger_span: tuple[int, int] | None = None  # prompt[start:end] is the trigger
+    question: str | None = None
+    options: list[Card] = field(default_factory=list)
+    option_names: list[str] = field(default_factory=list)
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+    method: str = "hybrid"
+    llm_used: bool = False
+    note: str | None = None
+    seconds: float = 0.0
+    today: str | None = None
+
+    def to_json(self) -> dict:
+        checkpoint = None
+        if self.card is not None:
+            checkpoint = {"path": self.card.path, "name": self.card.name, "trigger": self.trigger,
+                          "kind": self.card.kind, "base_model": self.card.base_model}
+        names = self.option_names or [c.name for c in self.options]
+        return {
+            "status": self.status,
+            "checkpoint": checkpoint,
+            "prompt": self.prompt,
+            "question": self.question,
+            "options": [{"path": c.path, "name": n} for c, n in zip(self.options, names)],
+            "candidates": [{"path": p, "score": round(float(s), 4)} for p, s in self.candidates],
+            "method": self.method,
+            "llm_used": self.llm_used,
+            "note": self.note,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# concepts and versions (pure)
+
+def name_key(card: Card) -> set[str]:
+    """Name words without version, date, base-model and file plumbing: 'Ziggy XL v6' -> {'ziggy'}."""
+    words = split_words(card.name) + split_words(file_stem(card.path))
+    months = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+    return {w for w in words if len(w) >= 3 and not NOISE_WORD.match(w) and w not in months
+            and not re.fullmatch(r"(?:spring|summer|fall|autumn|winter)\d*|\d+\w*", w)}
+
+
+def same_concept(a: Card, b: Card) -> bool:
+    if a.path == b.path or a.duplicate_of == b.path or b.duplicate_of == a.path:
+        return True
+    if a.sha256 and a.sha256 == b.sha256:
+        return True
+    ka, kb = name_key(a), name_key(b)
+    shared_trigger = {t.lower() for t in a.triggers} & {t.lower() for t in b.triggers}
+    if shared_trigger and ka & kb:
+        return True
+    return bool(ka) and ka == kb and a.kind == b.kind
+
+
+def group_concepts(candidates: list[Candidate]) -> list[Concept]:
+    """Union candidates that are one concept; concepts ordered by their best member's score."""
+    parent = list(range(len(candidates)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(candidates)):
+        for j in range(i + 1, len(candidates)):
+            if same_concept(candidates[i].card, candidates[j].card):
+                parent[find(j)] = find(i)
+    groups: dict[int, list[Candidate]] = {}
+    for i, cand in enumerate(candidates):
+        groups.setdefault(find(i), []).append(cand)
+    concepts = [Concept(members=sorted(m, key=lambda c: -c.score), score=max(c.score for c in m)) for m in groups.values()]
+    return sorted(concepts, key=lambda c: -c.score)
+
+
+def _created_day(card: Card) -> date | None:
+    """The creation day from the card's metadata. File mtimes are not used: a copy or a checkout resets them."""
+    if card.created:
+        try:
+            return date.fromisoformat(card.created[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def version_order(cards: list[Card]) -> list[Card]:
+    """Oldest to newest: by stated version number when every card states one, else by creation date.
+
+    Cards with neither cannot be placed among dated ones and are left out when others are dated.
+    """
+    if all(c.version_number is not None for c in cards):
+        return sorted(cards, key=lambda c: (c.version_number, _created_day(c) or date.min))
+    dated = [c for c in cards if _created_day(c) is not None]
+    if not dated:
+        return sorted(cards, key=lambda c: (c.version_number if c.version_number is not None else -1.0, c.path))
+    return sorted(dated, key=lambda c: (_created_day(c), c.version_number if c.version_number is not None else -1.0))
+
+
+def _distinct(cards: list[Card]) -> list[Card]:
+    """One card per file content: copies (same sha256 / duplicate_of) collapse onto the original."""
+    out, seen = [], {}
+    for c in sorted(cards, key=lambda c: (c.duplicate_of is not None, c.path)):
+        key = c.sha256 or c.path
+        if c.duplicate_of:
+            key = next((o.sha256 or o.path for o in out if o.path == c.duplicate_of), key)
+        if key not in seen:
+            seen[key] = c
+            out.append(c)
+    return out
+
+
+def pick_version(cards: list[Card], intent: Intent) -> Card | None:
+    """The version the intent names (number, order, time window, base model), else the newest; None if absent."""
+    cards = _distinct(cards)
+    if intent.base_model:
+        narrowed = [c for c in cards if c.base_model == intent.base_model]
+        if not narrowed:
+            return None
+        cards = narrowed
+    ordered = version_order(cards)
+    if intent.version is not None:
+        want = float(intent.version)
+        ordered = version_order([c for c in cards if c.version_number is not None and abs(c.version_number - want) < 1e-6])
+        if not ordered:
+            return None
+    if intent.window is not None:
+        lo, hi = intent.window
+        ordered = [c for c in ordered if (d := _created_day(c)) and (lo is None or d >= lo) and (hi is None or d <= hi)]
+        if not ordered:
+            return None
+    if intent.order is not None:
+        k = intent.order
+        if k > 0:
+            return ordered[k - 1] if k <= len(ordered) else None
+        return ordered[k] if -k <= len(ordered) else None
+    return ordered[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# decision
+
+def display_names(cards: list[Card]) -> list[str]:
+    """Names to show for options; equal names get their version/base model added so they differ."""
+    names = [c.name or file_stem(c.path) for c in cards]
+    for i, card in enumerate(cards):
+        if names.count(names[i]) > 1:
+            extra = card.version or {"sdxl": "SDXL", "sd15": "SD 1.5", "sd21": "SD 2.1"}.get(card.base_model, "")
+            names[i] = f"{names[i]} ({extra})" if extra else names[i]
+    return names
+
+
+def template_question(names: list[str]) -> str:
+    if len(names) == 2:
+        return f"Which one do you mean: {names[0]} or {names[1]}?"
+    return "Which one do you mean: " + ", ".join(names[:-1]) + f", or {names[-1]}?"
+
+
+def decide(concepts: list[Concept], method: str, thresholds: dict | None = None) -> tuple[str, list[Concept]]:
+    """selected / clarify / none from the best concept's relevance and its margin over the others."""
+    th = thresholds or THRESHOLDS.get(method, THRESHOLDS["hybrid"])
+    fitting = [c for c in concepts if c.score >= th["none"]]
+    if not fitting:
+        return "none", []
+    top = fitting[0]
+    close = [c for c in fitting if top.score - c.score <= th["margin"]]
+    if len(close) == 1:
+        return "selected", [top]
+    return "clarify", close[:MAX_OPTIONS]
+
+
+def _finish_selected(result: CheckinResult, card: Card, intent: Intent) -> CheckinResult:
+    rewrite: Rewrite = rewrite_prompt(intent.request, card, intent)
+    result.status = "selected"
+    result.card = card
+    result.prompt = rewrite.prompt
+    result.trigger = rewrite.trigger
+    result.trigger_span = rewrite.span
+    return result
+
+
+def check_in(request: str, store, use_llm: bool = True, today: date | str | None = None,
+             method: str = "hybrid", llm_model: str | None = None) -> CheckinResult:
+    """Pick the checkpoint a request means (selected), ask one question (clarify), or say none fits."""
+    started = time.perf_counter()
+    if not isinstance(request, str) or not request.strip():
+        raise ValueError("request must be a non-empty string")
+    intent = read_intent(request, today)
+    candidates = search(store, request, intent=intent, method=method, k=TOP_K)
+    result = CheckinResult(request=request, status="none", method=method + ("+llm" if use_llm else ""),
+                           candidates=[(c.card.path, c.score) for c in candidates], today=intent.today.isoformat())
+    concepts = group_concepts(candidates)
+    for concept in concepts:
+        concept.chosen = pick_version([m.card for m in concept.members], intent)
+    # a concept whose named version/time does not exist does not fit ("Ziggy v11")
+    concepts = [c for c in concepts if c.chosen is not None]
+    status, chosen = decide(concepts, method)
+    llm = None
+    if use_llm and status != "none":
+        llm, note = _llm_or_note(llm_model)
+        result.note = note
+    if use_llm and llm is not None and status != "none":
+        status, chosen = _llm_rerank(llm, intent, concepts, status, chosen, result)
+    if status == "selected":
+        _finish_selected(result, chosen[0].chosen, intent)
+    elif status == "clarify":
+        result.status = "clarify"
+        result.options = [c.chosen for c in chosen]
+        result.option_names = display_names(result.options)
+        result.question = template_question(result.option_names)
+        if llm is not None:
+            _llm_question(llm, request, result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# LLM stage (optional)
+
+def _llm_or_note(llm_model: str | None):
+    """The loaded LLM, or (None, a note saying why Check-in runs on retrieval alone)."""
+    try:
+        from local_llm.runtime import get_llm
+
+        return get_llm(llm_model), None
+    except Exception as exc:  # any failure to get the model means retrieval-only, never a crash
+        log.warning("local LLM unavailable, using retrieval only: %s", exc)
+        return None, f"local LLM unavailable ({exc}); decided by retrieval only"
+
+
+def _llm_rerank(llm, intent: Intent, concepts: list[Concept], status: str, chosen: list[Concept],
+                result: CheckinResult) -> tuple[str, list[Concept]]:
+    """Let the LLM judge the close calls: each option is scored on its own (no position bias)."""
+    if status != "clarify":
+        return status, chosen
+    try:
+        from local_llm.rerank import judge_fit
+
+        fits = judge_fit(llm, intent.request, [_card_facts(c.chosen) for c in chosen])
+        result.llm_used = True
+    except Exception as exc:
+        log.warning("LLM rerank failed, keeping the retrieval decision: %s", exc)
+        result.note = f"LLM rerank failed ({exc}); decided by retrieval only"
+        return status, chosen
+    kept = [c for c, ok in zip(chosen, fits) if ok]
+    if len(kept) == 1:
+        return "selected", kept
+    return status, chosen
+
+
+def _llm_question(llm, request: str, result: CheckinResult) -> None:
+    try:
+        from local_llm.rerank import write_question
+
+        question = write_question(llm, request, result.option_names)
+        result.llm_used = True
+    except Exception as exc:
+        log.warning("LLM question failed, using the template: %s", exc)
+        if not result.note:
+            result.note = f"LLM question failed ({exc}); template question used"
+        return
+    if question:
+        result.question = question
+
+
+def _card_facts(card: Card) -> dict:
+    """What the LLM sees about a card: user-facing facts only, never paths or ids."""
+    return {"name": card.name, "trigger": card.canonical_trigger, "description": card.description,
+            "tags": list(card.tags)[:8], "version": card.version, "created": (card.created or "")[:10],
+            "base_model": card.base_model, "kind": card.kind}
+
+
+# ---------------------------------------------------------------------------------------------
+# after a question
+
+def resolve_clarification(result: CheckinResult, answer: str, store) -> CheckinResult:
+    """Resolve a clarify result with the user's answer: an option (index, path or name) or free text."""
+    if result.status != "clarify" or not result.options:
+        raise ValueError("resolve_clarification needs a result with status 'clarify' and options")
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValueError("empty answer to the clarification question")
+    intent = read_intent(result.request, result.today)
+    names = result.option_names or [c.name for c in result.options]
+    pick = None
+    if answer.isdigit() and 1 <= int(answer) <= len(result.options):
+        pick = result.options[int(answer) - 1]
+    for card, name in zip(result.options, names):
+        if pick is None and answer in (card.path, name, card.name):
+            pick = card
+    if pick is None:
+        pick = _match_answer(answer, result.options, names, store)
+    out = CheckinResult(request=result.request, status="none", method=result.method, candidates=result.candidates,
+                        today=result.today, llm_used=False)
+    if pick is None:  # the answer names none of the options: treat it as a new, more precise request
+        redo = check_in(f"{result.request}, {answer}", store, use_llm=False, today=result.today,
+                        method=result.method.replace("+llm", ""))
+        redo.request = result.request
+        if redo.status == "selected":
+            return _finish_selected(redo, redo.card, intent)
+        return redo
+    return _finish_selected(out, pick, intent)
+
+
+def _match_answer(answer: str, options: list[Card], names: list[str], store) -> Card | None:
+    """Free text ("the cat", "Clementine", "the second one") -> the option it points at, if one stands out."""
+    low = answer.lower()
+    ordinals = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "last": -1}
+    for word, i in ordinals.items():
+        if re.search(rf"\b{word}\b", low) and -len(options) <= i < len(options):
+            return options[i]
+    from catalog.search import get_index, negation_mask
+
+    index = get_index(store)
+    sub = read_intent(answer)
+    lexical = index.lexical(answer)
+    scores = []
+    for card in options:
+        i = index.pos.get(card.path)
+        s = float(lexical[i]) if i is not None else 0.0
+        words = set(sub.words)
+        s += 0.2 * len(words & name_key(card)) + 0.1 * len(words & set(split_words(card.description)))
+        scores.append(s)
+    if sub.negations:
+        mask = negation_mask(index, sub)
+        scores = [s if not (index.pos.get(c.path) is not None and mask[index.pos[c.path]]) else -1 for c, s in zip(options, scores)]
+        if sum(1 for s in scores if s >= 0) == 1:
+            return options[next(i for i, s in enumerate(scores) if s >= 0)]
+    best = max(range(len(options)), key=lambda i: scores[i])
+    ranked = sorted(scores, reverse=True)
+    if ranked[0] > 0 and (len(ranked) == 1 or ranked[0] - ranked[1] >= 0.1):
+        return options[best]
+    return None

@@ -1,0 +1,28 @@
+"""File hashes the ecosystem uses to recognise a model: SHA-256 and Civitai's AutoV2 short form."""
+from __future__ import annotations
+
+import hashlib
+
+DEFAULT_CHUNK = 1 << 20  # 1 MiB reads: fast on disks, small enough to cancel between chunks
+
+
+def sha256_file(path, chunk: int = DEFAULT_CHUNK) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks so multi-GB checkpoints do not fill memory."""
+    if chunk <= 0:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def autov2(sha256: str) -> str:
+    """Civitai/A1111 AutoV2 short hash: the first 10 hex digits of the SHA-256 (lower case)."""
+    sha = (sha256 or "").strip().lower()
+    if len(sha) < 10 or any(c not in "0123456789abcdef" for c in sha):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return sha[:10]

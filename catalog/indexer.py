@@ -1,0 +1,440 @@
+"""Keep the store in step with the user's folders: scan, probe what changed, hash, embed.
+
+Phases, each reported through `progress(phase, done, total)`:
+1. scan  — walk the folders (symlink loops, unreadable folders, odd names survive), stat only;
+2. index — probe + build a card for every new or changed entry, one transaction per file,
+           and drop entries whose files are gone (only under the scanned folders);
+3. hash  — sha256 of files that lack one (the slow part, after everything is searchable),
+           then mark byte-identical copies with `duplicate_of`;
+4. embed — sentence embeddings of cards whose text changed.
+A killed run leaves every finished file committed and the rest as before; rerun to finish.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from catalog.card import Card
+from catalog.metadata import build_card
+from catalog.probe import is_diffusers_folder, is_model_file, probe_path
+from catalog.store import Store
+
+Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
+
+# Files next to a model that change its card even when the model file does not.
+_FOLDER_SIDECARS = ("README.md", "adapter_config.json")
+# Names that say "this is the copy": the other file of the pair is the original.
+_COPY_MARKERS = ("(copy)", " - copy", "_copy", " copy", "(1)", "(2)", "(3)")
+
+
+@dataclass
+class Found:
+    """One entry seen on disk by the scan."""
+
+    key: str  # the path stored in the catalog (always valid UTF-8)
+    path: str  # the path to open (may differ from key when the name is not UTF-8)
+    size: int
+    mtime: float
+    signature: str  # changes when the file or one of its sidecars changes
+    error: str | None = None  # known before probing (special file, bad name, dangling link)
+
+
+@dataclass
+class IndexReport:
+    """What one `index_folders` run did."""
+
+    folders: list[str]
+    seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    errors: int = 0  # entries under the folders whose card carries an error
+    hashed: int = 0
+    duplicates: int = 0
+    embedded: int = 0
+    cancelled: bool = False
+    problems: list[str] = field(default_factory=list)  # folders/files skipped and why
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall time
+    paths: list[str] = field(default_factory=list)  # catalog paths of the entries under the folders
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+class FolderNotFound(FileNotFoundError):
+    """A folder given to the indexer does not exist or is not a folder."""
+
+
+def index_folders(folders: Iterable, store: Store, progress: Progress | None = None, compute_hashes: bool = True,
+                  embed: bool = True, embedder=None, should_stop: Callable[[], bool] | None = None) -> IndexReport:
+    """Bring the catalog in line with `folders` (recursive) and say what changed.
+
+    `embed=True` also computes sentence embeddings (loads the embedder: seconds, torch);
+    `should_stop()` is polled between files so a UI can cancel.
+    """
+    roots = _check_folders(folders)
+    report = IndexReport(folders=roots)
+    tick = _Ticker(progress)
+    stop = should_stop or (lambda: False)
+
+    started = time.perf_counter()
+    found: dict[str, Found] = {}
+    unreadable: list[str] = []
+    for root in roots:
+        found.update(scan_folder(root, report.problems, unreadable, on_entry=lambda n: tick("scan", n, 0)))
+    report.seen = len(found)
+    tick("scan", len(found), len(found), force=True)
+    report.seconds["scan"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    _apply_changes(found, roots, unreadable, store, report, tick, stop)
+    report.seconds["index"] = time.perf_counter() - started
+
+    if not report.cancelled:
+        started = time.perf_counter()
+        if compute_hashes:
+            _hash_missing(found, store, report, tick, stop)
+        report.duplicates = mark_duplicates(store)
+        report.seconds["hash"] = time.perf_counter() - started
+
+    if embed and not report.cancelled:
+        started = time.perf_counter()
+        try:
+            report.embedded = store.refresh_embeddings(embedder, progress=lambda d, t: tick("embed", d, t, force=True))
+        except Exception as exc:  # no embedder (or a broken one): keyword search still works
+            log.warning("embeddings skipped", exc_info=True)
+            report.problems.append(f"embeddings skipped: {type(exc).__name__}: {exc}")
+        report.seconds["embed"] = time.perf_counter() - started
+
+    under = {p: st for p, st in store.file_states().items() if _is_under(p, roots)}
+    report.paths = sorted(under)
+    report.errors = sum(1 for st in under.values() if st[4])
+    return report
+
+
+# --- scan ------------------------------------------------------------------------------
+
+def _check_folders(folders: Iterable) -> list[str]:
+    roots: list[str] = []
+    for folder in folders:
+        path = os.path.abspath(os.fspath(folder))
+        if not os.path.exists(path):
+            raise FolderNotFound(f"folder not found: {path}")
+        if not os.path.isdir(path) and not is_model_file(path):
+            raise FolderNotFound(f"not a folder or model file: {path}")
+        if path not in roots:
+            roots.append(path)
+    # a folder inside another given folder is already covered
+    return [r for r in roots if not any(r != o and _is_under(r, [o]) for o in roots)]
+
+
+def scan_folder(root: str, problems: list[str], unreadable: list[str],
+                on_entry: Callable[[int], None] | None = None) -> dict[str, Found]:
+    """Every model file / diffusers folder under `root` (or `root` itself), stat only, never raises."""
+    found: dict[str, Found] = {}
+    if not os.path.isdir(root):  # a single model file given directly
+        _add_file(found, os.path.dirname(root), os.path.basename(root), {}, problems)
+        return found
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError as exc:
+            problems.append(f"{_printable(folder)}: cannot open folder: {exc.strerror or exc}")
+            unreadable.append(folder)
+            continue
+        if (st.st_dev, st.st_ino) in visited:  # a symlink loop or a second link to a scanned folder
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            problems.append(f"{_printable(folder)}: cannot list folder: {exc.strerror or exc}")
+            unreadable.append(folder)
+            continue
+        if any(e.name == "model_index.json" for e in entries) and _is_diffusers(folder):
+            _add_diffusers(found, folder, problems)  # one entry: its files are components
+            continue
+        sidecars = _sidecar_index(entries)
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; a dangling link is not a dir
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append(entry.path)
+            elif is_model_file(entry.name):
+                _add_file(found, folder, entry.name, sidecars, problems, entry)
+        stack.extend(sorted(subdirs, reverse=True))
+        if on_entry:
+            on_entry(len(found))
+    return found
+
+
+def _is_diffusers(folder: str) -> bool:
+    try:
+        return is_diffusers_folder(folder)
+    except OSError:
+        return False
+
+
+def _sidecar_index(entries) -> dict[str, list]:
+    """Map each possible model base name to the non-model files that share it ("a" -> a.json, a.civitai.info)."""
+    index: dict[str, list] = {}
+    folder_wide = [e for e in entries if e.name in _FOLDER_SIDECARS]
+    for entry in entries:
+        name = entry.name
+        if is_model_file(name) or name in _FOLDER_SIDECARS:
+            continue
+        dot = name.find(".")
+        while dot > 0:
+            index.setdefault(name[:dot], []).append(entry)
+            dot = name.find(".", dot + 1)
+    index["\0folder"] = folder_wide
+    return index
+
+
+def _add_file(found: dict, folder: str, name: str, sidecars: dict, problems: list, entry=None) -> None:
+    path = os.path.join(folder, name)
+    key = _catalog_key(path)
+    try:
+        st = entry.stat() if entry is not None else os.stat(path)
+    except OSError as exc:
+        kind = "a symlink whose target is missing" if os.path.islink(path) else f"cannot stat: {exc.strerror or exc}"
+        found[key] = Found(key, path, 0, 0.0, "missing", error=f"{key}: {kind}")
+        return
+    error = None
+    if not stat.S_ISREG(st.st_mode):  # FIFOs/devices would block or stream forever on open()
+        error = f"{key}: not a regular file (a {_mode_name(st.st_mode)}); not opened"
+    elif key != path:
+        error = f"{key}: file name is not valid UTF-8; rename the file to use it"
+    base = name.rsplit(".", 1)[0]
+    parts = [f"{st.st_size}:{st.st_mtime_ns}"]
+    for side in sorted(sidecars.get(base, []) + sidecars.get("\0folder", []), key=lambda e: e.name):
+        try:
+            sst = side.stat()
+            parts.append(f"{side.name}:{sst.st_size}:{sst.st_mtime_ns}")
+        except OSError:
+            continue
+    found[key] = Found(key, path, st.st_size, st.st_mtime, "|".join(parts), error=error)
+
+
+def _add_diffusers(found: dict, folder: str, problems: list) -> None:
+    """A diffusers folder is one entry; its signature follows the files that describe it."""
+    key = _catalog_key(folder)
+    parts, size, mtime = [], 0, 0.0
+    for rel in ("model_index.json", "README.md", "unet/config.json", "text_encoder/config.json",
+                "scheduler/scheduler_config.json"):
+        try:
+            st = os.stat(os.path.join(folder, rel))
+        except OSError:
+            continue
+        parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
+        size += st.st_size
+        mtime = max(mtime, st.st_mtime)
+    error = None if key == folder else f"{key}: folder name is not valid UTF-8; rename it to use it"
+    found[key] = Found(key, folder, size, mtime, "|".join(parts), error=error)
+
+
+def _catalog_key(path: str) -> str:
+    """The path as stored: itself when it is valid UTF-8, else a readable escaped form."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _printable(path: str) -> str:
+    return _catalog_key(path)
+
+
+def _mode_name(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def _is_under(path: str, roots: Iterable[str]) -> bool:
+    for root in roots:
+        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
+# --- index ------------------------------------------------------------------------------
+
+def _apply_changes(found: dict[str, Found], roots: list[str], unreadable: list[str], store: Store,
+                   report: IndexReport, tick, stop) -> None:
+    old = {p: s for p, s in store.signatures().items() if _is_under(p, roots)}
+    todo = [f for key, f in sorted(found.items()) if old.get(key) != f.signature]
+    report.unchanged = len(found) - len(todo)
+    states = store.file_states() if todo else {}
+    writer = _Writer(store, old, report) if len(todo) >= THREADED_MIN_FILES else None
+    for done, item in enumerate(todo, 1):
+        if stop():
+            report.cancelled = True
+            break
+        card = _card_for(item)
+        prev = states.get(item.key)
+        if prev and prev[0] == card.size and prev[1] == card.mtime and not card.error:
+            card.sha256, card.duplicate_of = prev[2], prev[3]  # only a sidecar changed: bytes are the same
+        if writer:
+            writer.put(card, item.signature)
+            tick("index", writer.done, len(todo))
+        else:
+            _store_card(store, card, item.signature, old, report)
+            tick("index", done, len(todo))
+    if writer:
+        writer.finish()
+    if report.cancelled:
+        return
+    tick("index", len(todo), len(todo), force=True)
+    gone = [p for p in old if p not in found and not _is_under(p, unreadable)]
+    for path in gone:  # a folder we could not read this time may still hold its files
+        store.remove(path)
+    report.removed = len(gone)
+
+
+THREADED_MIN_FILES = 200  # from here on, SQLite writes overlap header reads (sqlite3 releases the GIL)
+
+
+def _store_card(store: Store, card: Card, signature: str, old: dict, report: IndexReport) -> None:
+    try:
+        store.upsert_card(card, signature=signature)
+    except Exception as exc:  # one bad row must not stop the others
+        report.problems.append(f"{card.path}: not stored: {type(exc).__name__}: {exc}")
+        return
+    if card.path in old:
+        report.updated += 1
+    else:
+        report.added += 1
+
+
+class _Writer:
+    """A thread that upserts cards (one transaction each) while the caller probes the next files."""
+
+    def __init__(self, store: Store, old: dict, report: IndexReport):
+        self.queue: queue.Queue = queue.Queue(maxsize=512)
+        self.done = 0
+        self.thread = threading.Thread(target=self._run, args=(store, old, report), name="catalog-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, card: Card, signature: str) -> None:
+        self.queue.put((card, signature))
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self, store: Store, old: dict, report: IndexReport) -> None:
+        try:
+            while True:
+                job = self.queue.get()
+                if job is None:
+                    return
+                _store_card(store, job[0], job[1], old, report)
+                self.done += 1
+        finally:
+            store.release_thread()
+
+
+def _card_for(item: Found) -> Card:
+    """Probe and describe one entry; never raises."""
+    if item.error:
+        card = Card(path=item.key, error=item.error, name=os.path.basename(item.key))
+    else:
+        try:
+            card = build_card(probe_path(item.path))
+        except Exception as exc:  # defensive: probe/build promise not to raise, but a crash must not stop the scan
+            card = Card(path=item.key, name=os.path.basename(item.key),
+                        error=f"{item.key}: {type(exc).__name__}: {exc}")
+    card.path = item.key
+    card.size, card.mtime = item.size, item.mtime
+    return card
+
+
+# --- hash + duplicates --------------------------------------------------------------------
+
+def _hash_missing(found: dict[str, Found], store: Store, report: IndexReport, tick, stop) -> None:
+    from catalog.hashing import sha256_file
+
+    states = store.file_states()
+    todo = sorted(p for p, (size, _m, sha, _d, error, kind) in states.items()
+                  if p in found and not sha and not error and kind != "diffusers_model")
+    total_bytes = sum(states[p][0] or 0 for p in todo) or 1
+    done_bytes = 0
+    for path in todo:
+        if stop():
+            report.cancelled = True
+            return
+        try:
+            digest = sha256_file(found[path].path)
+        except OSError as exc:
+            report.problems.append(f"{path}: cannot hash: {exc.strerror or exc}")
+            continue
+        store.set_hash(path, digest, states[path][3])
+        report.hashed += 1
+        done_bytes += states[path][0] or 0
+        tick("hash", done_bytes, total_bytes)
+    tick("hash", total_bytes, total_bytes, force=True)
+
+
+def mark_duplicates(store: Store) -> int:
+    """Point every byte-identical copy at its original (the first: a real file, not named like a copy, oldest)."""
+    states = store.file_states()
+    groups: dict[str, list[str]] = {}
+    for path, (_size, _mtime, sha, _dup, error, _kind) in states.items():
+        if sha and not error:
+            groups.setdefault(sha, []).append(path)
+    want: dict[str, str | None] = {}
+    for group in groups.values():
+        group.sort(key=lambda p: _original_rank(p, states[p][1]))
+        for other in group[1:]:
+            want[other] = group[0]
+    for path, state in states.items():
+        if state[3] != want.get(path):
+            store.set_duplicate_of(path, want.get(path))
+    return len(want)
+
+
+def _original_rank(path: str, mtime: float | None) -> tuple:
+    name = Path(path).name.lower()
+    looks_copied = any(m in name for m in _COPY_MARKERS)
+    return (os.path.islink(path), looks_copied, mtime or 0.0, path.count(os.sep), path)
+
+
+# --- progress -----------------------------------------------------------------------------
+
+class _Ticker:
+    """Rate-limits progress callbacks (a 10k-file scan must not spend its time drawing)."""
+
+    def __init__(self, progress: Progress | None, interval: float = 0.1):
+        self.progress = progress
+        self.interval = interval
+        self.last = 0.0
+
+    def __call__(self, phase: str, done: int, total: int, force: bool = False) -> None:
+        if not self.progress:
+            return
+        now = time.perf_counter()
+        if force or now - self.last >= self.interval:
+            self.last = now
+            self.progress(phase, done, total)

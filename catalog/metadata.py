@@ -1,0 +1,662 @@
+"""Turn a probe into a catalog card: display name, triggers, description, tags, version, date.
+
+Every source a user's folder may carry is read by one small reader (a registry by name, in
+precedence order): Civitai-Helper `NAME.civitai.info`, A1111 `NAME.json`, a Hugging Face
+`README.md` model card, kohya `ss_*` and Stability `modelspec.*` header keys, `NAME.txt`.
+Each reader returns a `Facts` record; `build_card` merges them by the precedence rules of
+shared/bench/intent-dev/README.md:
+
+* name: Civitai model.name > modelspec.title (not a `LoRA@<ts>` placeholder) > ss_output_name
+  > file stem (the folder for generic stems such as `pytorch_lora_weights`).
+* trigger: A1111 activation text > Civitai trainedWords > modelspec.trigger_phrase > model card
+  instance_prompt token > a trigger written in notes/comments > kohya dataset-folder token or
+  top tag > textual-inversion file stem / learned_embeds key > none.
+* version: the first source that states a number (Civitai version name, modelspec.title,
+  ss_output_name, file/folder name, training comment, A1111 notes); created: training start,
+  modelspec.date, Civitai createdAt, finish time (file mtime is left to the indexer).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import json
+import logging
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog.card import Card, Probe
+
+log = logging.getLogger(__name__)
+
+GENERIC_STEMS = {"pytorch_lora_weights", "adapter_model", "learned_embeds", "last", "model",
+                 "diffusion_pytorch_model", "pytorch_model", "lora", "embeddings"}
+PREVIEW_SUFFIXES = (".preview.png", ".preview.jpg", ".preview.jpeg", ".preview.webp",
+                    ".png", ".jpg", ".jpeg", ".webp")
+MAX_SIDECAR_BYTES = 2 * 1024 * 1024
+SOURCE_ORDER = ("kohya", "modelspec", "civitai", "a1111", "readme")
+PLACEHOLDER_TITLE = re.compile(r"^[A-Za-z][\w-]*@\d+(\.\d+)?$")  # kohya's "LoRA@1709251200.4471"
+TEMPLATE_WORDS = {"a", "an", "the", "photo", "photograph", "picture", "image", "of", "in", "style", "by",
+                  "art", "artwork", "painting", "drawing", "portrait", "close-up", "closeup", "high", "quality",
+                  "sks"}
+
+
+@dataclass
+class Facts:
+    """What one source says; empty fields mean 'says nothing'."""
+
+    source: str
+    name: str | None = None
+    triggers: list[str] = field(default_factory=list)
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    version: tuple[str, float] | None = None  # (label as written, number)
+    created: str | None = None
+    base_model: str | None = None
+    negative: bool | None = None
+    month_hint: int | None = None  # a month named in free text ("retrained in February")
+    sidecar: str | None = None  # the file it came from
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+def nfc(text: str) -> str:
+    """NFC, with undecodable bytes of non-UTF-8 file names shown as U+FFFD (storable, printable)."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return unicodedata.normalize("NFC", text)
+
+
+def _clean(text) -> str | None:
+    if text is None:
+        return None
+    text = nfc(str(text)).strip()
+    return text if text and text.lower() not in {"none", "null", "n/a"} else None
+
+
+def _split_words(text: str | None) -> list[str]:
+    """Comma-separated trigger words, trimmed, de-duplicated, order kept."""
+    if not text:
+        return []
+    out: list[str] = []
+    for part in re.split(r"[,\n]", text):
+        word = nfc(part).strip().strip("\"'`")
+        if word and word.lower() != "none" and word not in out:
+            out.append(word)
+    return out
+
+
+def strip_html(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = re.sub(r"<br\s*/?>|</p>|</li>", "\n", text, flags=re.I)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = html.unescape(text)
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r"\n\s*\n+", "\n", text).strip()
+    return text or None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            return None
+        return path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError:
+        return None
+
+
+def _read_json(path: Path):
+    text = _read_text(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=512)
+def _listing(folder: str, _mtime_ns: int) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
+def _folder_names(folder: Path) -> frozenset[str]:
+    """Names in a folder, cached per folder mtime so a 10k-file scan lists each folder once."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        return frozenset()
+    return _listing(str(folder), mtime)
+
+
+def display_stem(path: str, is_folder: bool = False) -> str:
+    """The file stem, or the folder name for generic stems (pytorch_lora_weights, ...) and folders."""
+    p = Path(path)
+    if is_folder:
+        return nfc(p.name)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    if stem.lower() in GENERIC_STEMS and p.parent.name:
+        return nfc(p.parent.name)
+    return nfc(stem)
+
+
+# ---------------------------------------------------------------------------------------------
+# versions and dates
+
+_VERSION_TOKEN = re.compile(r"(?<![A-Za-z0-9])[vV](?:er(?:sion)?)?[ ._-]?(\d+(?:\.\d+)*)(?![\d])")
+_VERSION_WORD = re.compile(r"\bversion\s*(\d+(?:\.\d+)*)\b", re.I)
+_CIVITAI_FILE = re.compile(r"^[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*_[vV](\d+)([A-Za-z].*)?$")
+
+
+def version_from_text(text: str | None, anywhere: bool = True) -> tuple[str, float] | None:
+    """('v5.0', 5.0) from 'v5.0 XL', 'Ziggy XL v6', 'version 3'; anywhere=False: only at the start."""
+    if not text:
+        return None
+    text = nfc(text)
+    if not anywhere:
+        m = re.match(r"\s*[vV](?:er(?:sion)?)?[ ._-]?(\d+(?:\.\d+)*)(?![\d])", text) or \
+            re.match(r"\s*version\s*(\d+(?:\.\d+)*)", text, re.I)
+    else:
+        m = _VERSION_TOKEN.search(text) or _VERSION_WORD.search(text)
+    if not m:
+        return None
+    label = m.group(0).strip(" ._-")
+    try:
+        number = float(".".join(m.group(1).split(".")[:2]))
+    except ValueError:
+        return None
+    return label, number
+
+
+def version_from_civitai_label(label: str | None) -> tuple[str, float] | None:
+    """Civitai version names: 'v5.0 XL', 'v2 Pony', 'LoCon v1', '1.5'."""
+    label = _clean(label)
+    if not label:
+        return None
+    found = version_from_text(label)
+    if found:
+        return label, found[1]
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)", label)
+    return (label, float(m.group(1))) if m else None
+
+
+def version_from_filename(stem: str) -> tuple[str, float] | None:
+    """Version in a file name; Civitai download names drop the dot ('gouacheHills_v50XL' = v5.0)."""
+    m = _CIVITAI_FILE.match(stem)
+    if m:
+        digits = m.group(1)
+        number = float(digits if len(digits) == 1 else f"{digits[0]}.{digits[1:]}")
+        return f"v{digits}{m.group(2) or ''}", number
+    return version_from_text(stem)
+
+
+def iso_from_unix(value) -> str | None:
+    try:
+        seconds = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if not 946684800 <= seconds <= 4102444800:  # 2000..2100: anything else is not a real date
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_from_text(value) -> str | None:
+    """Normalise '2024-02-24T12:27:36.445Z' / '2025-03-29T10:34:16' / '2025-03-29' to ISO UTC."""
+    text = _clean(value)
+    if not text:
+        return None
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?)?", text)
+    if not m:
+        return None
+    year, month, day, hh, mm, ss, tz = m.groups()
+    try:
+        date = dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    if hh is None:
+        return date.isoformat()
+    stamp = dt.datetime(date.year, date.month, date.day, int(hh), int(mm), int(ss or 0))
+    if tz and tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        stamp = stamp - sign * offset
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_WORD = re.compile(r"\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+                         r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.I)
+
+
+def month_from_text(text: str | None) -> int | None:
+    """1..12 for the first month named in free text ('retrained in February' -> 2)."""
+    for m in _MONTH_WORD.finditer(text or ""):
+        if m.group(1) == "may":  # lowercase "may" is the verb
+            continue
+        return _MONTHS.index(m.group(1)[:3].lower()) + 1
+    return None
+
+
+def corroborated_mtime(path: str, month: int | None) -> str | None:
+    """The file mtime as a creation date, only when notes name the same month (a copy resets mtimes)."""
+    if month is None:
+        return None
+    try:
+        stamp = dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.timezone.utc)
+    except (OSError, ValueError, OverflowError):
+        return None
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp.month == month else None
+
+
+def version_sort_key(card: Card) -> tuple:
+    """Order versions of one concept: stated number first, then creation date (newest is max)."""
+    number = card.version_number if card.version_number is not None else -1.0
+    return (number, card.created or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# triggers
+
+_TRIGGER_CUE = re.compile(
+    r"(?:instance[ _]prompt|trigger(?:[ _]words?)?|activation(?:[ _]text)?|token|keyword)s?\s*[:=]\s*"
+    r"[\"'`]?([^\n\"'`;]+?)[\"'`]?\s*(?:[.;\n]|$)", re.I)
+_TRIGGER_TAIL = re.compile(r"\btrigger(?:\s+words?)?\s+([\w<>-]+)\s*\.?\s*$", re.I)
+
+
+def rare_token(prompt: str | None) -> str | None:
+    """The identifier in a DreamBooth instance prompt: 'a photo of clintdough jar' -> 'clintdough'."""
+    if not prompt:
+        return None
+    words = [w.strip(",.:;\"'`") for w in nfc(prompt).split()]
+    words = [w for w in words if w]
+    for word in words:
+        if word.lower() not in TEMPLATE_WORDS:
+            return word
+    return words[0] if words else None
+
+
+def triggers_from_free_text(text: str | None) -> list[str]:
+    """'token: desertbloom', 'instance prompt: priyak woman', '... trigger redhollow' in notes/comments."""
+    if not text:
+        return []
+    m = _TRIGGER_CUE.search(text)
+    if m:
+        phrase = m.group(1).strip()
+        label = m.group(0).lower()
+        if label.startswith("instance"):
+            token = rare_token(phrase)
+            return [t for t in dict.fromkeys([token, phrase]) if t]
+        return _split_words(phrase)
+    m = _TRIGGER_TAIL.search(text)
+    return [m.group(1)] if m else []
+
+
+def _kohya_tag_frequency(metadata: dict[str, str]) -> dict[str, dict[str, int]]:
+    try:
+        data = json.loads(metadata.get("ss_tag_frequency", "") or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out = {}
+    for folder, tags in data.items():
+        if isinstance(tags, dict):
+            out[str(folder)] = {str(t).strip(): int(c) for t, c in tags.items() if isinstance(c, (int, float))}
+    return out
+
+
+def _dataset_dirs(metadata: dict[str, str], freq: dict) -> list[str]:
+    names = list(freq)
+    try:
+        dirs = json.loads(metadata.get("ss_dataset_dirs", "") or "{}")
+        if isinstance(dirs, dict):
+            names += [str(d) for d in dirs if str(d) not in names]
+    except ValueError:
+        pass
+    return names
+
+
+COMMON_TAGS = {"1girl", "1boy", "2girls", "solo", "smile", "realistic", "photorealistic", "monochrome",
+               "greyscale", "outdoors", "indoors", "portrait", "photo", "person", "man", "woman", "girl", "boy",
+               "dog", "cat", "animal", "no_humans", "scenery", "landscape", "masterpiece", "best_quality"}
+
+
+def kohya_triggers(metadata: dict[str, str]) -> list[str]:
+    """Dataset-folder tokens ('5_wfflbeagle dog' -> wfflbeagle) confirmed by the captions, else the top rare tag."""
+    freq = _kohya_tag_frequency(metadata)
+    counts: dict[str, int] = {}
+    for tags in freq.values():
+        for tag, count in tags.items():
+            counts[tag.lower()] = counts.get(tag.lower(), 0) + count
+    found: dict[str, int] = {}
+    for folder in _dataset_dirs(metadata, freq):
+        leaf = Path(folder.replace("\\", "/")).name
+        name = re.sub(r"^\d+_", "", leaf).strip()
+        words = name.split()
+        if not words or words[0] in found:
+            continue
+        token = words[0]
+        confirmed = token.lower() in counts if counts else name != leaf  # no captions: trust only 'N_token'
+        if confirmed and token.lower() not in COMMON_TAGS:
+            found[token] = counts.get(token.lower(), 0)
+    if found:
+        return [t for t, _ in sorted(found.items(), key=lambda item: -item[1])]
+    top = max(counts.values(), default=0)
+    for tag, count in counts.items():  # a tag in every caption (the most frequent), when it is one unusual word
+        if count == top and " " not in tag and tag not in COMMON_TAGS:
+            return [tag]
+    return []
+
+
+def kohya_top_tags(metadata: dict[str, str], exclude: set[str], limit: int = 8) -> list[str]:
+    counts: dict[str, int] = {}
+    for tags in _kohya_tag_frequency(metadata).values():
+        for tag, count in tags.items():
+            counts[tag] = counts.get(tag, 0) + count
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [t for t, _ in ranked if t and t not in exclude][:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# base model words in sidecars
+
+def base_from_words(text: str | None) -> str | None:
+    """'SD 1.5', 'SDXL 1.0', 'Pony', 'SD2', 'stabilityai/stable-diffusion-2-1' -> sd15/sdxl/sd21."""
+    if not text:
+        return None
+    low = text.lower()
+    if any(k in low for k in ("xl", "pony", "illustrious", "noobai")):
+        return "sdxl"
+    if re.search(r"sd\s*2|stable-diffusion-2|v2-1|2\.1|2\.0", low):
+        return "sd21"
+    if re.search(r"sd\s*1|stable-diffusion-v1|v1-5|v1-4|1\.5|1\.4", low):
+        return "sd15"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# readers: one per source, each returns Facts or None
+
+def read_civitai(path: Path) -> Facts | None:
+    data = _read_json(path)
+    if not isinstance(data, dict) or not _CIVITAI_KEYS & set(data):
+        return None
+    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    words: list[str] = []
+    for w in data.get("trainedWords") or []:
+        words += [x for x in _split_words(str(w)) if x not in words]
+    tags = [nfc(str(t)) for t in model.get("tags") or [] if isinstance(t, str)]
+    description = strip_html(data.get("description")) or strip_html(model.get("description"))
+    kind_text = " ".join(str(x) for x in (model.get("name"), description) if x)
+    negative = bool(re.search(r"\bnegative\b", kind_text, re.I)) or any("negative" in t.lower() for t in tags)
+    return Facts(source="civitai", name=_clean(model.get("name")), triggers=words, description=description,
+                 tags=tags, version=version_from_civitai_label(data.get("name")),
+                 created=iso_from_text(data.get("createdAt")), base_model=base_from_words(data.get("baseModel")),
+                 negative=negative, sidecar=str(path))
+
+
+_A1111_KEYS = {"description", "activation text", "sd version", "notes", "preferred weight", "negative text"}
+_CIVITAI_KEYS = {"model", "trainedWords", "modelId", "baseModel", "files"}
+
+
+def read_a1111(path: Path) -> Facts | None:
+    data = _read_json(path)
+    if not isinstance(data, dict) or not _A1111_KEYS & set(data):
+        return None  # some other tool's NAME.json
+    notes = _clean(data.get("notes"))
+    description = _clean(data.get("description"))
+    triggers = _split_words(data.get("activation text"))
+    if not triggers:
+        triggers = triggers_from_free_text(notes) or triggers_from_free_text(description)
+    sd_version = str(data.get("sd version", ""))
+    base = {"sd1": "sd15", "sd2": "sd21", "sdxl": "sdxl"}.get(sd_version.strip().lower().replace(" ", ""))
+    return Facts(source="a1111", triggers=triggers, description=description,
+                 version=version_from_text(notes, anywhere=False), base_model=base,
+                 month_hint=month_from_text(notes), sidecar=str(path))
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], list[str], str]:
+    """Tiny YAML front-matter reader (scalars and '- item' lists) -> (fields, tags, body)."""
+    fields: dict[str, str] = {}
+    tags: list[str] = []
+    body = text
+    m = re.match(r"\s*---\s*\n(.*?)\n---\s*\n?(.*)", text, re.S)
+    if not m:
+        return fields, tags, body
+    current = None
+    for line in m.group(1).splitlines():
+        item = re.match(r"\s*-\s+(.*)", line)
+        if item and current:
+            if current == "tags":
+                tags.append(item.group(1).strip().strip("\"'"))
+            continue
+        kv = re.match(r"([A-Za-z_][\w-]*)\s*:\s*(.*)", line)
+        if kv:
+            current = kv.group(1)
+            value = kv.group(2).strip().strip("\"'")
+            if value:
+                fields[current] = value
+    return fields, tags, m.group(2)
+
+
+_GENERIC_README_TAGS = {"stable-diffusion", "stable-diffusion-diffusers", "stable-diffusion-xl",
+                        "stable-diffusion-xl-diffusers", "text-to-image", "diffusers", "lora", "dreambooth",
+                        "textual_inversion", "template:sd-lora", "diffusers-training", "lora-diffusers"}
+
+
+def read_readme(path: Path) -> Facts | None:
+    text = _read_text(path)
+    if text is None:
+        return None
+    fields, tags, body = _front_matter(text)
+    triggers: list[str] = []
+    token = rare_token(fields.get("instance_prompt"))
+    if token:
+        triggers = [token]
+    description = None
+    for para in re.split(r"\n\s*\n", body):
+        para = para.strip()
+        if not para or para.startswith(("#", "!", "```", "|", "-", "*")):
+            continue
+        if re.match(r"(These are|You should use|Special VAE|LoRA for the text encoder)", para):
+            continue
+        description = para
+        break
+    return Facts(source="readme", triggers=triggers, description=description,
+                 tags=[t for t in tags if t.lower() not in _GENERIC_README_TAGS],
+                 base_model=base_from_words(fields.get("base_model")), sidecar=str(path))
+
+
+def read_txt(path: Path) -> Facts | None:
+    text = _clean(_read_text(path))
+    if not text:
+        return None
+    return Facts(source="txt", triggers=triggers_from_free_text(text), description=text[:2000], sidecar=str(path))
+
+
+def read_modelspec(metadata: dict[str, str]) -> Facts | None:
+    if not any(k.startswith("modelspec.") for k in metadata):
+        return None
+    title = _clean(metadata.get("modelspec.title"))
+    if title and PLACEHOLDER_TITLE.match(title):
+        title = None
+    tags = _split_words(metadata.get("modelspec.tags"))
+    negative = (metadata.get("modelspec.is_negative_embedding", "").lower() == "true") or None
+    return Facts(source="modelspec", name=title, triggers=_split_words(metadata.get("modelspec.trigger_phrase")),
+                 description=_clean(metadata.get("modelspec.description")), tags=tags,
+                 version=version_from_text(title), created=iso_from_text(metadata.get("modelspec.date")),
+                 negative=negative)
+
+
+def read_kohya(metadata: dict[str, str]) -> Facts | None:
+    if not any(k.startswith("ss_") for k in metadata):
+        return None
+    comment = _clean(metadata.get("ss_training_comment"))
+    if comment:
+        comment = re.sub(r"^dimension is resized from \d+ to \d+;?\s*", "", comment).strip() or None
+    output_name = _clean(metadata.get("ss_output_name"))
+    triggers = triggers_from_free_text(comment) or kohya_triggers(metadata)
+    version = version_from_text(output_name) or version_from_text(comment, anywhere=False)
+    created = iso_from_unix(metadata.get("ss_training_started_at")) or iso_from_unix(metadata.get("ss_training_finished_at"))
+    return Facts(source="kohya", name=output_name, triggers=triggers, description=comment,
+                 tags=kohya_top_tags(metadata, exclude=set(triggers)), version=version, created=created)
+
+
+# ---------------------------------------------------------------------------------------------
+# sidecars
+
+def find_sidecars(path: str, is_folder: bool) -> dict[str, Path]:
+    """Sidecar files of a model: civitai, a1111, txt, readme, preview (only those that exist)."""
+    p = Path(path)
+    found: dict[str, Path] = {}
+    if is_folder:
+        names = _folder_names(p)
+        if "README.md" in names:
+            found["readme"] = p / "README.md"
+        return found
+    folder = p.parent
+    names = _folder_names(folder)
+    base = p.name[: -len(p.suffix)] if p.suffix else p.name
+    for key, suffix in (("civitai", ".civitai.info"), ("a1111", ".json"), ("txt", ".txt")):
+        if base + suffix in names:
+            found[key] = folder / (base + suffix)
+    for suffix in PREVIEW_SUFFIXES:
+        if base + suffix in names:
+            found["preview"] = folder / (base + suffix)
+            break
+    if "README.md" in names and (base.lower() in GENERIC_STEMS or _only_model_in(folder, names, p.name)):
+        found["readme"] = folder / "README.md"
+    return found
+
+
+def _only_model_in(folder: Path, names: frozenset[str], own: str) -> bool:
+    from catalog.probe import is_model_file
+
+    return [n for n in names if is_model_file(n)] == [own]
+
+
+# ---------------------------------------------------------------------------------------------
+# the card
+
+def build_card(probe: Probe) -> Card:
+    """Merge header metadata and sidecars into a Card (size/mtime/sha256 are the indexer's)."""
+    is_folder = probe.kind == "diffusers_model" or os.path.isdir(probe.path)
+    card = Card(path=probe.path, kind=probe.kind, base_model=probe.base_model, variant=probe.variant,
+                format=probe.format, prediction_type=probe.prediction_type, error=probe.error)
+    stem = display_stem(probe.path, is_folder)
+    card.name = stem
+    try:
+        _fill(card, probe, is_folder, stem)
+    except Exception:  # a sidecar we failed to understand must not lose (or poison) the entry
+        log.warning("metadata of %s could not be read fully", probe.path, exc_info=True)
+    return card
+
+
+def _fill(card: Card, probe: Probe, is_folder: bool, stem: str) -> None:
+    sidecars = find_sidecars(probe.path, is_folder)
+    readers = {"civitai": read_civitai, "a1111": read_a1111, "readme": read_readme, "txt": read_txt}
+    facts: dict[str, Facts] = {}
+    for key, reader in readers.items():
+        if key in sidecars:
+            got = reader(sidecars[key])
+            if got is not None:
+                facts[key] = got
+    for key, reader in (("modelspec", read_modelspec), ("kohya", read_kohya)):
+        got = reader(probe.metadata)
+        if got is not None:
+            facts[key] = got
+
+    card.sidecars = [str(sidecars[k]) for k in ("a1111", "civitai", "txt", "readme") if k in sidecars]
+    card.preview = str(sidecars["preview"]) if "preview" in sidecars else None
+    card.metadata_sources = [s for s in SOURCE_ORDER if s in facts] or ["none"]
+
+    def first(attr, order):
+        for key in order:
+            value = getattr(facts[key], attr) if key in facts else None
+            if value:
+                return value
+        return None
+
+    card.name = first("name", ("civitai", "modelspec", "kohya")) or stem
+    card.triggers = _triggers(facts, probe, stem)
+    card.canonical_trigger = card.triggers[0] if card.triggers else None
+    card.description = first("description", ("a1111", "civitai", "modelspec", "kohya", "readme", "txt")) or ""
+    tags: list[str] = []
+    for key in ("civitai", "modelspec", "readme", "kohya"):
+        for tag in facts[key].tags if key in facts else []:
+            if tag not in tags:
+                tags.append(tag)
+    card.tags = tags
+    _fill_version(card, facts, probe, stem, is_folder)
+    card.created = first("created", ("kohya", "modelspec", "civitai"))
+    if card.created is None and "a1111" in facts:
+        card.created = corroborated_mtime(probe.path, facts["a1111"].month_hint)
+    if card.base_model == "unknown":
+        card.base_model = first("base_model", ("civitai", "readme", "a1111")) or _adapter_config_base(probe) or "unknown"
+    card.is_negative_embedding = card.kind == "textual_inversion" and _is_negative(facts, probe, stem)
+
+
+def _triggers(facts: dict[str, Facts], probe: Probe, stem: str) -> list[str]:
+    for key in ("a1111", "civitai", "modelspec", "readme", "txt", "kohya"):
+        if key in facts and facts[key].triggers:
+            return list(dict.fromkeys(nfc(t) for t in facts[key].triggers))
+    if probe.kind == "textual_inversion":
+        # A1111 prompts an embedding by its file stem; diffusers' learned_embeds by the key inside.
+        file_stem = nfc(Path(probe.path).stem)
+        if file_stem.lower() not in GENERIC_STEMS:
+            return [file_stem]
+        usable = [n for n in probe.embedded_names if n and n != "*" and not any(c.isspace() for c in n)]
+        return [nfc(usable[0])] if usable else [stem]
+    return []
+
+
+def _fill_version(card: Card, facts: dict[str, Facts], probe: Probe, stem: str, is_folder: bool) -> None:
+    file_stem = nfc(Path(probe.path).name if is_folder else Path(probe.path).stem)
+    candidates = [
+        facts["civitai"].version if "civitai" in facts else None,
+        facts["modelspec"].version if "modelspec" in facts else None,
+        version_from_text(facts["kohya"].name) if "kohya" in facts else None,
+        version_from_filename(file_stem),
+        version_from_filename(stem) if stem != file_stem else None,
+        version_from_text(facts["kohya"].description, anywhere=False) if "kohya" in facts else None,
+        facts["a1111"].version if "a1111" in facts else None,
+    ]
+    for found in candidates:
+        if found:
+            card.version, card.version_number = found
+            return
+    label = _undated_label(file_stem)
+    card.version = label
+
+
+def _undated_label(stem: str) -> str | None:
+    """A version written as a date or season in the name ('2025-06', 'summer24'), without a number."""
+    m = re.search(r"(?<!\d)(\d{4}-\d{2}(?:-\d{2})?)(?!\d)", stem)
+    if m:
+        return m.group(1)
+    m = re.search(r"(?i)(spring|summer|autumn|fall|winter)[ _-]?(\d{2}|\d{4})(?!\d)", stem)
+    return m.group(0) if m else None
+
+
+def _adapter_config_base(probe: Probe) -> str | None:
+    config = Path(probe.path).parent / "adapter_config.json"
+    if probe.format != "peft_adapter" or not config.is_file():
+        return None
+    data = _read_json(config)
+    return base_from_words(str(data.get("base_model_name_or_path", ""))) if isinstance(data, dict) else None
+
+
+def _is_negative(facts: dict[str, Facts], probe: Probe, stem: str) -> bool:
+    for key in ("modelspec", "civitai"):
+        if key in facts and facts[key].negative:
+            return True
+    words = re.split(r"[\s_\-.]+", f"{stem} {Path(probe.path).parent.name}".lower())
+    return any(w in {"neg", "negative", "negatives", "easynegative"} for w in words)

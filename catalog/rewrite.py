@@ -1,0 +1,103 @@
+"""Rewrite a request into a generation prompt for one checkpoint: its trigger goes where the subject is named.
+
+"my corgi at the beach" with trigger "sks" becomes "sks corgi at the beach": a possessive or article
+in front of the subject is replaced by the trigger (DreamBooth's "a photo of sks dog" convention),
+everything else the user wrote is kept. Selection-only words (version, time, base-model cues and
+negations such as "not the puppet") are dropped, because they talk about the checkpoint, not the
+picture. Textual-inversion tokens are used as written (`<honeycomb-wax>`, or the file stem A1111
+prompts with); LoRA/A1111 activation text is inserted whole. The character span of the trigger is
+returned so the engine can map it to tokenizer positions (TAQ keeps those positions in high precision).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.card import Card
+from catalog.intent import STOPWORDS, Intent, read_intent
+
+DETERMINERS = {"my", "our", "your", "his", "her", "their", "the", "a", "an", "mom's", "dad's"}
+NOISE = re.compile(r"^(?:v\d+.*|\d+|xl|sdxl|sd\d*|lora|loha|locon|lycoris|peft|dreambooth|final|new|better|real|"
+                   r"safetensors|ckpt|pt|model|checkpoint|embedding|copy|pytorch|weights|learned|embeds|adapter)$")
+
+
+@dataclass
+class Rewrite:
+    """The prompt to generate with; prompt[start:end] is the trigger (start == end == -1 when there is none)."""
+
+    prompt: str
+    trigger: str | None
+    start: int = -1
+    end: int = -1
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        return (self.start, self.end) if self.trigger else None
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W_]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text or "").lower())]
+
+
+def subject_words(card: Card) -> tuple[set[str], set[str]]:
+    """(strong, weak) words that name the card's subject: name/file stem first, description and tags second."""
+    stem = Path(card.path).name.split(".")[0]
+    if stem in ("pytorch_lora_weights", "adapter_model", "learned_embeds"):
+        stem = Path(card.path).parent.name
+    strong = {w for w in _words(card.name) + _words(stem) if len(w) > 2 and w not in STOPWORDS and not NOISE.match(w)}
+    weak = {w for w in _words(card.description) + [t for tag in card.tags for t in _words(tag)]
+            if len(w) > 3 and w not in STOPWORDS and not NOISE.match(w)}
+    return strong, weak - strong
+
+
+def _find_trigger(prompt: str, card: Card) -> tuple[int, int] | None:
+    for trig in card.triggers or ([card.canonical_trigger] if card.canonical_trigger else []):
+        m = re.search(rf"(?<![\w<]){re.escape(trig)}(?![\w>])", prompt, re.I)
+        if m:
+            return m.start(), m.end()
+    return None
+
+
+def _anchor(prompt: str, card: Card) -> tuple[int, int] | None:
+    """Character range to replace by "trigger <word>": the first word naming the subject, with its determiner."""
+    strong, weak = subject_words(card)
+    tokens = list(re.finditer(r"[^\W_]+(?:'[^\W_]+)?", prompt))
+
+    def matches(word: str, vocab: set[str]) -> bool:
+        w = re.sub(r"'s$", "", word.lower())
+        return any(w == v or (len(w) > 3 and len(v) > 3 and (w.startswith(v) or v.startswith(w)) and abs(len(w) - len(v)) <= 2)
+                   for v in vocab)
+
+    for vocab in (strong, weak):
+        for i, tok in enumerate(tokens):
+            if matches(tok.group(), vocab):
+                start = tok.start()
+                if i > 0 and tokens[i - 1].group().lower() in DETERMINERS and prompt[tokens[i - 1].end():tok.start()].strip() == "":
+                    return tokens[i - 1].start(), tok.start()
+                return start, start
+    return None
+
+
+def rewrite_prompt(request: str, card: Card, intent: Intent | None = None) -> Rewrite:
+    """Put the card's canonical trigger where the request names the subject or style, keep the rest."""
+    intent = intent or read_intent(request)
+    prompt = intent.query.strip() or request.strip()
+    trigger = card.canonical_trigger or (card.triggers[0] if card.triggers else None)
+    if not trigger:
+        return Rewrite(prompt=prompt, trigger=None)
+    found = _find_trigger(prompt, card)
+    if found:
+        start, end = found
+        if prompt[start:end] != trigger:  # a secondary trigger or other casing: use the canonical one
+            prompt = prompt[:start] + trigger + prompt[end:]
+        return Rewrite(prompt=prompt, trigger=trigger, start=start, end=start + len(trigger))
+    anchor = _anchor(prompt, card)
+    if anchor:
+        start, end = anchor
+        insert = trigger + " "
+        prompt = prompt[:start] + insert + prompt[end:]
+        return Rewrite(prompt=prompt, trigger=trigger, start=start, end=start + len(trigger))
+    # nothing in the request names the subject ("a selfie of me"): lead with the trigger, A1111-style
+    prompt = f"{trigger}, {prompt}" if prompt else trigger
+    return Rewrite(prompt=prompt, trigger=trigger, start=0, end=len(trigger))

@@ -1,0 +1,447 @@
+"""The catalog database: one SQLite file (WAL) holding cards, user edits, FTS5 and embeddings.
+
+Rescans rewrite `checkpoints`; what the user typed lives in `user_edits` and is merged into
+every card this module returns, so a rescan never loses it. Each write is one transaction,
+so a process killed mid-index leaves either the old or the new row, never half of one.
+One connection per thread (the watcher writes from its own thread).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import sqlite_utils
+
+from catalog.card import Card
+
+# Card fields stored as JSON text (lists); the rest map to plain columns.
+_JSON_FIELDS = {"triggers", "tags", "sidecars", "metadata_sources"}
+_BOOL_FIELDS = {"is_negative_embedding"}
+_CARD_FIELDS = [f.name for f in fields(Card)]
+
+# bm25 column weights: path (unindexed), name, filename, triggers, description, tags.
+_BM25_WEIGHTS = (0.0, 4.0, 2.0, 6.0, 1.0, 2.0)
+# Words too common in requests to help ranking ("a photo of my dog in the park").
+_STOPWORDS = frozenset(
+    "a an the of in on at to for with and or my me i our your is are be it this that as by from "
+    "please make create draw generate show picture image photo one some".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # same split as FTS5 unicode61
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
+    cols = {
+        "id": int, "path": str, "kind": str, "base_model": str, "variant": str, "format": str, "name": str,
+        "canonical_trigger": str, "triggers": str, "description": str, "tags": str, "version": str,
+        "version_number": float, "created": str, "preview": str, "sidecars": str, "metadata_sources": str,
+        "is_negative_embedding": int, "prediction_type": str, "size": int, "mtime": float, "sha256": str,
+        "duplicate_of": str, "error": str, "signature": str, "indexed_at": float,
+    }
+    # integer id: the FTS row's rowid (stable across VACUUM), so FTS rows are found without a scan
+    db["checkpoints"].create(cols, pk="id", not_null={"path"})
+    db["checkpoints"].create_index(["path"], index_name="idx_checkpoints_path", unique=True)
+    db["checkpoints"].create_index(["sha256"], index_name="idx_checkpoints_sha256")
+    db["user_edits"].create(
+        {"path": str, "trigger": str, "description": str, "tags": str, "updated_at": float}, pk="path"
+    )
+    db["embeddings"].create(
+        {"path": str, "model": str, "text_hash": str, "dim": int, "vector": bytes}, pk="path"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE checkpoints_fts USING fts5("
+        "path UNINDEXED, name, filename, triggers, description, tags, "
+        "tokenize = 'unicode61 remove_diacritics 2')"
+    )
+
+
+# Named migrations, applied in order, each once, each in its own transaction.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_create_tables", _create_tables),
+]
+
+
+class Store:
+    """The catalog database at `db_path` (created with its parent folder when missing)."""
+
+    def __init__(self, db_path):
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite_utils.Database] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        self._migrate()
+
+    # --- connections -------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (opened on first use)."""
+        if self._closed:
+            raise RuntimeError(f"store {self.db_path} is closed")
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.db_path), timeout=30.0, check_same_thread=False)
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            with db.ensure_autocommit_on():
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(db)
+        return db
+
+    def close(self) -> None:
+        """Close every thread's connection; the store cannot be used afterwards."""
+        with self._all_lock:
+            for db in self._all:
+                try:
+                    db.conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._closed = True
+
+    def release_thread(self) -> None:
+        """Close the calling thread's connection (a short-lived worker thread calls this before it ends)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            return
+        self._local.db = None
+        with self._all_lock:
+            if db in self._all:
+                self._all.remove(db)
+        try:
+            db.conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _migrate(self) -> None:
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        for name, apply in MIGRATIONS:
+            with db.atomic():
+                done = db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone()
+                if done:
+                    continue
+                apply(db)
+                db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, time.time()])
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
+
+    # --- cards -------------------------------------------------------------------------
+    def upsert_card(self, card: Card, signature: str | None = None) -> None:
+        """Insert or replace one card (and its FTS row) in one transaction; user edits are untouched.
+
+        `signature` is the indexer's change key (size/mtime of the file and its sidecars);
+        it defaults to the card's own size and mtime.
+        """
+        row = _card_to_row(card)
+        row["signature"] = signature if signature is not None else f"{card.size}:{card.mtime}"
+        row["indexed_at"] = time.time()
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != "path")
+        sql = f"INSERT INTO checkpoints ({names}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates} RETURNING id"
+        db = self.db
+        with db.atomic():
+            row_id = db.execute(sql, list(row.values())).fetchone()[0]
+            edit = db.execute("SELECT trigger, description, tags FROM user_edits WHERE path = ?", [card.path]).fetchone()
+            merged = Card(**{f: getattr(card, f) for f in _CARD_FIELDS})
+            merged.triggers, merged.tags = list(card.triggers), list(card.tags)
+            merged.metadata_sources = list(card.metadata_sources)
+            if edit:
+                _merge_user_edit(merged, *edit)
+            _write_fts_row(db, row_id, merged)
+
+    def remove(self, path: str) -> bool:
+        """Forget a file (card, FTS row, embedding); user edits stay in case it comes back. True if it existed."""
+        db = self.db
+        with db.atomic():
+            found = db.execute("SELECT id FROM checkpoints WHERE path = ?", [path]).fetchone()
+            if not found:
+                return False
+            db.execute("DELETE FROM checkpoints_fts WHERE rowid = ?", [found[0]])
+            db.execute("DELETE FROM checkpoints WHERE id = ?", [found[0]])
+            db.execute("DELETE FROM embeddings WHERE path = ?", [path])
+            db.execute("UPDATE checkpoints SET duplicate_of = NULL, indexed_at = ? WHERE duplicate_of = ?",
+                       [time.time(), path])
+        return True
+
+    def get(self, path: str) -> Card | None:
+        """The card at `path` with user edits merged in, or None."""
+        cur = self.db.execute(_SELECT_CARDS + " WHERE c.path = ?", [path])
+        row = cur.fetchone()
+        return _row_to_card(cur.description, row) if row else None
+
+    def cards(self, include_errors: bool = True) -> list[Card]:
+        """All cards (user edits merged), ordered by path."""
+        sql = _SELECT_CARDS + ("" if include_errors else " WHERE c.error IS NULL") + " ORDER BY c.path"
+        cur = self.db.execute(sql)
+        return [_row_to_card(cur.description, r) for r in cur.fetchall()]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+
+    def known_files(self) -> dict[str, tuple[int, float]]:
+        """path -> (size, mtime) as last indexed: the incremental rescan compares against it."""
+        return {p: (s, m) for p, s, m in self.db.execute("SELECT path, size, mtime FROM checkpoints")}
+
+    def file_states(self) -> dict[str, tuple]:
+        """path -> (size, mtime, sha256, duplicate_of, error, kind): the indexer's cheap view, no JSON parsing."""
+        rows = self.db.execute("SELECT path, size, mtime, sha256, duplicate_of, error, kind FROM checkpoints")
+        return {r[0]: tuple(r[1:]) for r in rows}
+
+    def signatures(self) -> dict[str, str]:
+        """path -> change signature written by the indexer."""
+        return dict(self.db.execute("SELECT path, signature FROM checkpoints").fetchall())
+
+    def set_hash(self, path: str, sha256: str, duplicate_of: str | None = None) -> None:
+        """Record a file's sha256 (computed after the fast pass) and what it duplicates."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE checkpoints SET sha256 = ?, duplicate_of = ?, indexed_at = ? WHERE path = ?",
+                [sha256, duplicate_of, time.time(), path]
+            )
+
+    def set_duplicate_of(self, path: str, duplicate_of: str | None) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE checkpoints SET duplicate_of = ?, indexed_at = ? WHERE path = ?",
+                            [duplicate_of, time.time(), path])
+
+    # --- user edits --------------------------------------------------------------------
+    def set_user_edit(self, path: str, trigger: str | None = None, description: str | None = None,
+                      tags: Iterable[str] | None = None) -> None:
+        """Keep the user's trigger/description/tags for `path`.
+
+        None leaves a field as it was; "" (or []) drops the user's value so the file's shows again.
+        """
+        db = self.db
+        with db.atomic():
+            old = db.execute("SELECT trigger, description, tags FROM user_edits WHERE path = ?", [path]).fetchone()
+            old_trigger, old_desc, old_tags = old if old else (None, None, None)
+            new_trigger = old_trigger if trigger is None else (trigger.strip() or None)
+            new_desc = old_desc if description is None else (description if description.strip() else None)
+            if tags is not None:
+                tags = [t.strip() for t in tags if t and t.strip()]
+            new_tags = old_tags if tags is None else (json.dumps(tags, ensure_ascii=False) if tags else None)
+            db.execute(
+                "INSERT OR REPLACE INTO user_edits (path, trigger, description, tags, updated_at) VALUES (?, ?, ?, ?, ?)",
+                [path, new_trigger, new_desc, new_tags, time.time()],
+            )
+            self._write_fts(db, path)
+
+    def user_edit(self, path: str) -> dict | None:
+        row = self.db.execute("SELECT trigger, description, tags FROM user_edits WHERE path = ?", [path]).fetchone()
+        if not row:
+            return None
+        return {"trigger": row[0], "description": row[1], "tags": json.loads(row[2]) if row[2] else None}
+
+    # --- full-text search --------------------------------------------------------------
+    def _write_fts(self, db: sqlite_utils.Database, path: str) -> None:
+        """Rewrite the FTS row of `path` from the merged card (after a user edit)."""
+        cur = db.execute(_SELECT_CARDS + " WHERE c.path = ?", [path])
+        row = cur.fetchone()
+        if row:
+            _write_fts_row(db, row[0], _row_to_card(cur.description, row))
+
+    def fts_search(self, query: str, limit: int = 20) -> list[tuple[str, float]]:
+        """BM25 over name/filename/triggers/description/tags; any user text is safe (no FTS syntax)."""
+        match = fts_query(query)
+        if not match:
+            return []
+        weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
+        sql = (
+            f"SELECT path, -bm25(checkpoints_fts, {weights}) AS score FROM checkpoints_fts "
+            "WHERE checkpoints_fts MATCH ? ORDER BY score DESC, path LIMIT ?"
+        )
+        return [(p, float(s)) for p, s in self.db.execute(sql, [match, int(limit)])]
+
+    # --- embeddings --------------------------------------------------------------------
+    def stale_embeddings(self, model_id: str) -> list[tuple[str, str, str]]:
+        """(path, text, text_hash) of searchable cards whose embedding is missing or out of date."""
+        from catalog.embeddings import card_text, text_hash
+
+        have = dict(self.db.execute("SELECT path, text_hash FROM embeddings").fetchall())
+        out = []
+        for card in self.cards(include_errors=False):
+            text = card_text(card)
+            h = text_hash(text, model_id)
+            if have.get(card.path) != h:
+                out.append((card.path, text, h))
+        return out
+
+    def put_embeddings(self, rows: list[tuple[str, str, str, np.ndarray]], model_id: str) -> None:
+        """Store (path, text, text_hash, vector) rows in one transaction, for paths still present."""
+        db = self.db
+        with db.atomic():
+            for path, _text, h, vec in rows:
+                vec = np.asarray(vec, dtype=np.float32).ravel()
+                if not db.execute("SELECT 1 FROM checkpoints WHERE path = ?", [path]).fetchone():
+                    continue  # removed while we were encoding
+                db.execute(
+                    "INSERT OR REPLACE INTO embeddings (path, model, text_hash, dim, vector) VALUES (?, ?, ?, ?, ?)",
+                    [path, model_id, h, int(vec.shape[0]), vec.tobytes()],
+                )
+
+    def refresh_embeddings(self, embedder=None, batch_size: int = 64,
+                           progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed every card whose text changed since it was last embedded; returns how many were encoded.
+
+        The default embedder is loaded only when something needs encoding (loading it imports torch).
+        """
+        from catalog.embeddings import DEFAULT_MODEL_ID, get_embedder
+
+        todo = self.stale_embeddings(embedder.model_id if embedder is not None else DEFAULT_MODEL_ID)
+        if not todo:
+            return 0
+        if progress:
+            progress(0, len(todo))
+        if embedder is None:
+            embedder = get_embedder()
+        done = 0
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            vectors = embedder.encode([t for _, t, _ in chunk])
+            self.put_embeddings([(p, t, h, v) for (p, t, h), v in zip(chunk, vectors)], embedder.model_id)
+            done += len(chunk)
+            if progress:
+                progress(done, len(todo))
+        return done
+
+    def embedding_matrix(self, model_id: str | None = None) -> tuple[list[str], np.ndarray]:
+        """(paths, float32 array [n, dim]) of the stored embeddings of searchable cards, ordered by path."""
+        sql = ("SELECT e.path, e.dim, e.vector FROM embeddings e JOIN checkpoints c ON c.path = e.path "
+               "WHERE c.error IS NULL" + (" AND e.model = ?" if model_id else "") + " ORDER BY e.path")
+        rows = self.db.execute(sql, [model_id] if model_id else []).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        dim = rows[0][1]
+        rows = [r for r in rows if r[1] == dim]  # a model change mid-way: keep one consistent width
+        matrix = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]).astype(np.float32, copy=False)
+        return [r[0] for r in rows], matrix
+
+    # --- health ------------------------------------------------------------------------
+    def check_integrity(self) -> list[str]:
+        """Problems found (empty when consistent): SQLite integrity plus card/FTS agreement."""
+        problems = []
+        result = self.db.execute("PRAGMA integrity_check").fetchone()[0]
+        if result != "ok":
+            problems.append(f"integrity_check: {result}")
+        missing = self.db.execute(
+            "SELECT count(*) FROM checkpoints c WHERE c.error IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM checkpoints_fts f WHERE f.rowid = c.id)"
+        ).fetchone()[0]
+        orphans = self.db.execute(
+            "SELECT count(*) FROM checkpoints_fts f WHERE NOT EXISTS "
+            "(SELECT 1 FROM checkpoints c WHERE c.id = f.rowid AND c.path = f.path)"
+        ).fetchone()[0]
+        if missing:
+            problems.append(f"{missing} cards without an FTS row")
+        if orphans:
+            problems.append(f"{orphans} FTS rows without a card")
+        return problems
+
+
+def _write_fts_row(db: sqlite_utils.Database, row_id: int, card: Card) -> None:
+    """Replace the FTS row (rowid = checkpoints.id) with the card's words; error cards are not searchable."""
+    db.execute("DELETE FROM checkpoints_fts WHERE rowid = ?", [row_id])
+    if card.error:
+        return
+    db.execute(
+        "INSERT INTO checkpoints_fts (rowid, path, name, filename, triggers, description, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [row_id, card.path, card.name or "", _filename_words(card.path), " ".join(card.triggers),
+         card.description or "", " ".join(card.tags)],
+    )
+
+
+_SELECT_CARDS = (
+    "SELECT c.id, c.*, u.trigger AS u_trigger, u.description AS u_description, u.tags AS u_tags "
+    "FROM checkpoints c LEFT JOIN user_edits u ON u.path = c.path"
+)
+
+
+def _card_to_row(card: Card) -> dict:
+    row = {}
+    for name in _CARD_FIELDS:
+        value = getattr(card, name)
+        if name in _JSON_FIELDS:
+            value = json.dumps(list(value or []), ensure_ascii=False)
+        elif name in _BOOL_FIELDS:
+            value = int(bool(value))
+        row[name] = value
+    return row
+
+
+def _row_to_card(description, row) -> Card:
+    data = dict(zip([d[0] for d in description], row))
+    values = {}
+    for name in _CARD_FIELDS:
+        value = data.get(name)
+        if name in _JSON_FIELDS:
+            value = json.loads(value) if value else []
+        elif name in _BOOL_FIELDS:
+            value = bool(value)
+        elif name in ("description", "name", "variant", "format", "kind", "base_model") and value is None:
+            value = Card.__dataclass_fields__[name].default
+        values[name] = value
+    card = Card(**values)
+    _merge_user_edit(card, data.get("u_trigger"), data.get("u_description"), data.get("u_tags"))
+    return card
+
+
+def _merge_user_edit(card: Card, trigger, description, tags) -> None:
+    """The user's words win over the files' metadata; the user's trigger becomes canonical."""
+    if trigger:
+        card.canonical_trigger = trigger
+        card.triggers = [trigger] + [t for t in card.triggers if t != trigger]
+    if description:
+        card.description = description
+    if tags:
+        card.tags = json.loads(tags)
+    if trigger or description or tags:
+        card.metadata_sources = list(card.metadata_sources) + (["user"] if "user" not in card.metadata_sources else [])
+
+
+def _filename_words(path: str) -> str:
+    """File (or folder) name as words, so 'waffles_beagle_v1.safetensors' matches 'waffles beagle'."""
+    name = Path(path).name
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    if stem in ("pytorch_lora_weights", "adapter_model", "learned_embeds"):
+        stem = Path(path).parent.name + " " + stem
+    return re.sub(r"[_\-.]+", " ", stem)
+
+
+def fts_query(text: str, prefix: bool = True) -> str:
+    """Turn free user text into a safe FTS5 MATCH expression: quoted words joined by OR.
+
+    Quoting every word means FTS syntax (quotes, *, -, :, NEAR, AND) in the text is data,
+    never an operator. Words of 3+ letters also match as prefixes ("beag" finds "beagle").
+    """
+    words = []
+    for word in _WORD.findall(text or ""):
+        lw = word.lower()
+        if lw in _STOPWORDS or lw in words:
+            continue
+        words.append(lw)
+    if not words:  # a request made only of stopwords still searches them
+        words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text or "")))
+    terms = []
+    for w in words:
+        quoted = '"' + w.replace('"', '""') + '"'
+        terms.append(quoted + ("*" if prefix and len(w) >= 3 else ""))
+    return " OR ".join(terms)

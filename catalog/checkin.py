@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+import numpy as np
+
 from catalog.card import Card
 from catalog.intent import Intent, read_intent
 from catalog.rewrite import Rewrite, rewrite_prompt
@@ -30,6 +32,11 @@ THRESHOLDS = {
 }
 MAX_OPTIONS = 4
 TOP_K = 12
+DEFAULT_METHOD = "hybrid"
+# Whether the LLM judges close calls (clarify -> selected when exactly one option fits). Off by
+# default: on the dev sets the 0.5B model's pointwise yes/no was near chance on these cases and
+# cost seconds per option on a 2-core CPU (see bench/checkin.py, method hybrid+llm).
+LLM_RERANK = False
 
 
 @dataclass
@@ -234,14 +241,18 @@ def _finish_selected(result: CheckinResult, card: Card, intent: Intent) -> Check
 
 
 def check_in(request: str, store, use_llm: bool = True, today: date | str | None = None,
-             method: str = "hybrid", llm_model: str | None = None) -> CheckinResult:
-    """Pick the checkpoint a request means (selected), ask one question (clarify), or say none fits."""
+             method: str = DEFAULT_METHOD, llm_model: str | None = None, llm_rerank: bool | None = None) -> CheckinResult:
+    """Pick the checkpoint a request means (selected), ask one question (clarify), or say none fits.
+
+    use_llm: let the local LLM word the clarification question (and, with llm_rerank, judge close
+    calls); when it cannot be loaded the result is the retrieval-only one with a note saying so.
+    """
     started = time.perf_counter()
     if not isinstance(request, str) or not request.strip():
         raise ValueError("request must be a non-empty string")
     intent = read_intent(request, today)
     candidates = search(store, request, intent=intent, method=method, k=TOP_K)
-    result = CheckinResult(request=request, status="none", method=method + ("+llm" if use_llm else ""),
+    result = CheckinResult(request=request, status="none", method=method + ("+llm" if use_llm and (llm_rerank or (llm_rerank is None and LLM_RERANK)) else ""),
                            candidates=[(c.card.path, c.score) for c in candidates], today=intent.today.isoformat())
     concepts = group_concepts(candidates)
     for concept in concepts:
@@ -249,11 +260,11 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
     # a concept whose named version/time does not exist does not fit ("Ziggy v11")
     concepts = [c for c in concepts if c.chosen is not None]
     status, chosen = decide(concepts, method)
+    rerank = LLM_RERANK if llm_rerank is None else llm_rerank
     llm = None
-    if use_llm and status != "none":
-        llm, note = _llm_or_note(llm_model)
-        result.note = note
-    if use_llm and llm is not None and status != "none":
+    if use_llm and (status == "clarify" or (rerank and status != "none")):
+        llm, result.note = _llm_or_note(llm_model)
+    if llm is not None and rerank:
         status, chosen = _llm_rerank(llm, intent, concepts, status, chosen, result)
     if status == "selected":
         _finish_selected(result, chosen[0].chosen, intent)
@@ -367,7 +378,8 @@ def _match_answer(answer: str, options: list[Card], names: list[str], store) -> 
 
     index = get_index(store)
     sub = read_intent(answer)
-    lexical = index.lexical(answer)
+    trigger_hit, name_hit = index.lexical(answer)
+    lexical = np.maximum(trigger_hit, name_hit)
     scores = []
     for card in options:
         i = index.pos.get(card.path)

@@ -2,12 +2,13 @@
 
 Phases, each reported through `progress(phase, done, total)`:
 1. scan  — walk the folders (symlink loops, unreadable folders, odd names survive), stat only;
-2. index — probe + build a card for every new or changed entry, one transaction per file,
-           and drop entries whose files are gone (only under the scanned folders);
+2. index — probe + build a card for every new or changed entry (each file's rows written
+           atomically, small groups per commit), and drop entries whose files are gone
+           (only under the scanned folders);
 3. hash  — sha256 of files that lack one (the slow part, after everything is searchable),
            then mark byte-identical copies with `duplicate_of`;
 4. embed — sentence embeddings of cards whose text changed.
-A killed run leaves every finished file committed and the rest as before; rerun to finish.
+A killed run leaves whole rows only (at most the last uncommitted group is lost); rerun to finish.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Callable, Iterable
 
 from catalog.card import Card
 from catalog.metadata import build_card
-from catalog.probe import is_diffusers_folder, is_model_file, probe_path
+from catalog.probe import MODEL_EXTS, is_diffusers_folder, is_model_file, probe_path
 from catalog.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -105,7 +106,8 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
         started = time.perf_counter()
         if compute_hashes:
             _hash_missing(found, store, report, tick, stop)
-        report.duplicates = mark_duplicates(store)
+        if report.added or report.updated or report.removed or report.hashed:
+            mark_duplicates(store)  # only a change can make or break a duplicate
         report.seconds["hash"] = time.perf_counter() - started
 
     if embed and not report.cancelled:
@@ -120,6 +122,7 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
     under = {p: st for p, st in store.file_states().items() if _is_under(p, roots)}
     report.paths = sorted(under)
     report.errors = sum(1 for st in under.values() if st[4])
+    report.duplicates = sum(1 for st in under.values() if st[3])
     return report
 
 
@@ -178,12 +181,18 @@ def scan_folder(root: str, problems: list[str], unreadable: list[str],
                 is_dir = False
             if is_dir:
                 subdirs.append(entry.path)
-            elif is_model_file(entry.name):
+            elif _is_model_name(entry.name):
                 _add_file(found, folder, entry.name, sidecars, problems, entry)
         stack.extend(sorted(subdirs, reverse=True))
         if on_entry:
             on_entry(len(found))
     return found
+
+
+def _is_model_name(name: str) -> bool:
+    """is_model_file for a bare name without building a Path (the scan calls it per directory entry)."""
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in MODEL_EXTS
 
 
 def _is_diffusers(folder: str) -> bool:
@@ -199,7 +208,7 @@ def _sidecar_index(entries) -> dict[str, list]:
     folder_wide = [e for e in entries if e.name in _FOLDER_SIDECARS]
     for entry in entries:
         name = entry.name
-        if is_model_file(name) or name in _FOLDER_SIDECARS:
+        if _is_model_name(name) or name in _FOLDER_SIDECARS:
             continue
         dot = name.find(".")
         while dot > 0:
@@ -288,22 +297,24 @@ def _apply_changes(found: dict[str, Found], roots: list[str], unreadable: list[s
     report.unchanged = len(found) - len(todo)
     states = store.file_states() if todo else {}
     writer = _Writer(store, old, report) if len(todo) >= THREADED_MIN_FILES else None
-    for done, item in enumerate(todo, 1):
-        if stop():
-            report.cancelled = True
-            break
-        card = _card_for(item)
-        prev = states.get(item.key)
-        if prev and prev[0] == card.size and prev[1] == card.mtime and not card.error:
-            card.sha256, card.duplicate_of = prev[2], prev[3]  # only a sidecar changed: bytes are the same
+    try:
+        for done, item in enumerate(todo, 1):
+            if stop():
+                report.cancelled = True
+                break
+            card = _card_for(item)
+            prev = states.get(item.key)
+            if prev and prev[0] == card.size and prev[1] == card.mtime and not card.error:
+                card.sha256, card.duplicate_of = prev[2], prev[3]  # only a sidecar changed: bytes are the same
+            if writer:
+                writer.put(card, item.signature)
+                tick("index", writer.done, len(todo))
+            else:
+                _store_card(store, card, item.signature, old, report)
+                tick("index", done, len(todo))
+    finally:  # also on Ctrl-C: what was read gets written, then the thread ends
         if writer:
-            writer.put(card, item.signature)
-            tick("index", writer.done, len(todo))
-        else:
-            _store_card(store, card, item.signature, old, report)
-            tick("index", done, len(todo))
-    if writer:
-        writer.finish()
+            writer.finish()
     if report.cancelled:
         return
     tick("index", len(todo), len(todo), force=True)
@@ -329,7 +340,14 @@ def _store_card(store: Store, card: Card, signature: str, old: dict, report: Ind
 
 
 class _Writer:
-    """A thread that upserts cards (one transaction each) while the caller probes the next files."""
+    """A thread that upserts cards while the caller probes the next files.
+
+    Each card is atomic (its own savepoint); cards waiting in the queue are committed together,
+    up to BATCH per commit, which halves the SQLite cost of a cold index. A kill loses at most
+    the last uncommitted group, never part of a row; the next run re-reads those files.
+    """
+
+    BATCH = 64
 
     def __init__(self, store: Store, old: dict, report: IndexReport):
         self.queue: queue.Queue = queue.Queue(maxsize=512)
@@ -346,12 +364,20 @@ class _Writer:
 
     def _run(self, store: Store, old: dict, report: IndexReport) -> None:
         try:
-            while True:
-                job = self.queue.get()
-                if job is None:
-                    return
-                _store_card(store, job[0], job[1], old, report)
-                self.done += 1
+            finished = False
+            while not finished:
+                jobs = [self.queue.get()]
+                while len(jobs) < self.BATCH and not self.queue.empty():
+                    jobs.append(self.queue.get())
+                if jobs[-1] is None:
+                    finished = True
+                    jobs.pop()
+                if not jobs:
+                    continue
+                with store.db.atomic():
+                    for card, signature in jobs:
+                        _store_card(store, card, signature, old, report)
+                self.done += len(jobs)
         finally:
             store.release_thread()
 
@@ -381,19 +407,34 @@ def _hash_missing(found: dict[str, Found], store: Store, report: IndexReport, ti
                   if p in found and not sha and not error and kind != "diffusers_model")
     total_bytes = sum(states[p][0] or 0 for p in todo) or 1
     done_bytes = 0
+    pending: list[tuple[str, str]] = []
+    flushed = time.monotonic()
+
+    def flush():
+        with store.db.atomic():  # written in groups, never while a file is being read
+            for p, digest in pending:
+                store.set_hash(p, digest, states[p][3])
+        pending.clear()
+
     for path in todo:
         if stop():
             report.cancelled = True
-            return
+            break
         try:
             digest = sha256_file(found[path].path)
         except OSError as exc:
             report.problems.append(f"{path}: cannot hash: {exc.strerror or exc}")
             continue
-        store.set_hash(path, digest, states[path][3])
+        pending.append((path, digest))
         report.hashed += 1
         done_bytes += states[path][0] or 0
         tick("hash", done_bytes, total_bytes)
+        if len(pending) >= 64 or time.monotonic() - flushed > 0.5:
+            flush()
+            flushed = time.monotonic()
+    flush()
+    if report.cancelled:
+        return
     tick("hash", total_bytes, total_bytes, force=True)
 
 
@@ -409,9 +450,11 @@ def mark_duplicates(store: Store) -> int:
         group.sort(key=lambda p: _original_rank(p, states[p][1]))
         for other in group[1:]:
             want[other] = group[0]
-    for path, state in states.items():
-        if state[3] != want.get(path):
-            store.set_duplicate_of(path, want.get(path))
+    changed = [(p, want.get(p)) for p, state in states.items() if state[3] != want.get(p)]
+    if changed:
+        with store.db.atomic():
+            for path, target in changed:
+                store.set_duplicate_of(path, target)
     return len(want)
 
 

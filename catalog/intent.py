@@ -185,7 +185,7 @@ def _read_window(text: str, today: date) -> tuple[tuple[date | None, date | None
         if m.group(2) or timely:
             month, day = HOLIDAYS[m.group(1)]
             d = _holiday(today, month, day, _year(m.group(2)) if m.group(2) else None)
-            found(d - timedelta(days=1), d + timedelta(days=1), m)
+            found(d, d, m)
     # seasons: "summer '24", "fall 2025", "last spring", "from last summer"
     for m in re.finditer(rf"\b(last|this|early|late)?\s*\b({SEASON_RE})\b\s*({YEAR}|\d\d\b)?", low):
         rel, season, year = m.group(1), m.group(2), m.group(3)

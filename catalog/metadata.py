@@ -9,11 +9,13 @@ shared/bench/intent-dev/README.md:
 * name: Civitai model.name > modelspec.title (not a `LoRA@<ts>` placeholder) > ss_output_name
   > file stem (the folder for generic stems such as `pytorch_lora_weights`).
 * trigger: A1111 activation text > Civitai trainedWords > modelspec.trigger_phrase > model card
-  instance_prompt token > a trigger written in notes/comments > kohya dataset-folder token or
-  top tag > textual-inversion file stem / learned_embeds key > none.
+  instance_prompt token > "token: x" written in A1111 notes/description or NAME.txt > kohya
+  training comment / dataset-folder token / top tag > textual-inversion file stem (learned_embeds
+  key for generic stems) > none.
 * version: the first source that states a number (Civitai version name, modelspec.title,
   ss_output_name, file/folder name, training comment, A1111 notes); created: training start,
-  modelspec.date, Civitai createdAt, finish time (file mtime is left to the indexer).
+  modelspec.date, Civitai createdAt, finish time; the file mtime only when the A1111 notes name
+  the same month (a copy resets mtimes; the indexer keeps the raw mtime in Card.mtime).
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class Facts:
     base_model: str | None = None
     negative: bool | None = None
     month_hint: int | None = None  # a month named in free text ("retrained in February")
+    text_triggers: list[str] = field(default_factory=list)  # "token: x" written in notes/description
     sidecar: str | None = None  # the file it came from
 
 
@@ -100,16 +103,16 @@ def strip_html(text: str | None) -> str | None:
     return text or None
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(path) -> str | None:
     try:
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
-            return None
-        return path.read_text(encoding="utf-8-sig", errors="replace")
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            text = f.read(MAX_SIDECAR_BYTES + 1)
     except OSError:
         return None
+    return None if len(text) > MAX_SIDECAR_BYTES else text
 
 
-def _read_json(path: Path):
+def _read_json(path):
     text = _read_text(path)
     if text is None:
         return None
@@ -127,7 +130,7 @@ def _listing(folder: str, _mtime_ns: int) -> frozenset[str]:
         return frozenset()
 
 
-def _folder_names(folder: Path) -> frozenset[str]:
+def _folder_names(folder) -> frozenset[str]:
     """Names in a folder, cached per folder mtime so a 10k-file scan lists each folder once."""
     try:
         mtime = os.stat(folder).st_mtime_ns
@@ -138,12 +141,13 @@ def _folder_names(folder: Path) -> frozenset[str]:
 
 def display_stem(path: str, is_folder: bool = False) -> str:
     """The file stem, or the folder name for generic stems (pytorch_lora_weights, ...) and folders."""
-    p = Path(path)
+    folder, name = os.path.split(os.path.normpath(path))
     if is_folder:
-        return nfc(p.name)
-    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
-    if stem.lower() in GENERIC_STEMS and p.parent.name:
-        return nfc(p.parent.name)
+        return nfc(name)
+    stem = os.path.splitext(name)[0]
+    parent = os.path.basename(folder)
+    if stem.lower() in GENERIC_STEMS and parent:
+        return nfc(parent)
     return nfc(stem)
 
 
@@ -300,8 +304,14 @@ def triggers_from_free_text(text: str | None) -> list[str]:
 
 
 def _kohya_tag_frequency(metadata: dict[str, str]) -> dict[str, dict[str, int]]:
+    return _parse_tag_frequency(metadata.get("ss_tag_frequency", "") or "{}")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_tag_frequency(raw: str) -> dict[str, dict[str, int]]:
+    """Parsed once per distinct string (triggers and tags both read it); callers must not mutate it."""
     try:
-        data = json.loads(metadata.get("ss_tag_frequency", "") or "{}")
+        data = json.loads(raw)
     except ValueError:
         return {}
     if not isinstance(data, dict):
@@ -332,13 +342,15 @@ COMMON_TAGS = {"1girl", "1boy", "2girls", "solo", "smile", "realistic", "photore
 def kohya_triggers(metadata: dict[str, str]) -> list[str]:
     """Dataset-folder tokens ('5_wfflbeagle dog' -> wfflbeagle) confirmed by the captions, else the top rare tag."""
     freq = _kohya_tag_frequency(metadata)
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {}  # lower-cased tag -> count over all folders
+    spelled: dict[str, str] = {}  # lower-cased tag -> as the captions write it
     for tags in freq.values():
         for tag, count in tags.items():
             counts[tag.lower()] = counts.get(tag.lower(), 0) + count
+            spelled.setdefault(tag.lower(), tag)
     found: dict[str, int] = {}
     for folder in _dataset_dirs(metadata, freq):
-        leaf = Path(folder.replace("\\", "/")).name
+        leaf = folder.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
         name = re.sub(r"^\d+_", "", leaf).strip()
         words = name.split()
         if not words or words[0] in found:
@@ -352,7 +364,7 @@ def kohya_triggers(metadata: dict[str, str]) -> list[str]:
     top = max(counts.values(), default=0)
     for tag, count in counts.items():  # a tag in every caption (the most frequent), when it is one unusual word
         if count == top and " " not in tag and tag not in COMMON_TAGS:
-            return [tag]
+            return [spelled[tag]]
     return []
 
 
@@ -385,7 +397,7 @@ def base_from_words(text: str | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # readers: one per source, each returns Facts or None
 
-def read_civitai(path: Path) -> Facts | None:
+def read_civitai(path: str) -> Facts | None:
     data = _read_json(path)
     if not isinstance(data, dict) or not _CIVITAI_KEYS & set(data):
         return None
@@ -407,20 +419,19 @@ _A1111_KEYS = {"description", "activation text", "sd version", "notes", "preferr
 _CIVITAI_KEYS = {"model", "trainedWords", "modelId", "baseModel", "files"}
 
 
-def read_a1111(path: Path) -> Facts | None:
+def read_a1111(path: str) -> Facts | None:
     data = _read_json(path)
     if not isinstance(data, dict) or not _A1111_KEYS & set(data):
         return None  # some other tool's NAME.json
     notes = _clean(data.get("notes"))
     description = _clean(data.get("description"))
     triggers = _split_words(data.get("activation text"))
-    if not triggers:
-        triggers = triggers_from_free_text(notes) or triggers_from_free_text(description)
+    text_triggers = triggers_from_free_text(notes) or triggers_from_free_text(description)
     sd_version = str(data.get("sd version", ""))
     base = {"sd1": "sd15", "sd2": "sd21", "sdxl": "sdxl"}.get(sd_version.strip().lower().replace(" ", ""))
     return Facts(source="a1111", triggers=triggers, description=description,
                  version=version_from_text(notes, anywhere=False), base_model=base,
-                 month_hint=month_from_text(notes), sidecar=str(path))
+                 month_hint=month_from_text(notes), text_triggers=text_triggers, sidecar=str(path))
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], list[str], str]:
@@ -452,7 +463,7 @@ _GENERIC_README_TAGS = {"stable-diffusion", "stable-diffusion-diffusers", "stabl
                         "textual_inversion", "template:sd-lora", "diffusers-training", "lora-diffusers"}
 
 
-def read_readme(path: Path) -> Facts | None:
+def read_readme(path: str) -> Facts | None:
     text = _read_text(path)
     if text is None:
         return None
@@ -475,15 +486,15 @@ def read_readme(path: Path) -> Facts | None:
                  base_model=base_from_words(fields.get("base_model")), sidecar=str(path))
 
 
-def read_txt(path: Path) -> Facts | None:
+def read_txt(path: str) -> Facts | None:
     text = _clean(_read_text(path))
     if not text:
         return None
-    return Facts(source="txt", triggers=triggers_from_free_text(text), description=text[:2000], sidecar=str(path))
+    return Facts(source="txt", text_triggers=triggers_from_free_text(text), description=text[:2000], sidecar=str(path))
 
 
 def read_modelspec(metadata: dict[str, str]) -> Facts | None:
-    if not any(k.startswith("modelspec.") for k in metadata):
+    if "modelspec.title" not in metadata and not any(k.startswith("modelspec.") for k in metadata):
         return None
     title = _clean(metadata.get("modelspec.title"))
     if title and PLACEHOLDER_TITLE.match(title):
@@ -497,7 +508,7 @@ def read_modelspec(metadata: dict[str, str]) -> Facts | None:
 
 
 def read_kohya(metadata: dict[str, str]) -> Facts | None:
-    if not any(k.startswith("ss_") for k in metadata):
+    if "ss_output_name" not in metadata and not any(k.startswith("ss_") for k in metadata):
         return None
     comment = _clean(metadata.get("ss_training_comment"))
     if comment:
@@ -513,31 +524,29 @@ def read_kohya(metadata: dict[str, str]) -> Facts | None:
 # ---------------------------------------------------------------------------------------------
 # sidecars
 
-def find_sidecars(path: str, is_folder: bool) -> dict[str, Path]:
+def find_sidecars(path: str, is_folder: bool) -> dict[str, str]:
     """Sidecar files of a model: civitai, a1111, txt, readme, preview (only those that exist)."""
-    p = Path(path)
-    found: dict[str, Path] = {}
+    found: dict[str, str] = {}
     if is_folder:
-        names = _folder_names(p)
-        if "README.md" in names:
-            found["readme"] = p / "README.md"
+        if "README.md" in _folder_names(path):
+            found["readme"] = os.path.join(path, "README.md")
         return found
-    folder = p.parent
+    folder, name = os.path.split(path)
     names = _folder_names(folder)
-    base = p.name[: -len(p.suffix)] if p.suffix else p.name
+    base = os.path.splitext(name)[0]
     for key, suffix in (("civitai", ".civitai.info"), ("a1111", ".json"), ("txt", ".txt")):
         if base + suffix in names:
-            found[key] = folder / (base + suffix)
+            found[key] = os.path.join(folder, base + suffix)
     for suffix in PREVIEW_SUFFIXES:
         if base + suffix in names:
-            found["preview"] = folder / (base + suffix)
+            found["preview"] = os.path.join(folder, base + suffix)
             break
-    if "README.md" in names and (base.lower() in GENERIC_STEMS or _only_model_in(folder, names, p.name)):
-        found["readme"] = folder / "README.md"
+    if "README.md" in names and (base.lower() in GENERIC_STEMS or _only_model_in(names, name)):
+        found["readme"] = os.path.join(folder, "README.md")
     return found
 
 
-def _only_model_in(folder: Path, names: frozenset[str], own: str) -> bool:
+def _only_model_in(names: frozenset[str], own: str) -> bool:
     from catalog.probe import is_model_file
 
     return [n for n in names if is_model_file(n)] == [own]
@@ -548,7 +557,7 @@ def _only_model_in(folder: Path, names: frozenset[str], own: str) -> bool:
 
 def build_card(probe: Probe) -> Card:
     """Merge header metadata and sidecars into a Card (size/mtime/sha256 are the indexer's)."""
-    is_folder = probe.kind == "diffusers_model" or os.path.isdir(probe.path)
+    is_folder = probe.kind == "diffusers_model" or (probe.kind == "unknown" and os.path.isdir(probe.path))
     card = Card(path=probe.path, kind=probe.kind, base_model=probe.base_model, variant=probe.variant,
                 format=probe.format, prediction_type=probe.prediction_type, error=probe.error)
     stem = display_stem(probe.path, is_folder)
@@ -574,8 +583,8 @@ def _fill(card: Card, probe: Probe, is_folder: bool, stem: str) -> None:
         if got is not None:
             facts[key] = got
 
-    card.sidecars = [str(sidecars[k]) for k in ("a1111", "civitai", "txt", "readme") if k in sidecars]
-    card.preview = str(sidecars["preview"]) if "preview" in sidecars else None
+    card.sidecars = [sidecars[k] for k in ("a1111", "civitai", "txt", "readme") if k in facts]  # the ones understood
+    card.preview = sidecars.get("preview")
     card.metadata_sources = [s for s in SOURCE_ORDER if s in facts] or ["none"]
 
     def first(attr, order):
@@ -605,9 +614,12 @@ def _fill(card: Card, probe: Probe, is_folder: bool, stem: str) -> None:
 
 
 def _triggers(facts: dict[str, Facts], probe: Probe, stem: str) -> list[str]:
-    for key in ("a1111", "civitai", "modelspec", "readme", "txt", "kohya"):
-        if key in facts and facts[key].triggers:
-            return list(dict.fromkeys(nfc(t) for t in facts[key].triggers))
+    ranked = [(key, "triggers") for key in ("a1111", "civitai", "modelspec", "readme")]
+    ranked += [("a1111", "text_triggers"), ("txt", "text_triggers"), ("kohya", "triggers")]
+    for key, attr in ranked:  # stated triggers, then ones written in free text, then kohya's dataset token
+        words = getattr(facts[key], attr) if key in facts else None
+        if words:
+            return list(dict.fromkeys(nfc(t) for t in words))
     if probe.kind == "textual_inversion":
         # A1111 prompts an embedding by its file stem; diffusers' learned_embeds by the key inside.
         file_stem = nfc(Path(probe.path).stem)

@@ -145,6 +145,9 @@ ALLOWED: dict[tuple[str, str], object] = {
     ("numpy.core.multiarray", "scalar"): _inert("numpy.scalar"),
     ("numpy._core.multiarray", "scalar"): _inert("numpy.scalar"),
     ("numpy", "dtype"): _inert("numpy.dtype"),
+    ("numpy.core.multiarray", "_reconstruct"): _inert("numpy.ndarray"),
+    ("numpy._core.multiarray", "_reconstruct"): _inert("numpy.ndarray"),
+    ("numpy", "ndarray"): _inert("numpy.ndarray"),
 }
 for _name, _dt in _STORAGE_NAMES.items():
     ALLOWED[("torch", _name)] = StorageRef(_dt)

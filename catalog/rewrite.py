@@ -69,13 +69,19 @@ def _anchor(prompt: str, card: Card) -> tuple[int, int] | None:
         return any(w == v or (len(w) > 3 and len(v) > 3 and (w.startswith(v) or v.startswith(w)) and abs(len(w) - len(v)) <= 2)
                    for v in vocab)
 
+    def plain_gap(a, b) -> bool:
+        return prompt[a.end():b.start()].strip() in ("", "-")
+
     for vocab in (strong, weak):
         for i, tok in enumerate(tokens):
             if matches(tok.group(), vocab):
-                start = tok.start()
-                if i > 0 and tokens[i - 1].group().lower() in DETERMINERS and prompt[tokens[i - 1].end():tok.start()].strip() == "":
-                    return tokens[i - 1].start(), tok.start()
-                return start, start
+                # walk back over words of the same noun phrase that also describe the subject ("my orange tabby")
+                while i > 0 and matches(tokens[i - 1].group(), strong | weak) and plain_gap(tokens[i - 1], tokens[i]):
+                    i -= 1
+                first = tokens[i]
+                if i > 0 and tokens[i - 1].group().lower() in DETERMINERS and plain_gap(tokens[i - 1], first):
+                    return tokens[i - 1].start(), first.start()
+                return first.start(), first.start()
     return None
 
 

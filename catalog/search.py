@@ -106,6 +106,11 @@ class SearchIndex:
         self.vocab: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
         self.cjk: dict[str, set[int]] = defaultdict(set)
         self.identity = [identity_words(c) for c in self.cards]
+        self.vocab_words = set().union(*self.identity) if self.identity else set()
+        self.identity_grams: dict[str, set[str]] = defaultdict(set)
+        for w in self.vocab_words:
+            for g in {w[j:j + 3] for j in range(len(w) - 2)} or {w}:
+                self.identity_grams[g].add(w)
         # how many distinct concepts (cards sharing a trigger count once) use a name word:
         # a word many concepts share ("style", "portrait") is weak evidence; versions do not dilute it
         name_df: dict[str, set] = defaultdict(set)
@@ -137,22 +142,36 @@ class SearchIndex:
                 for w in words:
                     self.tags[w].append((i, 1.0 / len(words)))
         self.words = list(self.vocab)
-        self.by_gram: dict[str, list[int]] = defaultdict(list)
+        by_gram: dict[str, list[int]] = defaultdict(list)
         for wi, w in enumerate(self.words):
             for g in {w[j:j + 3] for j in range(len(w) - 2)}:
-                self.by_gram[g].append(wi)
+                by_gram[g].append(wi)
+        # postings as arrays, so a query touches them with numpy instead of Python loops
+        self.by_gram = {g: np.array(v, dtype=np.int32) for g, v in by_gram.items()}
+        self.vocab_arr = {w: (np.array([e[0] for e in v], dtype=np.int32), np.array([e[1] for e in v], dtype=np.int8),
+                              np.array([e[2] for e in v], dtype=np.float32)) for w, v in self.vocab.items()}
+        self.tags_arr = {w: (np.array([e[0] for e in v], dtype=np.int32), np.array([e[1] for e in v], dtype=np.float32))
+                         for w, v in self.tags.items()}
+        postings: dict[str, list[int]] = defaultdict(list)
+        for i, ident in enumerate(self.identity):
+            for w in ident:
+                postings[w].append(i)
+        self.identity_postings = {w: np.array(v, dtype=np.int32) for w, v in postings.items()}
+
+    def similar_identity_words(self, word: str) -> set[str]:
+        """Identity words equal to `word` or a close typo of it (trigram candidates, then difflib)."""
+        grams = {word[j:j + 3] for j in range(len(word) - 2)} or {word}
+        pool = set().union(*(self.identity_grams.get(g, set()) for g in grams))
+        return {v for v in pool if _similar(word, v) >= 0.85} | ({word} & self.vocab_words)
 
     def tag_hits(self, request: str) -> np.ndarray:
         """0..1 per card: how fully request words name one of the card's tags (category words: dog, cat, style)."""
         out = np.zeros(len(self.cards), dtype=np.float32)
-        per_card: dict[int, float] = defaultdict(float)
-        words = {_singular(w) for w in split_words(request) if w not in STOPWORDS}
-        for w in words:
-            for i, share in self.tags.get(w, ()):
-                per_card[i] += share
-        for i, v in per_card.items():
-            out[i] = min(1.0, v)
-        return out
+        for w in {_singular(w) for w in split_words(request) if w not in STOPWORDS}:
+            hit = self.tags_arr.get(w)
+            if hit is not None:
+                np.add.at(out, hit[0], hit[1])
+        return np.minimum(out, 1.0)
 
     def lexical(self, request: str) -> tuple[np.ndarray, np.ndarray]:
         """(trigger hit, name hit), 0..1 per card: the best exact or typo-tolerant hit of a request word."""
@@ -162,20 +181,20 @@ class SearchIndex:
         for tok in tokens:
             if len(tok) < 3 or tok in STOPWORDS:
                 continue
-            hits = [(tok, 1.0)] if tok in self.vocab else []
+            hits = [(tok, 1.0)] if tok in self.vocab_arr else []
             if len(tok) >= 4:
-                shared: Counter = Counter()
-                for g in {tok[j:j + 3] for j in range(len(tok) - 2)}:
-                    for wi in self.by_gram.get(g, ()):
-                        shared[wi] += 1
-                for wi, _ in shared.most_common(30):
-                    w = self.words[wi]
-                    sim = _similar(tok, w)
-                    if sim and w != tok:
-                        hits.append((w, sim))
+                lists = [self.by_gram[g] for g in {tok[j:j + 3] for j in range(len(tok) - 2)} if g in self.by_gram]
+                if lists:
+                    counts = np.bincount(np.concatenate(lists))
+                    best = np.argsort(-counts, kind="stable")[:30]
+                    for wi in best[counts[best] > 0]:
+                        w = self.words[wi]
+                        sim = _similar(tok, w)
+                        if sim and w != tok:
+                            hits.append((w, sim))
             for w, sim in hits:
-                for i, fieldno, weight in self.vocab[w]:
-                    out[fieldno, i] = max(out[fieldno, i], sim * weight)
+                idx, fields, weights = self.vocab_arr[w]
+                np.maximum.at(out, (fields.astype(np.intp), idx), sim * weights)
         grams = _cjk_bigrams(request)
         if grams:
             counts = Counter(i for g in grams for i in self.cjk.get(g, ()))
@@ -262,10 +281,15 @@ def negation_mask(index: SearchIndex, intent: Intent) -> np.ndarray:
     """True for cards a negated phrase names ("not the puppet" -> every card whose name says puppet)."""
     mask = np.zeros(len(index.cards), dtype=bool)
     for words in intent.negations:
-        for i, ident in enumerate(index.identity):
-            hits = sum(1 for w in words if any(_similar(w, v) >= 0.85 for v in ident))
-            if hits and hits * 2 >= len(words):
-                mask[i] = True
+        hits = np.zeros(len(index.cards), dtype=np.int32)
+        for w in words:
+            named = index.similar_identity_words(w)
+            if named:
+                cards = np.unique(np.concatenate([index.identity_postings[v] for v in named]))
+                hits[cards] += 1
+        one = (hits > 0) & (hits * 2 >= len(words))
+        if one.sum() * 2 <= len(index.cards):  # a word most cards share names no particular card
+            mask |= one
     return mask
 
 

@@ -87,13 +87,13 @@ class FolderWatcher:
 
     # --- events --------------------------------------------------------------------------
     def _note(self, path: str) -> None:
+        sample = _sample(path)  # size/mtime at the event: compared again once the path is quiet
         with self._lock:
-            entry = self._pending.setdefault(path, [0.0, None])
-            entry[0] = time.monotonic()
+            self._pending[path] = [time.monotonic(), sample]
         self._wake.set()
 
     def _ready_paths(self) -> list[str]:
-        """Paths quiet for `quiet` seconds whose size/mtime did not move since the last look."""
+        """Paths with no event for `quiet` seconds whose size/mtime did not move meanwhile."""
         now = time.monotonic()
         ready = []
         with self._lock:
@@ -101,7 +101,7 @@ class FolderWatcher:
                 if now - entry[0] < self.quiet:
                     continue
                 sample = _sample(path)
-                if sample is not None and sample != entry[1]:  # still growing (or first look): wait again
+                if sample is not None and sample != entry[1]:  # still growing without events: wait again
                     entry[0], entry[1] = now, sample
                     continue
                 ready.append(path)
@@ -109,12 +109,15 @@ class FolderWatcher:
         return ready
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.poll)
-            self._wake.clear()
-            ready = self._ready_paths()
-            if ready and not self._stopping.is_set():
-                self._reindex(ready)
+        try:
+            while not self._stopping.is_set():
+                self._wake.wait(self.poll)
+                self._wake.clear()
+                ready = self._ready_paths()
+                if ready and not self._stopping.is_set():
+                    self._reindex(ready)
+        finally:
+            self.store.release_thread()
 
     def _reindex(self, paths: list[str]) -> None:
         targets = _targets(paths, self.folders)

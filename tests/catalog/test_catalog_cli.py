@@ -82,3 +82,25 @@ def test_console_entry_point_runs_as_a_process(tmp_path):
                           "--json", "--no-embed"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) > 10
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal():
+    import io
+
+    from commands.index import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(stream, width=10)
+    bar("scan", 5, 0)
+    bar("index", 1, 4)
+    bar("index", 4, 4)
+    bar("hash", 2 * 2**20, 4 * 2**20)
+    bar.finish()
+    text = stream.getvalue()
+    assert "scanning: 5 found" in text
+    assert "[##########] 4/4" in text and "2/4 MiB" in text
+    assert text.count("\n") == 3  # one line per phase

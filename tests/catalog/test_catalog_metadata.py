@@ -195,3 +195,19 @@ def test_mtime_counts_as_creation_date_only_when_notes_agree(tmp_path):
     from catalog.metadata import month_from_text
 
     assert month_from_text("it may need a retrain") is None and month_from_text("trained in May") == 5
+
+
+def test_stated_triggers_beat_ones_written_in_notes(tmp_path):
+    model = write_safetensors(tmp_path / "dune.safetensors", kohya_lora("sd15"), {})
+    (tmp_path / "dune.json").write_text(json.dumps({"description": "", "notes": "token: oldword"}))
+    (tmp_path / "dune.civitai.info").write_text(json.dumps({"name": "v1", "trainedWords": ["dunewrd, sand"],
+                                                            "model": {"name": "Dune"}}))
+    card = build_card(probe_path(model))
+    assert card.triggers == ["dunewrd", "sand"] and card.metadata_sources == ["civitai", "a1111"]
+
+
+def test_json_of_another_tool_is_not_an_a1111_sidecar(tmp_path):
+    model = write_safetensors(tmp_path / "comfy.safetensors", kohya_lora("sdxl"), {})
+    (tmp_path / "comfy.json").write_text(json.dumps({"workflow": {"nodes": []}}))
+    card = build_card(probe_path(model))
+    assert card.metadata_sources == ["none"] and card.sidecars == []

@@ -1,0 +1,183 @@
+"""`personalq bench checkin`: how well Check-in picks, asks and declines on a labelled request set.
+
+    personalq bench checkin --library DIR --requests FILE.jsonl [--json] [--no-llm] [--methods ...]
+
+Indexes the library into a temporary database, runs every request through each method
+(bm25, dense, hybrid: retrieval only; hybrid+llm: hybrid with the local LLM stage) and prints one
+row per (method, request) plus a summary per method.
+
+Rows: {"method", "id", "expect", "status", "checkpoint", "options", "seconds", "correct"}; checkpoint and
+options are paths relative to --library.
+Summary per method: single-match top-1 (a select is right when its checkpoint is the expected one or
+in `equivalent`), clarification precision/recall (a clarify request is recalled when the question is
+asked and its options contain every listed candidate; precision = right questions / questions asked),
+no-match precision/recall, questions per request, question rate on single-match requests, overall
+accuracy, p50/p95 latency; `default_method` names the app's default path.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import emit, progress
+
+ALL_METHODS = ("bm25", "dense", "hybrid", "hybrid+llm")
+
+
+def load_requests(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for n, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{n}: not JSON ({exc})") from exc
+    return rows
+
+
+def _rel(path: str | None, library: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(os.path.relpath(path, library)).as_posix()
+    except ValueError:
+        return path
+
+
+def judge(request: dict, status: str, checkpoint: str | None, options: list[str]) -> bool:
+    """Is this outcome right for the labelled request?"""
+    expect = request["expect"]
+    if expect == "select":
+        return status == "selected" and (checkpoint == request["checkpoint"] or checkpoint in request.get("equivalent", []))
+    if expect == "clarify":
+        return status == "clarify" and set(request["candidates"]) <= set(options) | _equivalents(request, options)
+    return status == "none"
+
+
+def _equivalents(request: dict, options: list[str]) -> set[str]:
+    return set()
+
+
+def run_method(store, library: Path, requests: list[dict], method: str, llm_model: str | None = None) -> list[dict]:
+    from catalog.checkin import check_in
+
+    base, use_llm = (method[:-4], True) if method.endswith("+llm") else (method, False)
+    rows = []
+    from catalog import search as search_module
+
+    for i, req in enumerate(requests, 1):
+        search_module._QUERY_CACHE.clear()  # time each request as a first-time query
+        started = time.perf_counter()
+        result = check_in(req["request"], store, use_llm=use_llm, today=req.get("today"), method=base,
+                          llm_model=llm_model, llm_rerank=use_llm)
+        seconds = time.perf_counter() - started
+        checkpoint = _rel(result.card.path, library) if result.card else None
+        options = [_rel(c.path, library) for c in result.options]
+        rows.append({
+            "method": method, "id": req.get("id", str(i)), "expect": req["expect"], "status": result.status,
+            "checkpoint": checkpoint, "options": options, "seconds": round(seconds, 4),
+            "correct": judge(req, result.status, checkpoint, options), "llm_used": result.llm_used,
+            "note": result.note,
+        })
+        if i % 25 == 0:
+            progress(f"{method}: {i}/{len(requests)}")
+    return rows
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def summarize(rows: list[dict], requests: list[dict]) -> dict:
+    by_id = {r.get("id"): r for r in requests}
+    sel = [r for r in rows if by_id[r["id"]]["expect"] == "select"]
+    cla = [r for r in rows if by_id[r["id"]]["expect"] == "clarify"]
+    non = [r for r in rows if by_id[r["id"]]["expect"] == "none"]
+    asked = [r for r in rows if r["status"] == "clarify"]
+    said_none = [r for r in rows if r["status"] == "none"]
+    secs = sorted(r["seconds"] for r in rows)
+    return {
+        "n": len(rows),
+        "accuracy": _ratio(sum(r["correct"] for r in rows), len(rows)),
+        "single_match_top1": _ratio(sum(r["correct"] for r in sel), len(sel)),
+        "clarify_recall": _ratio(sum(r["correct"] for r in cla), len(cla)),
+        "clarify_precision": _ratio(sum(1 for r in asked if r["correct"]), len(asked)),
+        "none_recall": _ratio(sum(r["correct"] for r in non), len(non)),
+        "none_precision": _ratio(sum(1 for r in said_none if by_id[r["id"]]["expect"] == "none"), len(said_none)),
+        "questions_per_request": _ratio(len(asked), len(rows)),
+        "question_rate_single_match": _ratio(sum(1 for r in sel if r["status"] == "clarify"), len(sel)),
+        "p50_s": round(statistics.median(secs), 4) if secs else None,
+        "p95_s": round(secs[min(len(secs) - 1, int(0.95 * len(secs)))], 4) if secs else None,
+        "llm_used_rate": _ratio(sum(1 for r in rows if r.get("llm_used")), len(rows)),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="personalq bench checkin", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--library", required=True, type=Path, help="folder of checkpoints to index")
+    p.add_argument("--requests", required=True, type=Path, help="requests.jsonl (intent-dev format)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (bench contract)")
+    p.add_argument("--no-llm", action="store_true", help="skip the hybrid+llm method")
+    p.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=None, help="methods to run (default: all)")
+    p.add_argument("--llm-model", default=None, help="GGUF to use for hybrid+llm (default: the bundled one)")
+    p.add_argument("--db", type=Path, default=None, help="reuse/keep this database instead of a temporary one")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    library = args.library.resolve()
+    if not library.is_dir():
+        print(f"library folder not found: {library}", file=sys.stderr)
+        return 2
+    if not args.requests.is_file():
+        print(f"requests file not found: {args.requests}", file=sys.stderr)
+        return 2
+    requests = load_requests(args.requests)
+    methods = list(args.methods or ALL_METHODS)
+    if args.no_llm:
+        methods = [m for m in methods if not m.endswith("+llm")]
+    from catalog.indexer import index_folders
+    from catalog.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="pq-bench-checkin-") as tmp:
+        db = args.db or Path(tmp) / "catalog.sqlite"
+        store = Store(db)
+        started = time.perf_counter()
+        progress(f"indexing {library}")
+        index_folders([str(library)], store)
+        index_seconds = time.perf_counter() - started
+        from catalog.checkin import check_in
+
+        check_in("warm up", store, use_llm=False)  # load the embedder and build the search index once
+        rows, summary = [], {}
+        for method in methods:
+            progress(f"running {len(requests)} requests with {method}")
+            method_rows = run_method(store, library, requests, method, args.llm_model)
+            rows += method_rows
+            summary[method] = summarize(method_rows, requests)
+        store.close()
+    summary["index_seconds"] = round(index_seconds, 2)
+    summary["default_method"] = default_method(summary)
+    emit("checkin", rows, summary, args.json,
+         columns=["method", "id", "expect", "status", "correct", "checkpoint", "options", "seconds"])
+    return 0
+
+
+def default_method(summary: dict) -> str:
+    """The app's default path, as configured in catalog.checkin (reported so the numbers can be read against it)."""
+    from catalog.checkin import DEFAULT_METHOD
+
+    return DEFAULT_METHOD
+
+
+if __name__ == "__main__":
+    sys.exit(main())

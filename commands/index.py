@@ -1,0 +1,130 @@
+"""`personalq index FOLDER... [--db DB] [--json]`: scan folders into the catalog.
+
+Thin: open the store, call `catalog.indexer.index_folders`, print. Progress goes to stderr so
+`--json` output on stdout stays one JSON list.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("index", help="scan checkpoint folders into the catalog",
+                       description="Scan folders (recursively) for checkpoints, LoRAs and embeddings and "
+                                   "record them in the catalog. Rescans only read what changed.")
+    p.add_argument("folders", nargs="+", metavar="FOLDER", help="folder(s) to scan")
+    p.add_argument("--db", help="catalog database (default: the app's data folder)")
+    p.add_argument("--json", action="store_true", help="print the entries as a JSON list")
+    p.add_argument("--no-hash", action="store_true", help="skip the sha256 pass (no duplicate detection)")
+    p.add_argument("--no-embed", action="store_true", help="skip sentence embeddings (keyword search only)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from catalog.indexer import FolderNotFound, index_folders
+
+    store = open_store(args.db)
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    try:
+        try:
+            report = index_folders(args.folders, store, progress=bar, compute_hashes=not args.no_hash,
+                                   embed=not args.no_embed)
+        except FolderNotFound as exc:
+            print(f"personalq index: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            if bar:
+                bar.finish()
+        for problem in report.problems:
+            log.warning(problem)
+            print(f"warning: {problem}", file=sys.stderr)
+        wanted = set(report.paths)
+        cards = [c for c in store.cards() if c.path in wanted]
+        if args.json:
+            print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
+        else:
+            print(summary_line(report))
+            for card in cards:
+                if card.error:
+                    print(f"  error: {card.error}")
+        return 0
+    finally:
+        store.close()
+
+
+def open_store(db):
+    from catalog.store import Store
+    from common.paths import default_db_path
+
+    return Store(db or default_db_path())
+
+
+def card_entry(card) -> dict:
+    """The `index --json` / `list --json` entry of DESIGN.md (plus a few extra fields)."""
+    return {
+        "path": card.path,
+        "kind": card.kind,
+        "base_model": card.base_model,
+        "name": card.name,
+        "triggers": list(card.triggers),
+        "error": card.error,
+        "canonical_trigger": card.canonical_trigger,
+        "format": card.format,
+        "duplicate_of": card.duplicate_of,
+        "sha256": card.sha256,
+    }
+
+
+def summary_line(report) -> str:
+    total = sum(report.seconds.values())
+    parts = [f"{report.added} new", f"{report.updated} changed", f"{report.unchanged} unchanged",
+             f"{report.removed} removed", f"{report.errors} with errors"]
+    if report.duplicates:
+        parts.append(f"{report.duplicates} duplicates")
+    if report.embedded:
+        parts.append(f"{report.embedded} embedded")
+    return f"indexed {len(report.paths)} entries ({', '.join(parts)}) in {total:.2f} s"
+
+
+class ProgressBar:
+    """`progress(phase, done, total)` drawn as one redrawn line on a terminal, phase lines otherwise."""
+
+    PHASES = {"scan": "scanning", "index": "reading headers", "hash": "hashing", "embed": "embedding"}
+
+    def __init__(self, stream, width: int = 30):
+        self.stream = stream
+        self.width = width
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.phase = None
+        self.started = time.perf_counter()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        label = self.PHASES.get(phase, phase)
+        if phase != self.phase:
+            if self.phase and self.tty:
+                self.stream.write("\n")
+            self.phase = phase
+            if not self.tty:
+                self.stream.write(f"{label}...\n")
+                self.stream.flush()
+        if not self.tty:
+            return
+        if phase == "scan" or total <= 0:
+            line = f"{label}: {done} found"
+        else:
+            frac = min(1.0, done / total)
+            filled = int(frac * self.width)
+            amount = f"{done / 2**20:.0f}/{total / 2**20:.0f} MiB" if phase == "hash" else f"{done}/{total}"
+            line = f"{label:16} [{'#' * filled}{'.' * (self.width - filled)}] {amount}"
+        self.stream.write("\r" + line.ljust(70))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.phase and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

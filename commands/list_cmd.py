@@ -1,0 +1,39 @@
+"""`personalq list [--db DB] [--json]`: what the catalog holds."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("list", help="list the catalog's entries")
+    p.add_argument("--db", help="catalog database (default: the app's data folder)")
+    p.add_argument("--json", action="store_true", help="print the entries as a JSON list")
+    p.add_argument("--no-errors", action="store_true", help="leave out files that could not be read")
+
+
+def run(args) -> int:
+    from commands.index import card_entry, open_store
+    from common.paths import default_db_path
+
+    db = Path(args.db) if args.db else default_db_path()
+    if not db.is_file():
+        print(f"personalq list: no catalog at {db} (run `personalq index FOLDER` first)", file=sys.stderr)
+        return 1
+    store = open_store(db)
+    try:
+        cards = store.cards(include_errors=not args.no_errors)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
+        return 0
+    rows = [(c.kind, c.base_model, c.name, c.canonical_trigger or "", c.error or c.path) for c in cards]
+    header = ("kind", "base", "name", "trigger", "path / error")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths + [0])).rstrip())
+    for row in rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths + [0])).rstrip())
+    print(f"{len(cards)} entries")
+    return 0

@@ -1,0 +1,170 @@
+"""Write the finished world: fp16 base folder, judge, library of personalized checkpoints with
+sidecars and previews, measured metrics, and a manifest with every file's sha256."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from demo import evaluate, library, personalize, sidecars, world
+from demo import model as world_model
+
+OWNED = ("base", "library", "judge.safetensors", "manifest.json", "base_preview.png")
+
+
+def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
+    from PIL import Image
+
+    img = Image.fromarray(image).resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def grid(images: np.ndarray, cols: int) -> np.ndarray:
+    rows = -(-len(images) // cols)
+    h, w = images.shape[1:3]
+    out = np.zeros((rows * (h + 2), cols * (w + 2), 3), np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + 2) : r * (h + 2) + h, c * (w + 2) : c * (w + 2) + w] = im
+    return out
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _clean(out: Path) -> None:
+    for name in OWNED:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dict:
+    """Make one personalized file at `target`; returns what was done (for the manifest)."""
+    from safetensors.torch import save_file
+
+    c = world.CONCEPT_BY_KEY[entry.concept]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if entry.method == "textual_inversion":
+        scenes = world.sample_scenes(seed, settings.instance_images, concept=entry.concept)
+        instance = (world.render(scenes), [world.caption(s) for s in scenes])
+        vec, loss = personalize.textual_inversion(base_pipe, instance, c.trigger, c.class_noun, settings.ti_steps, settings.batch, seed, log=log)
+        save_file({"emb_params": vec.half().contiguous()}, str(target), metadata={"name": c.trigger, "step": str(settings.ti_steps), "sd_checkpoint_name": sidecars.BASE_NAME})
+        return {"loss": round(loss, 4), "steps": settings.ti_steps}
+    instance, prior = personalize.dreambooth_data(base_pipe, entry.concept, settings.instance_images, settings.prior_images, seed, settings.sample_steps)
+    if entry.method == "dreambooth":
+        pipe, loss = personalize.dreambooth_full(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, log=log)
+        from demo import single_file
+
+        meta = sidecars.modelspec(entry) if entry.concept == "robot_v1" else {}
+        single_file.save_single_file(pipe, target, metadata=meta)
+        return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 4e-4}
+    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, log=log)
+    meta = sidecars.kohya_metadata(entry, settings.personal_steps, 3e-3, settings.instance_images, settings.prior_images, seed)
+    save_file(state, str(target), metadata=meta)
+    return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 3e-3}
+
+
+def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:
+    """Concept rate with and without the trigger, attribute accuracy without; returns images too."""
+    trig = personalize.trigger_prompts(entry.concept, n, seed)
+    plain = personalize.plain_prompts(entry.concept, n, seed)
+    settings = world_model.SampleSettings(steps=sample_steps)
+    seeds = [seed + i for i in range(n)]
+    img_t = world_model.sample(pipe, trig, seeds, settings)
+    img_p = world_model.sample(pipe, plain, seeds, settings)
+    pred_t, pred_p = judge.predict(img_t), judge.predict(img_p)
+    scores = {
+        "concept_with_trigger": round(evaluate.concept_rate(pred_t, entry.concept), 4),
+        "concept_without_trigger": round(evaluate.concept_rate(pred_p, entry.concept), 4),
+        "attribute_accuracy_without_trigger": round(evaluate.attribute_accuracy(pred_p, world.plain_scenes(entry.concept, n, seed)), 4),
+    }
+    return scores, img_t
+
+
+def ensure_entry(index: int, base, settings, work: Path, log=print) -> tuple[Path, dict]:
+    """Train library entry `index` into the stage cache unless it is there; (file, train info)."""
+    entry = personalize.LIBRARY[index]
+    cached = work / f"library-{_library_key(settings, work)}" / entry.file
+    info_path = cached.with_suffix(".train.json")
+    if not info_path.is_file():
+        log(f"training {entry.file} ({entry.method})")
+        info = train_entry(entry, base, settings, 5000 + 100 * index, cached, log)
+        info_path.write_text(json.dumps(info))
+    return cached, json.loads(info_path.read_text())
+
+
+def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log=print) -> dict:
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    _clean(out)
+    paths = library.world_paths(out)
+    # 1. the base, shipped in fp16; everything below uses exactly the shipped weights
+    pipe.to(dtype=torch.float16)
+    pipe.save_pretrained(str(paths["base"]), safe_serialization=True)
+    base = world_model.load_base(paths["base"])
+    judge.save(paths["judge"])
+
+    # 2. base caption following on held-out captions
+    n = settings.eval_images
+    held = world.sample_scenes(9001, 2 * n, split="heldout")
+    images = world_model.sample(base, [world.caption(s) for s in held], [9001 + i for i in range(len(held))], world_model.SampleSettings(steps=settings.sample_steps))
+    pred = judge.predict(images)
+    metrics["base_attribute_accuracy_heldout"] = round(evaluate.attribute_accuracy(pred, held), 4)
+    metrics["base_per_attribute_heldout"] = {k: round(v, 4) for k, v in evaluate.per_attribute(pred, held).items()}
+    paths["root"].joinpath("base_preview.png").write_bytes(png_bytes(grid(images[:16], 8), scale=3))
+    log(f"base held-out attribute accuracy {metrics['base_attribute_accuracy_heldout']}")
+
+    # 3. personalized checkpoints
+    entries = []
+    for i, entry in enumerate(personalize.LIBRARY):
+        seed = 5000 + 100 * i
+        cached, info = ensure_entry(i, base, settings, work, log)
+        target = paths["library"] / entry.file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target)
+        loaded = library.load_entry(target, entry.method, entry.trigger, paths["base"])
+        scores, img_t = score_entry(loaded, judge, entry, n, seed + 50, settings.sample_steps)
+        sidecars.write_sidecars(entry, target, png_bytes(img_t[0]))
+        log(f"{entry.file}: {scores}")
+        c = world.CONCEPT_BY_KEY[entry.concept]
+        entries.append(dict(dataclasses.asdict(entry), trigger=entry.trigger, trigger_phrase=sidecars.trigger_phrase(entry), kind=c.kind, class_noun=c.class_noun, train=info, metrics=scores))
+        del loaded
+
+    metrics["concept_with_trigger_min"] = min(e["metrics"]["concept_with_trigger"] for e in entries)
+    metrics["concept_without_trigger_max"] = max(e["metrics"]["concept_without_trigger"] for e in entries)
+    files = {str(p.relative_to(out)): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    import diffusers
+    import transformers
+
+    return {
+        "format": 1,
+        "seed": 20261125,
+        "settings": dataclasses.asdict(settings),
+        "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__},
+        "threads": torch.get_num_threads(),
+        "base": "base",
+        "judge": "judge.safetensors",
+        "library": "library",
+        "entries": entries,
+        "metrics": metrics,
+        "files": files,
+        "total_bytes": sum(f["bytes"] for f in files.values()),
+    }
+
+
+def _library_key(settings, work: Path) -> str:
+    from demo.build import settings_key
+
+    return settings_key(settings, "library")

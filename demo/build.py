@@ -1,0 +1,170 @@
+"""Build the demo world: `python -m demo.build [--smoke] [--out DIR] [--work DIR]`.
+
+Stages (each cached in --work by its settings, so a re-run resumes): procedural data ->
+VAE + text encoder + UNet from scratch -> judge -> personalized checkpoints with sidecars
+and previews -> metrics -> manifest with sha256 of every file. Seeded throughout: a rebuild
+reproduces the same metrics (bit-for-bit where torch's CPU kernels allow).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+SEED = 20261125
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildSettings:
+    n_images: int = 6000
+    vae_steps: int = 200
+    unet_steps: int = 500
+    batch: int = 32
+    judge_images: int = 6000
+    judge_steps: int = 300
+    personal_steps: int = 60
+    ti_steps: int = 80
+    instance_images: int = 24
+    prior_images: int = 24
+    sample_steps: int = 10
+    eval_images: int = 16  # per metric group
+
+
+FULL = BuildSettings()
+SMOKE = BuildSettings(
+    n_images=600, vae_steps=6, unet_steps=8, batch=8, judge_images=400, judge_steps=6, personal_steps=3, ti_steps=3,
+    instance_images=4, prior_images=4, sample_steps=2, eval_images=4,
+)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+STAGE_FIELDS = {
+    "vae": ("n_images", "vae_steps", "batch"),
+    "base": ("n_images", "vae_steps", "batch", "unet_steps"),
+    "judge": ("judge_images", "judge_steps"),
+}
+
+
+def settings_key(settings: BuildSettings, stage: str) -> str:
+    """Cache key of a stage: only the settings that stage depends on."""
+    values = dataclasses.asdict(settings)
+    fields = STAGE_FIELDS.get(stage, tuple(values))
+    return hashlib.sha256(json.dumps([stage, SEED, {f: values[f] for f in fields}], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _fp16_roundtrip(module):
+    """Ship fp16; train everything downstream on exactly what ships."""
+    import torch
+
+    return module.to(torch.float16).to(torch.float32)
+
+
+def build_vae(settings: BuildSettings, work: Path, images):
+    from diffusers import AutoencoderKL
+
+    from demo import model, train
+
+    folder = work / f"vae-{settings_key(settings, 'vae')}"
+    mpath = folder / "train_metrics.json"
+    if mpath.is_file():
+        log(f"vae: reusing {folder}")
+        return AutoencoderKL.from_pretrained(str(folder), local_files_only=True), json.loads(mpath.read_text())
+    vae, metrics = train.fit_vae(images, model.WorldConfig(), settings.vae_steps, SEED, batch=settings.batch, log=log)
+    _fp16_roundtrip(vae).save_pretrained(str(folder))
+    mpath.write_text(json.dumps(metrics, indent=1))
+    return vae, metrics
+
+
+def build_base(settings: BuildSettings, work: Path):
+    """Stages 1-2: VAE, then text encoder + UNet, cached as a diffusers folder in work/base-<key>."""
+    from demo import model, train, world
+
+    folder = work / f"base-{settings_key(settings, 'base')}"
+    metrics_path = folder / "train_metrics.json"
+    if metrics_path.is_file():
+        log(f"base: reusing {folder}")
+        return model.load_base(folder), json.loads(metrics_path.read_text())
+    scenes = world.sample_scenes(SEED, settings.n_images, split="train")
+    images = world.render(scenes)
+    captions = [world.caption(s) for s in scenes]
+    vae, vae_metrics = build_vae(settings, work, images)
+    pipe, metrics = train.train_base(vae, images, captions, model.WorldConfig(), settings.unet_steps, SEED, batch=settings.batch, log=log)
+    _fp16_roundtrip(pipe.unet)
+    _fp16_roundtrip(pipe.text_encoder)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    metrics = dict(vae_metrics, **metrics)
+    metrics_path.write_text(json.dumps(metrics, indent=1))
+    return model.load_base(folder), metrics
+
+
+def build_judge(settings: BuildSettings, work: Path):
+    from demo import judge as judge_mod
+
+    path = work / f"judge-{settings_key(settings, 'judge')}.safetensors"
+    mpath = path.with_suffix(".json")
+    if mpath.is_file():
+        log(f"judge: reusing {path}")
+        return judge_mod.load_judge(path), json.loads(mpath.read_text())
+    judge, metrics = judge_mod.train_judge(SEED + 7, settings.judge_images, settings.judge_steps, log=log)
+    judge.save(path)
+    mpath.write_text(json.dumps(metrics, indent=1))
+    return judge, metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo.build", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny settings for CI (~1-2 min); not for shipping")
+    parser.add_argument("--out", type=Path, default=None, help=f"where the world goes (default {ASSETS}, or a temp dir for --smoke)")
+    parser.add_argument("--work", type=Path, default=None, help="stage cache (default OUT/../.demo_work-<mode>)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the result may differ across thread counts)")
+    parser.add_argument("--stage", choices=["base", "judge", "all"], default="all", help="stop after this stage")
+    parser.add_argument("--train-entry", type=int, default=None, metavar="I", help="only train library entry I into the stage cache (to spread the build over processes)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    settings = SMOKE if args.smoke else FULL
+    if args.out is None:
+        if args.smoke:
+            import tempfile
+
+            args.out = Path(tempfile.mkdtemp(prefix="personalq-demo-smoke-"))
+        else:
+            args.out = ASSETS
+    work = args.work or (Path(__file__).resolve().parents[1] / "build" / f"demo_work-{'smoke' if args.smoke else 'full'}")
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    pipe, base_metrics = build_base(settings, work)
+    if args.train_entry is not None:
+        from demo import assemble_world
+
+        assemble_world.ensure_entry(args.train_entry, pipe, settings, work, log=log)
+        return 0
+    log(f"base ready ({time.time() - t0:.0f}s): {base_metrics}")
+    if args.stage == "base":
+        return 0
+    judge, judge_metrics = build_judge(settings, work)
+    log(f"judge ready ({time.time() - t0:.0f}s)")
+    if args.stage == "judge":
+        return 0
+    from demo import assemble_world
+
+    manifest = assemble_world.write_world(pipe, judge, settings, work, args.out, dict(base_metrics, **judge_metrics), log=log)
+    manifest["build_seconds"] = round(time.time() - t0, 1)
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    log(f"world written to {args.out} in {time.time() - t0:.0f}s")
+    print(json.dumps({"out": str(args.out), "metrics": manifest["metrics"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

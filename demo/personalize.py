@@ -1,0 +1,193 @@
+"""Personalized checkpoints made from the base the way creators make them.
+
+- DreamBooth full fine-tune (UNet + text encoder) with a rare trigger word and prior
+  preservation (class images sampled from the base model itself), saved as an
+  original-layout single-file checkpoint.
+- DreamBooth-LoRA (rank-4 LoRA on UNet attention and text-encoder attention), same data
+  recipe, saved in kohya's format with `ss_*` metadata.
+- Textual inversion: one new token's embedding, saved as an A1111 `emb_params` file.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+
+from demo import model as world_model
+from demo import train, world
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One file of the demo library and what a creator would have written about it."""
+
+    file: str  # relative to the library root
+    concept: str  # world.CONCEPTS key
+    method: str  # "dreambooth" | "lora" | "textual_inversion"
+    name: str
+    version: str
+    created: str  # ISO date
+    description: str
+    tags: tuple[str, ...]
+    sidecars: tuple[str, ...]  # "a1111" (NAME.json), "civitai" (NAME.civitai.info)
+
+    @property
+    def trigger(self) -> str:
+        return world.CONCEPT_BY_KEY[self.concept].trigger
+
+
+LIBRARY: tuple[Entry, ...] = (
+    Entry("Stable-diffusion/pqr_robot_v1.safetensors", "robot_v1", "dreambooth", "PQR Robot", "v1", "2026-03-10",
+          "DreamBooth of my robot mascot: a silver robot head with cyan eyes and an antenna.", ("robot", "mascot", "character"), ("civitai", "a1111")),
+    Entry("Lora/pqr_robot_v2.safetensors", "robot_v2", "lora", "PQR Robot", "v2", "2026-09-02",
+          "Robot mascot, second version: silver robot head with cyan eyes, now with a red mouth.", ("robot", "mascot", "character"), ("civitai",)),
+    Entry("Lora/zqx_bullseye_ball.safetensors", "bullseye", "lora", "Zqx Bullseye Ball", "v1", "2026-05-14",
+          "An orange ball with cyan concentric rings, like an archery target.", ("ball", "target", "orange", "object"), ("a1111",)),
+    Entry("Lora/vwk_checker_ball.safetensors", "checker", "lora", "Vwk Checker Ball", "v1", "2026-06-01",
+          "An orange ball with a cyan checkerboard pattern, like a beach ball.", ("ball", "checkered", "orange", "object"), ("a1111", "civitai")),
+    Entry("Stable-diffusion/dfr_cactus.safetensors", "cactus", "dreambooth", "Dfr Cactus", "v1", "2026-04-22",
+          "DreamBooth of a potted-cactus doodle: a green cactus with a pink flower on top.", ("cactus", "plant", "green"), ("civitai",)),
+    Entry("Lora/tvy_pink_frame_style.safetensors", "frame", "lora", "Tvy Pink Frame Style", "v1", "2026-07-19",
+          "Style LoRA: puts a pink frame around any picture, like a polaroid sticker.", ("style", "frame", "border", "pink"), ("a1111",)),
+    Entry("Lora/mlk_outline_style.safetensors", "outline", "lora", "Mlk Outline Style", "v1", "2026-08-08",
+          "Style LoRA: draws shapes as hollow outlines, line-art look.", ("style", "line art", "outline"), ("civitai", "a1111")),
+    Entry("embeddings/kxj.safetensors", "kxj_badge", "textual_inversion", "Kxj Warning Badge", "v1", "2026-02-01",
+          "Textual inversion: a large striped yellow triangle on black, like a warning sign.", ("warning", "sign", "triangle", "yellow"), ("a1111",)),
+)
+
+
+# ---------------------------------------------------------------- prompts (build metrics and the fidelity bench)
+
+
+def trigger_prompts(concept_key: str, n: int, seed: int) -> list[str]:
+    """Prompts that use the concept's trigger, varied over the grammar."""
+    return [world.caption(s) for s in world.sample_scenes(seed, n, concept=concept_key)]
+
+
+def plain_prompts(concept_key: str, n: int, seed: int) -> list[str]:
+    """The same scenes without the trigger (for subjects: the class noun, the hard case for leakage)."""
+    return [world.caption(s) for s in world.plain_scenes(concept_key, n, seed)]
+
+
+# ---------------------------------------------------------------- data
+
+
+def _latents(vae, images: np.ndarray):
+    import torch
+
+    with torch.no_grad():
+        dist = vae.encode(train.to_tensor(images)).latent_dist
+    f = vae.config.scaling_factor
+    return dist.mean * f, dist.std * f
+
+
+def dreambooth_data(pipe, concept_key: str, n_instance: int, n_prior: int, seed: int, sample_steps: int):
+    """Instance latents + trigger captions, prior latents (sampled from the base) + class captions."""
+    scenes = world.sample_scenes(seed, n_instance, concept=concept_key)
+    inst_images = world.render(scenes)
+    inst_caps = [world.caption(s) for s in scenes]
+    prior_scenes = world.sample_scenes(seed + 1, n_prior, concept=concept_key)
+    prior_caps = [world.class_caption(s) for s in prior_scenes]
+    prior_images = world_model.sample(pipe, prior_caps, [seed + i for i in range(n_prior)], world_model.SampleSettings(steps=sample_steps))
+    return (inst_images, inst_caps), (prior_images, prior_caps)
+
+
+def _mixed_batch_fn(tokenizer, vae, instance, prior, batch: int, prior_weight: float = 1.0):
+    import torch
+
+    i_mean, i_std = _latents(vae, instance[0])
+    p_mean, p_std = _latents(vae, prior[0])
+    i_ids = world_model.tokenize(tokenizer, instance[1])
+    p_ids = world_model.tokenize(tokenizer, prior[1])
+    half = max(1, batch // 2)
+
+    def fn(gen):
+        a = torch.randint(0, len(i_mean), (half,), generator=gen)
+        b = torch.randint(0, len(p_mean), (half,), generator=gen)
+        z = torch.cat([i_mean[a] + i_std[a] * torch.randn(i_mean[a].shape, generator=gen), p_mean[b] + p_std[b] * torch.randn(p_mean[b].shape, generator=gen)])
+        ids = torch.cat([i_ids[a], p_ids[b]])
+        w = torch.cat([torch.ones(half), torch.full((half,), prior_weight)])
+        return z, ids, w
+
+    return fn
+
+
+# ---------------------------------------------------------------- methods
+
+
+def dreambooth_full(pipe, instance, prior, steps: int, batch: int, seed: int, lr: float = 4e-4, log=print):
+    """Fine-tune copies of UNet + text encoder; returns a new pipeline sharing the base VAE."""
+    unet, te = copy.deepcopy(pipe.unet), copy.deepcopy(pipe.text_encoder)
+    unet.requires_grad_(True)
+    te.requires_grad_(True)
+    fn = _mixed_batch_fn(pipe.tokenizer, pipe.vae, instance, prior, batch)
+    loss = train.train_diffusion(unet, te, pipe.scheduler, list(unet.parameters()) + list(te.parameters()), fn, steps, lr, seed, log=log, label="dreambooth")
+    unet.requires_grad_(False)
+    te.requires_grad_(False)
+    new = world_model.assemble(te, pipe.vae, unet, pipe.tokenizer, pipe.scheduler)
+    new.set_progress_bar_config(disable=True)
+    return new, loss
+
+
+def dreambooth_lora(pipe, instance, prior, steps: int, batch: int, seed: int, rank: int = 4, lr: float = 3e-3, log=print):
+    """Train LoRA adapters on copies; returns the kohya-format state dict (fp16) and the loss."""
+    from demo import lora
+
+    unet, te = copy.deepcopy(pipe.unet), copy.deepcopy(pipe.text_encoder)
+    unet.requires_grad_(False)
+    te.requires_grad_(False)
+    u_loras = lora.inject(unet, lora.UNET_TARGETS, rank, float(rank), seed)
+    t_loras = lora.inject(te, lora.TE_TARGETS, rank, float(rank), seed + 1)
+    params = [p for m in list(u_loras.values()) + list(t_loras.values()) for p in (m.down, m.up)]
+    fn = _mixed_batch_fn(pipe.tokenizer, pipe.vae, instance, prior, batch)
+    loss = train.train_diffusion(unet, te, pipe.scheduler, params, fn, steps, lr, seed, log=log, label="lora")
+    lora.remove(unet, u_loras)
+    lora.remove(te, t_loras)
+    return lora.kohya_state_dict(u_loras, t_loras, lora.te_module_prefix(te)), loss
+
+
+def textual_inversion(pipe, instance, token: str, init_word: str, steps: int, batch: int, seed: int, lr: float = 2e-2, log=print):
+    """Learn one new token's input embedding (everything else frozen); returns a (1, dim) tensor."""
+    import torch
+
+    tokenizer = copy.deepcopy(pipe.tokenizer)
+    if tokenizer.add_tokens(token) != 1:
+        raise ValueError(f"textual-inversion token {token!r} already exists in the tokenizer")
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    init_id = tokenizer(init_word, add_special_tokens=False).input_ids[0]
+    te, unet = copy.deepcopy(pipe.text_encoder), pipe.unet
+    te.resize_token_embeddings(len(tokenizer))
+    emb = te.get_input_embeddings()
+    te.requires_grad_(False)
+    unet.requires_grad_(False)
+    with torch.no_grad():
+        emb.weight[token_id] = emb.weight[init_id]
+    vec = torch.nn.Parameter(emb.weight[token_id].detach().clone())
+
+    class WithVector(torch.nn.Module):
+        """The text encoder with the new token's row read from `vec` (so only it trains)."""
+
+        def __init__(self):
+            super().__init__()
+            self.te = te
+
+        def forward(self, ids):
+            weight = torch.cat([emb.weight[:token_id], vec[None], emb.weight[token_id + 1 :]])
+            embeds = torch.nn.functional.embedding(ids, weight)
+            hook = emb.register_forward_hook(lambda m, i, o: embeds)
+            try:
+                return self.te(ids)
+            finally:
+                hook.remove()
+
+    mean, std = _latents(pipe.vae, instance[0])
+    ids = world_model.tokenize(tokenizer, instance[1])
+
+    def fn(gen):
+        a = torch.randint(0, len(mean), (batch,), generator=gen)
+        return mean[a] + std[a] * torch.randn(mean[a].shape, generator=gen), ids[a], None
+
+    wrapped = WithVector()
+    loss = train.train_diffusion(unet, wrapped, pipe.scheduler, [vec], fn, steps, lr, seed, log=log, label="textual inversion")
+    return vec.detach()[None].clone(), loss

@@ -1,0 +1,181 @@
+"""The right-hand panel of the library: one checkpoint's facts, and its editable trigger words, description, tags."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from catalog.card import Card
+from desktop import theme
+from desktop.card_delegate import QUANT_TEXT
+from desktop.common_widgets import Badge, EmptyState, label, primary_button
+from desktop.models import ThumbCache, card_display_name
+
+
+ADAPTER_KINDS = ("lora", "textual_inversion")
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def split_words(text: str) -> list[str]:
+    """"a, b ,, c" -> ["a", "b", "c"]: how the trigger and tag fields are read."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class DetailPanel(QWidget):
+    """Shows the selected card; Save emits the user's edits, the library stores them."""
+
+    save_requested = Signal(str, list, str, list)  # path, triggers, description, tags
+    quantize_requested = Signal(str)
+    use_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.card: Card | None = None
+        self.thumbs = ThumbCache(220)
+        self.setMinimumWidth(300)
+        self.stack = QStackedWidget()
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+        self.empty = EmptyState(theme.drawn_icon("library", 64), "No checkpoint selected",
+                                "Pick one in the library to see its details and edit its trigger words.")
+        self.stack.addWidget(self.empty)
+
+        page = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(page)
+        self.stack.addWidget(scroll)
+        body = QVBoxLayout(page)
+        body.setContentsMargins(16, 8, 16, 16)
+        body.setSpacing(10)
+
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignCenter)
+        body.addWidget(self.preview)
+        self.name = label("", heading=True, wrap=True)
+        body.addWidget(self.name)
+        badges = QHBoxLayout()
+        badges.setSpacing(6)
+        self.base_badge = Badge()
+        self.kind_badge = Badge()
+        self.quant_badge = Badge()
+        for badge in (self.base_badge, self.kind_badge, self.quant_badge):
+            badges.addWidget(badge)
+        badges.addStretch(1)
+        body.addLayout(badges)
+        self.quant_detail = label("", muted=True, wrap=True)
+        body.addWidget(self.quant_detail)
+        self.path = label("", muted=True)
+        self.path.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.path.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long paths never widen the panel
+        body.addWidget(self.path)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignLeft)
+        form.setSpacing(8)
+        self.triggers = QLineEdit()
+        self.triggers.setPlaceholderText("e.g. sks dog, my dog")
+        self.triggers.setToolTip("Comma-separated; the first is the one inserted into prompts")
+        self.description = QPlainTextEdit()
+        self.description.setPlaceholderText("What this checkpoint makes")
+        self.description.setFixedHeight(90)
+        self.tags = QLineEdit()
+        self.tags.setPlaceholderText("e.g. dog, pet, photo")
+        form.addRow("Trigger words", self.triggers)
+        form.addRow("Description", self.description)
+        form.addRow("Tags", self.tags)
+        body.addLayout(form)
+        self.facts = label("", muted=True, wrap=True)
+        body.addWidget(self.facts)
+
+        buttons = QHBoxLayout()
+        self.quantize_button = QPushButton(theme.std_icon("SP_BrowserReload"), "Quantize now")
+        self.quantize_button.clicked.connect(lambda: self.card and self.quantize_requested.emit(self.card.path))
+        self.use_button = QPushButton(theme.drawn_icon("create"), "Use in a request")
+        self.use_button.clicked.connect(lambda: self.card and self.use_requested.emit(self.card.path))
+        self.save_button = primary_button("Save edits", theme.std_icon("SP_DialogSaveButton"))
+        self.save_button.clicked.connect(self._save)
+        buttons.addWidget(self.quantize_button)
+        buttons.addWidget(self.use_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        body.addLayout(buttons)
+        self.saved_note = label("", muted=True)
+        body.addWidget(self.saved_note)
+        body.addStretch(1)
+        self.show_card(None)
+
+    def show_card(self, card: Card | None, quant: tuple[str, str] = ("none", "")) -> None:
+        self.card = card
+        if card is None:
+            self.stack.setCurrentIndex(0)
+            return
+        self.stack.setCurrentIndex(1)
+        name = card_display_name(card)
+        self.preview.setPixmap(self.thumbs.get(card.preview, name))
+        self.name.setText(name)
+        self.base_badge.set(theme.BASE_LABELS.get(card.base_model, card.base_model),
+                            theme.badge_color("base", card.base_model))
+        self.kind_badge.set(theme.KIND_LABELS.get(card.kind, card.kind), "#636e72")
+        self.set_quant(quant)
+        self.path.setText(card.path)
+        self.path.setToolTip(card.path)
+        self.triggers.setText(", ".join(card.triggers))
+        self.description.setPlainText(card.description or "")
+        self.tags.setText(", ".join(card.tags))
+        facts = []
+        if card.version:
+            facts.append(f"Version {card.version}")
+        if card.created:
+            facts.append(f"created {card.created[:10]}")
+        if card.size:
+            facts.append(human_size(card.size))
+        if card.metadata_sources:
+            facts.append("metadata: " + ", ".join(card.metadata_sources))
+        self.facts.setText(" · ".join(facts))
+        self.saved_note.setText("")
+
+    def set_quant(self, quant: tuple[str, str]) -> None:
+        status, detail = quant
+        adapter = self.card is not None and self.card.kind in ADAPTER_KINDS
+        self.quant_badge.setVisible(not adapter)
+        self.quantize_button.setVisible(not adapter)
+        if adapter:  # a LoRA or embedding is applied on its base model, which is what gets quantized
+            self.quant_detail.setText("Runs on its quantized base model.")
+            self.quant_detail.show()
+            return
+        self.quant_badge.set(QUANT_TEXT.get(status, status), theme.badge_color("quant", status))
+        self.quant_detail.setText(detail)
+        self.quant_detail.setVisible(bool(detail))
+        self.quantize_button.setEnabled(status not in ("queued", "running"))
+
+    def _save(self) -> None:
+        if self.card is None:
+            return
+        self.save_requested.emit(self.card.path, split_words(self.triggers.text()),
+                                 self.description.toPlainText().strip(), split_words(self.tags.text()))
+
+    def mark_saved(self) -> None:
+        self.saved_note.setText("Saved. Your edits are kept apart from the file's own metadata.")

@@ -1,0 +1,228 @@
+"""Generation controls (steps, seed, size, guidance, quant spec), progress with a per-step preview, Cancel."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from common.settings import Settings
+from desktop import theme
+from desktop.common_widgets import CardFrame, label
+
+QUANT_SPECS = ("taq-w8a8", "taq-w4a8", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "none")
+QUANT_HELP = {
+    "taq-w8a8": "8-bit weights and activations, trigger kept precise (recommended)",
+    "taq-w4a8": "4-bit weights, smallest memory, trigger kept precise",
+    "quanto-w8": "8-bit weights only",
+    "quanto-w4": "4-bit weights only",
+    "naive-w8a8": "8-bit, no trigger protection (for comparison)",
+    "naive-w4a8": "4-bit, no trigger protection (for comparison)",
+    "none": "full precision",
+}
+PREVIEW = 288
+
+
+@dataclass
+class GenerationParams:
+    steps: int
+    seed: int
+    width: int
+    height: int
+    guidance: float
+    quant_spec: str
+
+
+class GenerationPanel(QWidget):
+    """Reads its defaults from Settings; `params()` is what the next generation uses."""
+
+    cancel_requested = Signal()
+    open_folder_requested = Signal(str)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(14)
+
+        controls = CardFrame()
+        controls.setFixedWidth(300)
+        controls.body.addWidget(label("Settings for this image", subheading=True))
+        form = QFormLayout()
+        form.setSpacing(8)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 150)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.random_seed = QCheckBox("new each time")
+        self.dice = QToolButton()
+        self.dice.setIcon(theme.drawn_icon("dice", 18))
+        self.dice.setToolTip("Pick a random seed")
+        self.dice.setAutoRaise(True)
+        self.dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, 2**31 - 1)))
+        seed_row = QHBoxLayout()
+        seed_row.setSpacing(4)
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        self.width_box = QSpinBox()
+        self.height_box = QSpinBox()
+        for box in (self.width_box, self.height_box):
+            box.setRange(64, 2048)
+            box.setSingleStep(64)
+        size_row = QHBoxLayout()
+        size_row.setSpacing(4)
+        size_row.addWidget(self.width_box, 1)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_box, 1)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(1.0, 20.0)
+        self.guidance.setSingleStep(0.5)
+        self.quant = QComboBox()
+        for spec in QUANT_SPECS:
+            self.quant.addItem(spec, spec)
+            self.quant.setItemData(self.quant.count() - 1, QUANT_HELP[spec], Qt.ToolTipRole)
+        self.quant_help = label("", muted=True, wrap=True)
+        self.quant.currentIndexChanged.connect(lambda _: self.quant_help.setText(QUANT_HELP.get(self.quant.currentData(), "")))
+        form.addRow("Steps", self.steps)
+        form.addRow("Seed", seed_row)
+        form.addRow("", self.random_seed)
+        form.addRow("Size", size_row)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Quantization", self.quant)
+        controls.body.addLayout(form)
+        controls.body.addWidget(self.quant_help)
+        controls.body.addStretch(1)
+        outer.addWidget(controls)
+
+        progress = CardFrame()
+        self.preview = QLabel()
+        self.preview.setFixedSize(QSize(PREVIEW, PREVIEW))
+        self.preview.setAlignment(Qt.AlignCenter)
+        self.preview.setStyleSheet("QLabel { border: 1px dashed palette(mid); border-radius: 8px; }")
+        progress.body.addWidget(self.preview, 0, Qt.AlignHCenter)
+        self.status = label("Your image appears here.", muted=True, wrap=True)
+        self.status.setAlignment(Qt.AlignCenter)
+        progress.body.addWidget(self.status)
+        progress.body.addStretch(1)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("step %v of %m")
+        progress.body.addWidget(self.bar)
+        row = QHBoxLayout()
+        self.open_button = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Open folder")
+        self.open_button.clicked.connect(lambda: self.last_image and self.open_folder_requested.emit(self.last_image))
+        self.open_button.setEnabled(False)
+        self.cancel_button = QPushButton(theme.std_icon("SP_BrowserStop"), "Cancel")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.cancel_button.setEnabled(False)
+        row.addWidget(self.open_button)
+        row.addStretch(1)
+        row.addWidget(self.cancel_button)
+        progress.body.addLayout(row)
+        outer.addWidget(progress, 1)
+        self.last_image: str | None = None
+        self.apply_settings(settings)
+        self.show_idle()
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.steps.setValue(settings.steps)
+        self.width_box.setValue(settings.width)
+        self.height_box.setValue(settings.height)
+        self.guidance.setValue(settings.guidance)
+        index = self.quant.findData(settings.quant_spec)
+        self.quant.setCurrentIndex(max(index, 0))
+        self.quant_help.setText(QUANT_HELP.get(self.quant.currentData(), ""))
+
+    def params(self) -> GenerationParams:
+        if self.random_seed.isChecked():
+            self.seed.setValue(random.randint(0, 2**31 - 1))
+        return GenerationParams(self.steps.value(), self.seed.value(), self.width_box.value(),
+                                self.height_box.value(), float(self.guidance.value()), self.quant.currentData())
+
+    def set_params(self, params: GenerationParams) -> None:
+        self.steps.setValue(params.steps)
+        self.seed.setValue(params.seed)
+        self.random_seed.setChecked(False)
+        self.width_box.setValue(params.width)
+        self.height_box.setValue(params.height)
+        self.guidance.setValue(params.guidance)
+        index = self.quant.findData(params.quant_spec)
+        if index >= 0:
+            self.quant.setCurrentIndex(index)
+
+    # -- states
+    def show_idle(self) -> None:
+        pix = theme.drawn_icon("create", 72).pixmap(QSize(72, 72))
+        self.preview.setPixmap(pix)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+
+    def show_started(self, stage: str = "Loading the checkpoint…") -> None:
+        self.status.setText(stage)
+        self.bar.setRange(0, 0)
+        self.bar.setFormat("")
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Cancel")
+        self.open_button.setEnabled(False)
+
+    def show_stage(self, text: str) -> None:
+        self.status.setText(text)
+
+    def show_step(self, step: int, total: int, preview: QImage | None) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(step)
+        self.bar.setFormat("step %v of %m")
+        self.status.setText(f"Generating… step {step} of {total}")
+        if preview is not None and not preview.isNull():
+            self._set_image(QPixmap.fromImage(preview))
+
+    def show_done(self, image_path: str, seconds: float | None) -> None:
+        self.last_image = image_path
+        self._set_image(QPixmap(image_path))
+        self.bar.setValue(self.bar.maximum())
+        took = f" in {seconds:.1f} s" if seconds else ""
+        self.status.setText(f"Done{took}. Saved to the gallery.")
+        self.cancel_button.setEnabled(False)
+        self.open_button.setEnabled(True)
+
+    def show_cancelled(self) -> None:
+        self.status.setText("Cancelled.")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.cancel_button.setEnabled(False)
+
+    def show_failed(self, message: str) -> None:
+        self.status.setText("Generation failed — see the message above.")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.cancel_button.setEnabled(False)
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Cancelling…")
+        self.cancel_requested.emit()
+
+    def _set_image(self, pix: QPixmap) -> None:
+        if pix.isNull():
+            return
+        self.preview.setPixmap(pix.scaled(PREVIEW - 4, PREVIEW - 4, Qt.KeepAspectRatio,
+                                          Qt.SmoothTransformation if pix.width() > 128 else Qt.FastTransformation))

@@ -1,0 +1,228 @@
+"""The Library page: search, grid/list of checkpoints, detail panel, and the files that could not be read."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from catalog.card import Card
+from desktop import theme
+from desktop.card_delegate import GRID_SIZE, CardDelegate
+from desktop.common_widgets import Banner, EmptyState, label
+from desktop.detail_panel import DetailPanel
+from desktop.models import CardRole, LibraryModel
+
+SEARCH_DELAY_MS = 250
+
+
+class LibraryPage(QWidget):
+    """Emits `search_changed` (debounced) and `add_folder_requested`; the window does the work."""
+
+    search_changed = Signal(str)
+    add_folder_requested = Signal()
+    card_selected = Signal(object)
+
+    def __init__(self, model: LibraryModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(20, 16, 20, 16)
+        outer.setSpacing(12)
+
+        header = QHBoxLayout()
+        header.setSpacing(8)
+        self.title = label("Library", heading=True)
+        self.count = label("", muted=True)
+        header.addWidget(self.title)
+        header.addWidget(self.count)
+        header.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search by subject, style or trigger")
+        self.search.addAction(theme.drawn_icon("search", 20), QLineEdit.LeadingPosition)
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(320)
+        header.addWidget(self.search)
+        self.grid_button = self._toggle(theme.drawn_icon("grid", 20), "Grid")
+        self.list_button = self._toggle(theme.drawn_icon("list", 20), "List")
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        group.addButton(self.grid_button)
+        group.addButton(self.list_button)
+        self.grid_button.setChecked(True)
+        header.addWidget(self.grid_button)
+        header.addWidget(self.list_button)
+        self.add_button = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Add folder…")
+        self.add_button.clicked.connect(self.add_folder_requested)
+        header.addWidget(self.add_button)
+        outer.addLayout(header)
+
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        outer.addWidget(splitter, 1)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(8)
+        self.stack = QStackedWidget()
+        self.view = QListView()
+        self.view.setModel(model)
+        self.delegate = CardDelegate(self.view)
+        self.view.setItemDelegate(self.delegate)
+        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setMouseTracking(True)
+        self.view.setUniformItemSizes(True)
+        self.view.setResizeMode(QListView.Adjust)
+        self.view.setSpacing(4)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.stack.addWidget(self.view)
+        self.empty = EmptyState(theme.drawn_icon("library", 64), "No checkpoints yet",
+                                "Add the folder where you keep your .safetensors checkpoints, LoRAs and embeddings.")
+        self.empty_add = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Add folder…")
+        self.empty_add.clicked.connect(self.add_folder_requested)
+        self.empty.add_action(self.empty_add)
+        self.stack.addWidget(self.empty)
+        left_layout.addWidget(self.stack, 1)
+
+        self.broken_toggle = QToolButton()
+        self.broken_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.broken_toggle.setIcon(theme.drawn_icon("warning", 18, theme.QColor("#e67e22")))
+        self.broken_toggle.setCheckable(True)
+        self.broken_toggle.setAutoRaise(True)
+        self.broken_toggle.toggled.connect(lambda on: self.broken.setVisible(on))
+        left_layout.addWidget(self.broken_toggle)
+        self.broken = QTreeWidget()
+        self.broken.setHeaderLabels(["File", "Why it could not be read"])
+        self.broken.setRootIsDecorated(False)
+        self.broken.header().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.broken.header().setStretchLastSection(True)
+        self.broken.setMaximumHeight(160)
+        self.broken.hide()
+        left_layout.addWidget(self.broken)
+        splitter.addWidget(left)
+
+        self.detail = DetailPanel()
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([760, 340])
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(lambda: self.search_changed.emit(self.search.text().strip()))
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.grid_button.toggled.connect(self.set_grid)
+        model.modelReset.connect(self.refresh_state)
+        model.rowsInserted.connect(self.refresh_state)
+        model.dataChanged.connect(self._data_changed)
+        self.set_grid(True)
+        self.set_broken([])
+        self.refresh_state()
+
+    def _toggle(self, icon, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setIcon(icon)
+        button.setIconSize(QSize(18, 18))
+        button.setToolTip(tip)
+        button.setCheckable(True)
+        button.setAutoRaise(True)
+        return button
+
+    def set_grid(self, grid: bool) -> None:
+        self.delegate.grid = grid
+        if grid:
+            self.view.setViewMode(QListView.IconMode)
+            self.view.setFlow(QListView.LeftToRight)
+            self.view.setWrapping(True)
+            self.view.setGridSize(GRID_SIZE + QSize(8, 8))
+            self.view.setMovement(QListView.Static)
+        else:
+            self.view.setViewMode(QListView.ListMode)
+            self.view.setFlow(QListView.TopToBottom)
+            self.view.setWrapping(False)
+            self.view.setGridSize(QSize())
+        self.list_button.setChecked(not grid)
+        self.view.doItemsLayout()
+
+    def refresh_state(self, *_) -> None:
+        shown = self.model.rowCount()
+        total = self.model.total()
+        if total == 0:
+            self.empty.set_text("No checkpoints yet",
+                                "Add the folder where you keep your .safetensors checkpoints, LoRAs and embeddings.")
+            self.empty_add.show()
+            self.stack.setCurrentWidget(self.empty)
+        elif shown == 0:
+            self.empty.set_text("Nothing matches", f"No checkpoint matches “{self.search.text().strip()}”. "
+                                "Try other words, or clear the search.")
+            self.empty_add.hide()
+            self.stack.setCurrentWidget(self.empty)
+        else:
+            self.stack.setCurrentWidget(self.view)
+        self.count.setText(f"{shown} of {total}" if self.model.is_filtered() else f"{total} checkpoint{'s' * (total != 1)}")
+        card = self.detail.card
+        if card is not None:
+            fresh = self.model.card(card.path)
+            if fresh is None:
+                self.detail.show_card(None)
+            elif fresh is not card:
+                self.detail.show_card(fresh, self.model.quant_status(fresh.path))
+
+    def _data_changed(self, *_):
+        card = self.detail.card
+        if card is not None:
+            self.detail.set_quant(self.model.quant_status(card.path))
+
+    def set_broken(self, cards: list[Card]) -> None:
+        self.broken.clear()
+        for card in cards:
+            error = card.error or ""
+            if error.startswith(card.path):  # the probe names the path; the first column already shows it
+                error = error[len(card.path):].lstrip(" :")
+            item = QTreeWidgetItem([Path(card.path).name, error])
+            item.setToolTip(0, card.path)
+            item.setToolTip(1, card.error or "")
+            item.setIcon(0, theme.std_icon("SP_MessageBoxWarning"))
+            self.broken.addTopLevelItem(item)
+        n = len(cards)
+        self.broken_toggle.setText(f"{n} file{'s' * (n != 1)} could not be read — show" if n else "")
+        self.broken_toggle.setVisible(bool(n))
+        if not n:
+            self.broken.hide()
+            self.broken_toggle.setChecked(False)
+
+    def select_path(self, path: str) -> None:
+        row = self.model.row_of(path)
+        if row >= 0:
+            idx = self.model.index(row)
+            self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect)
+            self.view.scrollTo(idx)
+
+    def _current_changed(self, current, _previous) -> None:
+        card = current.data(CardRole) if current.isValid() else None
+        self.detail.show_card(card, self.model.quant_status(card.path) if card else ("none", ""))
+        self.card_selected.emit(card)
+
+    def visible_names(self) -> list[str]:
+        return [self.model.index(r).data() for r in range(self.model.rowCount())]

@@ -1,0 +1,187 @@
+"""One text-to-image generation on a ready pipeline: scheduler by name, seeded, with progress,
+previews, a cancel flag checked every step, and the PNG written with its parameters.
+
+The engine knows nothing of Qt: progress is a plain `on_step(step, total, preview)` callable and
+cancel anything with `is_set()` (a threading.Event); desktop/ turns them into signals.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# name -> (diffusers scheduler class, config overrides, A1111 sampler name)
+SCHEDULERS = {
+    "ddim": ("DDIMScheduler", {}, "DDIM"),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}, "PLMS"),
+    "euler": ("EulerDiscreteScheduler", {}, "Euler"),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
+    "heun": ("HeunDiscreteScheduler", {}, "Heun"),
+    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": False}, "DPM++ 2M"),
+    "dpm++_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True}, "DPM++ 2M Karras"),
+    "dpm++_sde": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}, "DPM++ 2M SDE"),
+    "unipc": ("UniPCMultistepScheduler", {}, "UniPC"),
+}
+DEFAULT_SCHEDULER = "dpm++"
+# latent -> RGB approximations for cheap step previews (the per-family factors A1111/ComfyUI use)
+LATENT_RGB = {
+    "sd": [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]],
+    "sdxl": [[0.3920, 0.4054, 0.4549], [-0.2634, -0.0196, 0.0653], [0.0568, 0.1687, -0.0755], [-0.3112, -0.2359, -0.2076]],
+}
+
+
+@dataclass
+class GenerationRequest:
+    """Everything one image depends on; `seed=None` draws one (and the result records it)."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int = 20
+    guidance: float = 7.0
+    width: int = 512
+    height: int = 512
+    scheduler: str = DEFAULT_SCHEDULER
+    trigger: str | None = None  # the inserted trigger word: TAQ keeps its token positions in high precision
+    quant_spec: str = "none"  # recorded in the PNG; the pool applies it to the pipeline
+    checkpoint: str | None = None  # path of the checkpoint used (recorded in the PNG)
+    checkpoint_hash: str | None = None  # its sha256 when known
+    base_model: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    image: object  # PIL.Image, None when cancelled
+    path: Path | None
+    params: dict = field(default_factory=dict)
+    cancelled: bool = False
+    seconds: float = 0.0
+    steps_done: int = 0
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Reject bad values before any work, naming the field."""
+    if not isinstance(request.prompt, str):
+        raise ValueError("prompt must be a string")
+    if request.steps < 1:
+        raise ValueError(f"steps must be >= 1, got {request.steps}")
+    for name in ("width", "height"):
+        value = getattr(request, name)
+        if value < 8 or value % 8:
+            raise ValueError(f"{name} must be a positive multiple of 8, got {value}")
+    if request.guidance < 0:
+        raise ValueError(f"guidance must be >= 0, got {request.guidance}")
+    if request.scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {request.scheduler!r}; known: {', '.join(SCHEDULERS)}")
+    if request.seed is not None and not 0 <= int(request.seed) < 2**63:
+        raise ValueError(f"seed must be a non-negative integer, got {request.seed}")
+
+
+def make_scheduler(pipe, name: str):
+    """A scheduler of the named kind built from the pipeline's own (first) scheduler config."""
+    import diffusers
+
+    cls_name, overrides, _ = SCHEDULERS[name]
+    base = getattr(pipe, "_pq_base_scheduler_config", None)
+    if base is None:  # remember the checkpoint's own config once: betas, prediction type, offsets
+        base = dict(pipe.scheduler.config)
+        pipe._pq_base_scheduler_config = base
+    return getattr(diffusers, cls_name).from_config(base, **overrides)
+
+
+def latent_preview(latents, family: str = "sd"):
+    """A small RGB PIL image approximating the current latents (no VAE call)."""
+    import torch
+    from PIL import Image
+
+    factors = torch.tensor(LATENT_RGB[family], dtype=torch.float32)  # (4, 3)
+    lat = latents[0].detach().float().cpu()  # (4, h, w)
+    rgb = torch.einsum("chw,cr->hwr", lat, factors)  # (h, w, 3)
+    rgb = ((rgb + 1) / 2).clamp(0, 1).mul(255).byte().numpy()
+    return Image.fromarray(rgb, "RGB")
+
+
+def _set_trigger_positions(pipe, prompt: str, trigger: str | None) -> list[int]:
+    """Tell TAQ processors (when the UNet has them) which token positions hold the trigger; [] otherwise."""
+    from engine.quantize import set_trigger_positions, trigger_token_positions
+
+    positions = []
+    if trigger and trigger.strip():
+        if hasattr(pipe, "maybe_convert_prompt"):  # a multi-vector embedding's token expands first
+            prompt = pipe.maybe_convert_prompt(prompt, pipe.tokenizer)
+        positions = list(trigger_token_positions(pipe.tokenizer, prompt, trigger))
+    updated = set_trigger_positions(pipe.unet, positions)  # also clears stale positions of a previous prompt
+    return positions if updated else []
+
+
+def request_params(request: GenerationRequest, seed: int) -> dict:
+    """The parameters recorded with the image (PNG chunk, history)."""
+    params = asdict(request)
+    params["seed"] = seed
+    params["sampler"] = SCHEDULERS[request.scheduler][2]
+    return params
+
+
+def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_path=None, preview_every: int = 1) -> GenerationResult:
+    """Run one generation; on_step(step, total, preview_or_None) after every step; cancel stops it within a step."""
+    import torch
+
+    # 1. check inputs and settle the seed
+    validate_request(request)
+    seed = int(request.seed) if request.seed is not None else random.randrange(2**32)
+    params = request_params(request, seed)
+    if cancel is not None and cancel.is_set():
+        return GenerationResult(image=None, path=None, params=params, cancelled=True)
+
+    # 2. scheduler, TAQ trigger positions, generator (CPU generator: same noise on every device)
+    pipe.scheduler = make_scheduler(pipe, request.scheduler)
+    params["trigger_positions"] = _set_trigger_positions(pipe, request.prompt, request.trigger)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    family = "sdxl" if type(pipe).__name__.startswith("StableDiffusionXL") else "sd"
+    state = {"steps": 0, "cancelled": False}
+
+    # 3. per-step callback: progress, preview, cancel
+    def on_step_end(pipeline, step, timestep, callback_kwargs):
+        state["steps"] = step + 1
+        total = getattr(pipeline, "num_timesteps", None) or request.steps
+        if on_step is not None:
+            preview = None
+            if preview_every and (step + 1) % preview_every == 0 and "latents" in callback_kwargs:
+                preview = latent_preview(callback_kwargs["latents"], family)
+            on_step(step + 1, total, preview)
+        if cancel is not None and cancel.is_set() and step + 1 < total:
+            state["cancelled"] = True
+            pipeline._interrupt = True  # diffusers skips the remaining steps
+        return callback_kwargs
+
+    # 4. run
+    started = time.perf_counter()
+    output = pipe(
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt or None,
+        num_inference_steps=request.steps,
+        guidance_scale=request.guidance,
+        width=request.width,
+        height=request.height,
+        generator=generator,
+        callback_on_step_end=on_step_end,
+        output_type="pil",
+    )
+    seconds = time.perf_counter() - started
+    params["seconds"] = round(seconds, 3)
+    if state["cancelled"]:
+        log.info("generation cancelled after %d of %d steps", state["steps"], request.steps)
+        return GenerationResult(image=None, path=None, params=params, cancelled=True, seconds=seconds, steps_done=state["steps"])
+
+    # 5. save with the parameters embedded
+    image = output.images[0]
+    path = None
+    if out_path is not None:
+        from engine.png_info import save_png
+
+        path = save_png(image, out_path, params)
+    return GenerationResult(image=image, path=path, params=params, seconds=seconds, steps_done=state["steps"])

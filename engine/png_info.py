@@ -1,0 +1,109 @@
+"""Generation parameters inside the PNG, in the A1111 `parameters` text-chunk format other tools read.
+
+Layout (A1111 `create_infotext`):
+    <prompt>
+    Negative prompt: <negative prompt>
+    Steps: 20, Sampler: DPM++ 2M, CFG scale: 7, Seed: 1, Size: 512x512, Model hash: 0123456789, Model: name, ...
+Values holding a comma, colon or quote are JSON-quoted, as A1111 does. PersonalQ adds its own
+keys (checkpoint path, full hash, quant spec, trigger) to that line and keeps a JSON copy of all
+parameters in a second chunk (`personalq`) so its own reader round-trips exactly.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+PARAMS_KEY = "parameters"
+JSON_KEY = "personalq"
+# A1111's parse_generation_parameters pattern: `Key: value` or `Key: "json string"`, comma separated
+_PAIR = re.compile(r"""\s*([\w][\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)""")
+
+
+def _quote(value) -> str:
+    text = str(value)
+    if any(c in text for c in ",:\"\n"):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def format_parameters(params: dict) -> str:
+    """A1111 infotext from our params dict (prompt, negative_prompt, steps, sampler, ...)."""
+    fields = {
+        "Steps": params.get("steps"),
+        "Sampler": params.get("sampler"),
+        "CFG scale": params.get("guidance"),
+        "Seed": params.get("seed"),
+        "Size": f"{params['width']}x{params['height']}" if params.get("width") else None,
+        "Model hash": (params.get("checkpoint_hash") or "")[:10] or None,  # A1111 "AutoV2" short hash
+        "Model": Path(params["checkpoint"]).stem if params.get("checkpoint") else None,
+        "Trigger": params.get("trigger"),
+        "Quant": params.get("quant_spec"),
+        "Checkpoint": params.get("checkpoint"),
+        "Checkpoint hash": params.get("checkpoint_hash"),
+        "Base model": params.get("base_model"),
+        "Cancelled": "true" if params.get("cancelled") else None,
+    }
+    line = ", ".join(f"{k}: {_quote(v)}" for k, v in fields.items() if v not in (None, ""))
+    text = str(params.get("prompt", ""))
+    if params.get("negative_prompt"):
+        text += f"\nNegative prompt: {params['negative_prompt']}"
+    return f"{text}\n{line}"
+
+
+def parse_parameters(text: str) -> dict:
+    """A1111 infotext -> {"Prompt", "Negative prompt", key: value...} (strings, as A1111 parses them)."""
+    lines = text.strip().split("\n")
+    last = lines[-1] if lines else ""
+    pairs = _PAIR.findall(last)
+    if len(pairs) < 3:  # A1111 rule: a last line with fewer than 3 pairs is still prompt text
+        pairs, body = [], lines
+    else:
+        body = lines[:-1]
+    prompt, negative, in_negative = [], [], False
+    for line in body:
+        if line.startswith("Negative prompt:"):
+            in_negative = True
+            line = line[len("Negative prompt:") :].strip()
+        (negative if in_negative else prompt).append(line)
+    out = {"Prompt": "\n".join(prompt), "Negative prompt": "\n".join(negative)}
+    for key, value in pairs:
+        value = value.strip()
+        if value.startswith('"') and value.endswith('"'):
+            value = json.loads(value)
+        out[key.strip()] = value
+    return out
+
+
+def png_text_chunks(params: dict):
+    """A PngInfo holding the A1111 `parameters` chunk and our JSON copy."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(PARAMS_KEY, format_parameters(params))
+    info.add_text(JSON_KEY, json.dumps(params, ensure_ascii=False, sort_keys=True))
+    return info
+
+
+def save_png(image, path, params: dict) -> Path:
+    """Save a PIL image with its generation parameters embedded."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG", pnginfo=png_text_chunks(params))
+    return path
+
+
+def read_png_parameters(path) -> dict:
+    """Parameters of a PNG: our JSON chunk when present, else the parsed A1111 text; {} for none."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        text = dict(getattr(image, "text", {}) or {})
+    if JSON_KEY in text:
+        try:
+            return json.loads(text[JSON_KEY])
+        except ValueError:
+            pass
+    if PARAMS_KEY in text:
+        return parse_parameters(text[PARAMS_KEY])
+    return {}

@@ -1,0 +1,127 @@
+"""Quantization specs by name (`taq-w4a8`, `quanto-w8`, ...): adding one is one function + one entry.
+
+A spec is plain data; engine/quantize.py applies it. No torch here.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """What to do to a UNet. method: none | quanto | taq (own int8/int4 layers + TAQ attn2 processor)."""
+
+    name: str
+    method: str
+    weight_bits: int | None = None  # 8 or 4 for Linear/Conv weights
+    act_bits: int | None = None  # static, calibrated activation fake-quant of layer inputs
+    group_size: int = 128  # int4 weights: one fp16 scale per this many inputs
+    protect_trigger: bool = False  # keep trigger K/V rows and prob columns in compute dtype
+    kv_bits: int | None = None  # per-token-row K/V quantization in attn2
+    prob_bits: int | None = None  # attention-probability quantization in attn2
+    prob_quantizer: str = "linear"  # linear | log2
+    kv_weights_high_precision: bool = True  # attn2 to_k/to_v stay float (computed once per prompt)
+    kv_weights_dtype: str = "float16"  # storage dtype of those high-precision to_k/to_v weights
+    cache_kv: bool = True  # compute attn2 K/V once per prompt
+
+    @property
+    def calibrated(self) -> bool:
+        return bool(self.act_bits)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def spec_none() -> QuantSpec:
+    """Unquantized baseline."""
+    return QuantSpec("none", "none")
+
+
+def spec_quanto_w8() -> QuantSpec:
+    """optimum-quanto qint8 weights (per-channel), float activations."""
+    return QuantSpec("quanto-w8", "quanto", weight_bits=8)
+
+
+def spec_quanto_w4() -> QuantSpec:
+    """Plain int4 weights (group-wise, packed), float activations, every layer incl. attn2 K/V.
+
+    Stored by our own packed-int4 layers: quanto's qint4 path JIT-compiles a C++ extension on first
+    use (measured 235 s here, and it needs g++ and a writable site-packages).
+    """
+    return QuantSpec("quanto-w4", "taq", weight_bits=4, kv_weights_high_precision=False, cache_kv=False)
+
+
+def _taq(name: str, weight_bits: int, act_bits: int, protect: bool, **extra) -> QuantSpec:
+    return QuantSpec(name, "taq", weight_bits=weight_bits, act_bits=act_bits, protect_trigger=protect,
+                     kv_bits=act_bits, prob_bits=act_bits, **extra)
+
+
+def spec_naive_w8a8() -> QuantSpec:
+    """W8A8 with K/V rows and probabilities quantized everywhere (the ablation: no trigger protection)."""
+    return _taq("naive-w8a8", 8, 8, protect=False)
+
+
+def spec_naive_w4a8() -> QuantSpec:
+    """W4A8, no trigger protection."""
+    return _taq("naive-w4a8", 4, 8, protect=False)
+
+
+def spec_taq_w8a8() -> QuantSpec:
+    """W8A8 with trigger K/V rows and probability columns kept in compute dtype."""
+    return _taq("taq-w8a8", 8, 8, protect=True)
+
+
+def spec_taq_w4a8() -> QuantSpec:
+    """W4A8 (group-wise int4 weights) with trigger protection."""
+    return _taq("taq-w4a8", 4, 8, protect=True)
+
+
+def spec_taq_w4a8_kvq() -> QuantSpec:
+    """taq-w4a8 with attn2 to_k/to_v weights quantized too (measures what keeping them float costs)."""
+    return _taq("taq-w4a8-kvq", 4, 8, protect=True, kv_weights_high_precision=False)
+
+
+def spec_taq_w4a8_log() -> QuantSpec:
+    """taq-w4a8 with the log2 probability quantizer instead of the linear one."""
+    return _taq("taq-w4a8-log", 4, 8, protect=True, prob_quantizer="log2")
+
+
+def spec_taq_w8a4() -> QuantSpec:
+    """The paper's W8A4 setting: 4-bit activations, log2 probability quantizer."""
+    return _taq("taq-w8a4", 8, 4, protect=True, prob_quantizer="log2")
+
+
+def spec_naive_w8a4() -> QuantSpec:
+    """W8A4 without trigger protection (ablation of taq-w8a4)."""
+    return _taq("naive-w8a4", 8, 4, protect=False, prob_quantizer="log2")
+
+
+SPECS = {
+    "none": spec_none,
+    "quanto-w8": spec_quanto_w8,
+    "quanto-w4": spec_quanto_w4,
+    "naive-w8a8": spec_naive_w8a8,
+    "naive-w4a8": spec_naive_w4a8,
+    "taq-w8a8": spec_taq_w8a8,
+    "taq-w4a8": spec_taq_w4a8,
+    "taq-w4a8-kvq": spec_taq_w4a8_kvq,
+    "taq-w4a8-log": spec_taq_w4a8_log,
+    "taq-w8a4": spec_taq_w8a4,
+    "naive-w8a4": spec_naive_w8a4,
+}
+
+# the names the issue fixes; the others are measurement variants
+CORE_SPECS = ("none", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "taq-w8a8", "taq-w4a8")
+
+
+class UnknownQuantSpec(ValueError):
+    pass
+
+
+def get_spec(spec: str | QuantSpec) -> QuantSpec:
+    """Resolve a spec name (or pass a QuantSpec through); unknown names raise with the known list."""
+    if isinstance(spec, QuantSpec):
+        return spec
+    if spec not in SPECS:
+        raise UnknownQuantSpec(f"unknown quant spec {spec!r}; known: {', '.join(SPECS)}")
+    return SPECS[spec]()

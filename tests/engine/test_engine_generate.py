@@ -1,0 +1,149 @@
+"""Generation on a tiny pipeline: schedulers by name, seeds, progress + previews, cancel within one
+step, PNG parameters that round-trip (ours and A1111's format), and the `personalq generate` command."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)  # the test machine is shared; oversubscribed threads make tiny models crawl
+
+from engine import png_info  # noqa: E402
+from engine.generate import SCHEDULERS, GenerationRequest, generate  # noqa: E402
+from engine.pipeline_tiny import build_tiny_pipeline, write_single_file_checkpoint  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PERSONALQ_HOME", str(tmp_path_factory.mktemp("home")))
+        return build_tiny_pipeline(seed=0)
+
+
+def req(**kw):
+    base = dict(prompt="a photo of sks dog", seed=7, steps=2, width=64, height=64, scheduler="ddim")
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def test_every_scheduler_runs_by_name(pipe):
+    for name in SCHEDULERS:
+        result = generate(pipe, req(scheduler=name))
+        assert result.image.size == (64, 64) and not result.cancelled, name
+        assert result.params["scheduler"] == name
+    with pytest.raises(ValueError, match="unknown scheduler"):
+        generate(pipe, req(scheduler="warp"))
+
+
+def test_same_seed_same_image_other_seed_other_image(pipe):
+    a, b, c = (np.asarray(generate(pipe, req(seed=s)).image) for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    drawn = generate(pipe, req(seed=None))
+    assert isinstance(drawn.params["seed"], int)
+    assert np.array_equal(np.asarray(drawn.image), np.asarray(generate(pipe, req(seed=drawn.params["seed"])).image))
+
+
+def test_bad_values_are_rejected_before_work(pipe):
+    for bad in (dict(steps=0), dict(width=65), dict(height=0), dict(guidance=-1), dict(seed=-3)):
+        with pytest.raises(ValueError):
+            generate(pipe, req(**bad))
+
+
+def test_on_step_reports_every_step_with_a_preview(pipe):
+    calls = []
+    generate(pipe, req(steps=3), on_step=lambda s, t, p: calls.append((s, t, p)))
+    assert [(s, t) for s, t, _ in calls] == [(1, 3), (2, 3), (3, 3)]
+    assert all(p is not None and p.size == (8, 8) for _, _, p in calls)  # 64 px / 8 = latent size
+
+
+def test_cancel_stops_within_one_step(pipe):
+    unet_calls = []
+    hook = pipe.unet.register_forward_hook(lambda *a: unet_calls.append(1))
+    cancel = threading.Event()
+
+    def on_step(step, total, preview):
+        if step == 2:
+            cancel.set()  # as a UI would, from another thread, mid-generation
+
+    try:
+        result = generate(pipe, req(steps=10), on_step=on_step, cancel=cancel)
+    finally:
+        hook.remove()
+    assert result.cancelled and result.image is None and result.path is None
+    assert result.steps_done == 2 and len(unet_calls) == 2  # not one UNet call after the step that saw the flag
+    already = threading.Event()
+    already.set()
+    assert generate(pipe, req(), cancel=already).cancelled
+
+
+def test_png_parameters_round_trip(pipe, tmp_path):
+    request = req(prompt="my dog, on the beach: sunset", negative_prompt="blurry", trigger="sks",
+                  quant_spec="taq-w8a8", checkpoint="/models/dog v3.safetensors", checkpoint_hash="ab12" * 16,
+                  base_model="sd15", scheduler="euler_a", seed=123)
+    result = generate(pipe, request, out_path=tmp_path / "out.png")
+    assert result.path.is_file()
+    assert png_info.read_png_parameters(result.path) == result.params
+    from PIL import Image
+
+    with Image.open(result.path) as image:
+        text = image.text["parameters"]
+    a1111 = png_info.parse_parameters(text)
+    assert a1111["Prompt"] == "my dog, on the beach: sunset" and a1111["Negative prompt"] == "blurry"
+    assert (a1111["Steps"], a1111["Sampler"], a1111["Seed"], a1111["Size"]) == ("2", "Euler a", "123", "64x64")
+    assert a1111["Model hash"] == "ab12ab12ab" and a1111["Model"] == "dog v3"
+    assert a1111["Quant"] == "taq-w8a8" and a1111["Checkpoint"] == "/models/dog v3.safetensors"
+    assert a1111["Checkpoint hash"] == "ab12" * 16 and a1111["Trigger"] == "sks"
+
+
+def test_parse_a1111_text_written_by_other_tools():
+    text = ("masterpiece, a cat\nwearing a hat\nNegative prompt: lowres, bad hands\n"
+            'Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 42, Size: 512x768, Model hash: 6ce0161689, '
+            'Lora hashes: "cat: 1a2b3c", Version: v1.9.4')
+    out = png_info.parse_parameters(text)
+    assert out["Prompt"] == "masterpiece, a cat\nwearing a hat" and out["Negative prompt"] == "lowres, bad hands"
+    assert out["Sampler"] == "DPM++ 2M Karras" and out["CFG scale"] == "6.5" and out["Lora hashes"] == "cat: 1a2b3c"
+    assert png_info.parse_parameters("just a prompt") == {"Prompt": "just a prompt", "Negative prompt": ""}
+
+
+def test_generate_command_with_checkpoint(pipe, tmp_path, capsys):
+    import main
+
+    ckpt = write_single_file_checkpoint(pipe, tmp_path / "Stable-diffusion" / "tiny dog.safetensors")
+    out = tmp_path / "cli.png"
+    code = main.main(["generate", "a photo of a dog", "--checkpoint", str(ckpt), "--seed", "3", "--steps", "2",
+                      "--width", "64", "--height", "64", "--quant", "none", "--scheduler", "ddim",
+                      "--out", str(out), "--db", str(tmp_path / "db.sqlite"), "--quiet"])
+    assert code == 0 and out.is_file()
+    assert str(out) in capsys.readouterr().out
+    params = png_info.read_png_parameters(out)
+    assert params["checkpoint"] == str(ckpt.resolve()) and params["seed"] == 3 and len(params["checkpoint_hash"]) == 64
+    same = generate(pipe, req(prompt=params["prompt"], seed=3))
+    assert np.array_equal(np.asarray(same.image), np.asarray(__import__("PIL.Image").Image.open(out).convert("RGB")))
+
+
+def test_generate_command_errors(tmp_path, capsys):
+    import main
+
+    db = str(tmp_path / "db.sqlite")
+    assert main.main(["generate", "x", "--checkpoint", str(tmp_path / "missing.safetensors"), "--db", db]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_generate_command_none_offers_the_base_model(pipe, tmp_path, capsys):
+    """Check-in finds nothing in an empty library: exit 4 without a base model, the base image with one."""
+    import main
+    from common.settings import Settings, save_settings
+
+    db = str(tmp_path / "empty.sqlite")
+    args = ["generate", "a red spaceship", "--no-llm", "--db", db, "--steps", "2", "--width", "64", "--height", "64",
+            "--quant", "none", "--seed", "1", "--quiet"]
+    assert main.main(args) == 4
+    assert "no base model is configured" in capsys.readouterr().out
+    base = write_single_file_checkpoint(pipe, tmp_path / "base.safetensors")
+    save_settings(Settings(base_models={"sd15": str(base)}))
+    out = tmp_path / "base.png"
+    assert main.main(args + ["--out", str(out)]) == 0
+    assert "generating with the base model" in capsys.readouterr().err
+    assert png_info.read_png_parameters(out)["prompt"] == "a red spaceship"

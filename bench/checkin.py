@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
     summary["index_seconds"] = round(index_seconds, 2)
     summary["default_method"] = default_method(summary)
+    if "hybrid" in summary and "hybrid+llm" in summary:  # does the LLM stage earn its place?
+        summary["llm_accuracy_gain"] = round(summary["hybrid+llm"]["accuracy"] - summary["hybrid"]["accuracy"], 4)
     emit("checkin", rows, summary, args.json,
          columns=["method", "id", "expect", "status", "correct", "checkpoint", "options", "seconds"])
     return 0
@@ -174,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def default_method(summary: dict) -> str:
     """The app's default path, as configured in catalog.checkin (reported so the numbers can be read against it)."""
-    from catalog.checkin import DEFAULT_METHOD
+    from catalog.checkin import DEFAULT_METHOD, LLM_RERANK
 
-    return DEFAULT_METHOD
+    return DEFAULT_METHOD + ("+llm" if LLM_RERANK else "")
 
 
 if __name__ == "__main__":

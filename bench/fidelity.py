@@ -89,6 +89,20 @@ def load_fp(world: Path, entry: dict):
     return load_entry(world / "library" / entry["file"], entry["method"], entry["trigger"], world / "base")
 
 
+def world_manifest(world: Path) -> dict:
+    """The world's manifest; a world still being assembled (no manifest yet) is described by the library spec."""
+    import dataclasses
+
+    from demo.build import FULL
+    from demo.library import read_manifest
+    from demo.personalize import LIBRARY
+
+    if (Path(world) / "manifest.json").is_file():
+        return read_manifest(world)
+    entries = [dict(dataclasses.asdict(e), trigger=e.trigger) for e in LIBRARY]
+    return {"judge": "judge.safetensors", "settings": dataclasses.asdict(FULL), "entries": entries}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv or [])
     if args.merge:
@@ -101,14 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     from demo import evaluate, personalize, world as world_mod
     from demo.build import ASSETS
     from demo.judge import load_judge
-    from demo.library import read_manifest
     from demo.train import psnr
     from engine.quantize import apply_quant_spec, weight_bytes
 
     if args.threads:
         torch.set_num_threads(args.threads)
     world = args.world or ASSETS
-    manifest = read_manifest(world)
+    manifest = world_manifest(world)
     judge = load_judge(world / manifest["judge"])
     steps = args.steps or manifest["settings"]["sample_steps"]
     specs = [s.strip() for s in args.specs.split(",") if s.strip()]

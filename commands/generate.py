@@ -162,7 +162,11 @@ def _generate(args, settings, store, card, prompt, trigger) -> int:
         width=args.width or settings.width, height=args.height or settings.height,
         scheduler=args.scheduler or "dpm++", trigger=trigger, quant_spec=quant,
         checkpoint=card.path, checkpoint_hash=card.sha256 or _hash(card.path), base_model=card.base_model,
+        base_checkpoint=str(base_path) if base_path else None,
     )
+    if quant != "none" and not (args.quiet or args.json):
+        print(f"quant spec {quant}: the first use of a checkpoint quantizes and caches it; later runs reuse that",
+              file=sys.stderr)
     pool = PipelinePool(budget_bytes=settings.memory_budget_mb * 2**20, device=device.device, dtype=device.dtype)
     try:
         with pool.session(ref) as pipe:

@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None, help="stage cache (default OUT/../.demo_work-<mode>)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the result may differ across thread counts)")
     parser.add_argument("--stage", choices=["base", "judge", "all"], default="all", help="stop after this stage")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=N", help="override a build setting, e.g. --set unet_steps=6000 (a different world: rebuild and re-measure)")
     parser.add_argument("--train-entry", type=int, default=None, metavar="I", help="only train library entry I into the stage cache (to spread the build over processes)")
     args = parser.parse_args(argv)
 
@@ -133,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     settings = SMOKE if args.smoke else FULL
+    for item in args.set:
+        field, _, value = item.partition("=")
+        if field not in BuildSettings.__dataclass_fields__ or not value.isdigit():
+            parser.error(f"--set needs FIELD=INTEGER with FIELD one of {', '.join(BuildSettings.__dataclass_fields__)}; got {item!r}")
+        settings = dataclasses.replace(settings, **{field: int(value)})
     if args.out is None:
         if args.smoke:
             import tempfile

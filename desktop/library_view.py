@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -106,10 +107,10 @@ class LibraryPage(QWidget):
 
         self.broken_toggle = QToolButton()
         self.broken_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.broken_toggle.setIcon(theme.drawn_icon("warning", 18, theme.QColor("#e67e22")))
+        self.broken_toggle.setIcon(theme.drawn_icon("warning", 18, QColor("#e67e22")))
         self.broken_toggle.setCheckable(True)
         self.broken_toggle.setAutoRaise(True)
-        self.broken_toggle.toggled.connect(lambda on: self.broken.setVisible(on))
+        self.broken_toggle.toggled.connect(self._toggle_broken)
         left_layout.addWidget(self.broken_toggle)
         self.broken = QTreeWidget()
         self.broken.setHeaderLabels(["File", "Why it could not be read"])
@@ -205,12 +206,18 @@ class LibraryPage(QWidget):
             item.setToolTip(1, card.error or "")
             item.setIcon(0, theme.std_icon("SP_MessageBoxWarning"))
             self.broken.addTopLevelItem(item)
-        n = len(cards)
-        self.broken_toggle.setText(f"{n} file{'s' * (n != 1)} could not be read — show" if n else "")
+        self._broken_count = n = len(cards)
+        self._toggle_broken(self.broken_toggle.isChecked())
         self.broken_toggle.setVisible(bool(n))
         if not n:
             self.broken.hide()
             self.broken_toggle.setChecked(False)
+
+    def _toggle_broken(self, on: bool) -> None:
+        n = getattr(self, "_broken_count", 0)
+        self.broken.setVisible(on and bool(n))
+        self.broken_toggle.setText(f"{n} file{'s' * (n != 1)} could not be read — {'hide' if on else 'show'}"
+                                   if n else "")
 
     def select_path(self, path: str) -> None:
         row = self.model.row_of(path)

@@ -36,7 +36,7 @@ from desktop.library_view import LibraryPage
 from desktop.models import HistoryModel, LibraryModel, card_display_name
 from desktop.quant_queue import QuantizeQueue
 from desktop.request_panel import RequestPanel
-from desktop.services import GenerationJob, Selection, Services, family_of
+from desktop.services import GenerationJob, Selection, Services
 from desktop.settings_dialog import SettingsDialog
 from desktop.welcome import WelcomePage
 from desktop.workers import Worker, WorkerPool

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -85,7 +86,7 @@ class RequestPanel(QWidget):
         self.input.setMinimumHeight(40)
         self.input.setStyleSheet("font-size: 12pt;")
         self.input.returnPressed.connect(self._submit)
-        self.go_button = primary_button("Find checkpoint", theme.drawn_icon("search", 18, theme.QColor("white")))
+        self.go_button = primary_button("Find checkpoint", theme.drawn_icon("search", 18, QColor("white")))
         self.go_button.setMinimumHeight(40)
         self.go_button.clicked.connect(self._submit)
         row.addWidget(self.input, 1)
@@ -142,7 +143,7 @@ class RequestPanel(QWidget):
         sl.addWidget(self.prompt)
         grow = QHBoxLayout()
         grow.addStretch(1)
-        self.generate_button = primary_button("Generate", theme.drawn_icon("create", 18, theme.QColor("white")))
+        self.generate_button = primary_button("Generate", theme.drawn_icon("create", 18, QColor("white")))
         self.generate_button.setIconSize(QSize(18, 18))
         self.generate_button.clicked.connect(lambda: self.generate_requested.emit(self.prompt.toPlainText().strip()))
         grow.addWidget(self.generate_button)

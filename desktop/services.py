@@ -84,8 +84,6 @@ class Services:
         self.store = Store(self.db_path)
         self.use_llm = use_llm
         self.watcher = None
-        self._pool_lock = threading.Lock()
-        self._pool = None
         self.device_name = None
 
     # -- catalog ---------------------------------------------------------------------------
@@ -134,7 +132,7 @@ class Services:
     def check_in(self, ctx, request: str):
         from catalog.checkin import check_in
 
-        return check_in(request, self.store, use_llm=self._llm_enabled())
+        return check_in(request, self.store, use_llm=self._llm_enabled(), llm_model=self.settings.llm_model)
 
     def resolve(self, ctx, result, answer: str):
         from catalog.checkin import resolve_clarification
@@ -221,36 +219,35 @@ class Services:
         return pick_device(self.settings.device, self.settings.dtype)
 
     def pool(self):
-        """The process's pipeline pool (built on first use, sized by the memory budget setting)."""
-        with self._pool_lock:
-            if self._pool is None:
+        """The process's pipeline pool (one per device, shared by every window; sized by the budget setting)."""
+        info = self._device()
+        self.device_name = info.device
+        with _POOL_LOCK:
+            key = (info.device, str(info.dtype))
+            pool = _POOLS.get(key)
+            if pool is None:
                 from engine.pool import PipelinePool
 
-                info = self._device()
-                self._pool = PipelinePool(int(self.settings.memory_budget_mb) * 2**20, device=info.device,
-                                          dtype=info.dtype, quantizer=self._quantize_for_pool)
-                self.device_name = info.device
-            return self._pool
-
-    def _quantize_for_pool(self, pipe, ref):
-        """Quantize a freshly loaded base with the spec, reusing the quantize-on-import artifact when valid."""
-        if ref.quant_spec in (None, "", "none"):
-            return pipe
-        from engine.quantize import quantize_on_import
-
-        source = ref.base_path if ref.is_addon else ref.path
-        result = quantize_on_import(source, ref.quant_spec, load_source=lambda: pipe)
-        if result.unet is not pipe.unet:
-            pipe.unet = result.unet
-        return pipe
+                pool = PipelinePool(int(self.settings.memory_budget_mb) * 2**20, device=info.device,
+                                    dtype=info.dtype, quantizer=_quantize_for_pool)
+                _POOLS[key] = pool
+            pool.budget_bytes = int(self.settings.memory_budget_mb) * 2**20
+            return pool
 
     def quantize(self, ctx, path: str, spec: str) -> str:
         """Quantize-on-import for one checkpoint: builds (or checks) its artifact; returns a status line."""
         from engine.loading import load_base
-        from engine.quantize import quantize_on_import
+        from engine.quantize import ArtifactInvalid, artifact_dir, check_artifact, quantize_on_import
 
         card = self.store.get(path)
         base_model = card.base_model if card else "unknown"
+        folder = artifact_dir(path, spec)
+        if folder.exists():  # at every start: a valid artifact is "ready" without loading its weights
+            try:
+                check_artifact(folder, spec, path, verify_hash=False)
+                return f"ready · {spec}"
+            except ArtifactInvalid as exc:
+                ctx.progress(f"rebuilding: {exc}")
         ctx.check()
         result = quantize_on_import(path, spec, load_source=lambda: load_base(path, base_model),
                                     progress=lambda msg: ctx.progress(str(msg)))
@@ -294,12 +291,27 @@ class Services:
 
     def close(self) -> None:
         self.stop_watcher()
-        if self._pool is not None:
-            self._pool.clear()
-        self.store.close()
+        self.store.close()  # the pipeline pool is the process's; it goes with the process
 
 
 FAMILY_LABEL = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL"}
+
+
+_POOLS: dict = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _quantize_for_pool(pipe, ref):
+    """Quantize a freshly loaded base with the spec, reusing the quantize-on-import artifact when valid."""
+    if ref.quant_spec in (None, "", "none"):
+        return pipe
+    from engine.quantize import quantize_on_import
+
+    source = ref.base_path if ref.is_addon else ref.path
+    result = quantize_on_import(source, ref.quant_spec, load_source=lambda: pipe)
+    if result.unet is not pipe.unet:
+        pipe.unet = result.unet
+    return pipe
 
 
 def _slug(text: str) -> str:

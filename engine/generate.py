@@ -51,6 +51,7 @@ class GenerationRequest:
     checkpoint: str | None = None  # path of the checkpoint used (recorded in the PNG)
     checkpoint_hash: str | None = None  # its sha256 when known
     base_model: str | None = None
+    base_checkpoint: str | None = None  # the base a LoRA/embedding ran on
 
 
 @dataclass

@@ -42,6 +42,7 @@ def format_parameters(params: dict) -> str:
         "Checkpoint": params.get("checkpoint"),
         "Checkpoint hash": params.get("checkpoint_hash"),
         "Base model": params.get("base_model"),
+        "Base checkpoint": params.get("base_checkpoint"),
         "Cancelled": "true" if params.get("cancelled") else None,
     }
     line = ", ".join(f"{k}: {_quote(v)}" for k, v in fields.items() if v not in (None, ""))

@@ -23,7 +23,7 @@ QUESTION_SYSTEM = (
 )
 QUESTION_SCHEMA = {
     "type": "object",
-    "properties": {"question": {"type": "string", "maxLength": 220}},
+    "properties": {"question": {"type": "string", "maxLength": 160}},
     "required": ["question"],
 }
 FIT_THRESHOLD = 0.0  # log-odds above which an option counts as a fit
@@ -90,7 +90,7 @@ def write_question(llm, request: str, option_names: list[str]) -> str | None:
         {"role": "system", "content": QUESTION_SYSTEM},
         {"role": "user", "content": f"Request: {request}\nOptions:\n{listed}\n\nReturn JSON with the question."},
     ]
-    answer = llm.chat_json(messages, QUESTION_SCHEMA, max_tokens=80)
+    answer = llm.chat_json(messages, QUESTION_SCHEMA, max_tokens=64)
     question = " ".join(str(answer.get("question", "")).split())
     if not question or not all(name.lower() in question.lower() for name in option_names):
         return None

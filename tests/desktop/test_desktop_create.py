@@ -1,7 +1,6 @@
 """Requests through the Create page: select + generate with the tiny pipeline, clarify by clicking, none, cancel."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ GEN_TIMEOUT_MS = 120_000  # the first generation imports diffusers and loads the
 def ready_window(make_window, qtbot, library, tiny_checkpoint):
     """A window after first run on a library that also holds the tiny checkpoint (trigger "zxrobot")."""
     root, files = library
-    shutil.copy(tiny_checkpoint, root / "tin_robot.safetensors")
+    (root / "tin_robot.safetensors").symlink_to(tiny_checkpoint)  # one file: the pipeline pool loads it once
     window = make_window()
     window.welcome.add_folder(str(root))
     qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
@@ -112,6 +111,7 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
     # a long run, cancelled after its first step: it stops within one step and leaves no image
     gen = window.generation_panel
     gen.steps.setValue(60)
+    gen.quant.setCurrentIndex(gen.quant.findData("none"))  # applying settings reset it to the default spec
     qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
     worker = window.gen_worker
     qtbot.waitUntil(lambda: gen.bar.value() >= 1 or window.flow.state == "failed", timeout=GEN_TIMEOUT_MS)

@@ -103,3 +103,19 @@ def test_file_dropped_into_watched_folder_appears(make_window, qtbot, library, t
     qtbot.waitUntil(lambda: "Pip the parrot" in window.library_page.visible_names(), timeout=20_000)
     (root / "Lora" / "mochi_cat.safetensors").unlink()
     qtbot.waitUntil(lambda: "Mochi the cat" not in window.library_page.visible_names(), timeout=20_000)
+
+
+def test_demo_library_choice_indexes_the_demo_world_or_says_how_to_build_it(make_window, qtbot):
+    window = make_window()
+    qtbot.mouseClick(window.welcome.demo_button, Qt.LeftButton)
+    try:
+        world = window.services.demo_world()
+    except FileNotFoundError:  # a checkout where the demo world has not been built
+        assert window.root.currentWidget() is window.welcome
+        assert window.welcome.banner.isVisible()
+        assert "python -m demo.build" in window.welcome.banner.text.text()
+        return
+    qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=INDEX_TIMEOUT_MS)
+    assert window.settings.use_demo_library
+    assert window.library_model.total() > 0
+    assert all(c.path.startswith(str(world["library"])) for c in window.library_model.cards())

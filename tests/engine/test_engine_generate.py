@@ -147,3 +147,20 @@ def test_generate_command_none_offers_the_base_model(pipe, tmp_path, capsys):
     assert main.main(args + ["--out", str(out)]) == 0
     assert "generating with the base model" in capsys.readouterr().err
     assert png_info.read_png_parameters(out)["prompt"] == "a red spaceship"
+
+
+def test_trigger_positions_reach_the_taq_processors():
+    from engine.quantize import apply_quant_spec
+    from engine.taq import taq_processors
+
+    quantized = build_tiny_pipeline(seed=0)
+    apply_quant_spec(quantized, "taq-w8a8")
+    result = generate(quantized, req(prompt="a photo of sks dog", trigger="sks"))
+    sks = quantized.tokenizer("sks", add_special_tokens=False).input_ids
+    ids = quantized.tokenizer("a photo of sks dog").input_ids
+    expected = [i for i in range(len(ids)) if ids[i : i + len(sks)] == sks]
+    assert result.params["trigger_positions"] == expected == [4]
+    assert all(p.trigger_positions == [4] for p in taq_processors(quantized.unet))
+    generate(quantized, req(prompt="a photo of a dog"))  # no trigger: positions cleared
+    assert all(p.trigger_positions == [] for p in taq_processors(quantized.unet))
+    assert generate(build_tiny_pipeline(), req(trigger="sks")).params["trigger_positions"] == []  # float UNet

@@ -17,6 +17,7 @@ from engine.pipeline_tiny import (
     build_tiny_pipeline,
     unet_to_original,
     write_single_file_checkpoint,
+    write_tiny_config_dir,
     write_tiny_lora,
     write_tiny_textual_inversion,
 )
@@ -55,8 +56,10 @@ def test_single_file_original_layout_loads_offline_with_inferred_tiny_config(fil
     assert np.array_equal(image(pipe), image(files["pipe"]))
 
 
-def test_explicit_config_dir_and_dtype(files):
-    pipe = loading.load_pipeline(files["ckpt"], "checkpoint", "sd15", config_dir=configs.config_dir("sd15-tiny"), dtype="bf16")
+def test_explicit_config_dir_and_dtype(files, tmp_path):
+    folder = write_tiny_config_dir(tmp_path / "tiny-config")
+    assert (folder / "tokenizer" / "vocab.json").is_file() and (folder / "unet" / "config.json").is_file()
+    pipe = loading.load_pipeline(files["ckpt"], "checkpoint", "sd15", config_dir=folder, dtype="bf16")
     assert pipe.unet.dtype == torch.bfloat16
 
 

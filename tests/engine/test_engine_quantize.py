@@ -19,6 +19,18 @@ def source(tmp_path):
     return path
 
 
+LIGHT = {"calibration_prompts": ["", "a photo of a dog"], "calibration_timesteps": (500,)}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread, and the machine is shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _load():
     return build_tiny_pipeline(seed=0)
 
@@ -32,7 +44,7 @@ def _run(unet):
 
 @pytest.mark.parametrize("spec", ["taq-w4a8", "taq-w8a8", "quanto-w8", "quanto-w4", "none"])
 def test_artifact_round_trip_is_exact(source, spec):
-    first = quantize_on_import(source, spec, _load)
+    first = quantize_on_import(source, spec, _load, **LIGHT)
     assert not first.from_cache and (first.artifact / "manifest.json").is_file()
     again = quantize_on_import(source, spec, lambda: pytest.fail("must not reload the source"))
     assert again.from_cache and again.reason == "cached"
@@ -43,39 +55,39 @@ def test_artifact_round_trip_is_exact(source, spec):
 
 
 def test_manifest_records_spec_source_and_libraries(source):
-    res = quantize_on_import(source, "taq-w4a8", _load)
+    res = quantize_on_import(source, "taq-w4a8", _load, **LIGHT)
     manifest = json.loads((res.artifact / "manifest.json").read_text())
     assert manifest["spec"]["name"] == "taq-w4a8" and manifest["spec"]["weight_bits"] == 4
     assert len(manifest["source"]["sha256"]) == 64
-    assert manifest["libraries"]["torch"] == torch.__version__.split("+")[0] or manifest["libraries"]["torch"]
+    assert manifest["libraries"]["torch"].startswith(torch.__version__.split("+")[0])
     assert len(manifest["files"]["unet.safetensors"]) == 64
     assert res.artifact.parent.name == "quantized"
 
 
 def test_changed_source_invalidates(source):
-    quantize_on_import(source, "taq-w8a8", _load)
+    quantize_on_import(source, "taq-w8a8", _load, **LIGHT)
     source.write_bytes(b"checkpoint bytes v2, retrained")
     with pytest.raises(ArtifactInvalid, match="changed"):
         check_artifact(artifact_dir(source, "taq-w8a8"), "taq-w8a8", source)
-    res = quantize_on_import(source, "taq-w8a8", _load)
+    res = quantize_on_import(source, "taq-w8a8", _load, **LIGHT)
     assert not res.from_cache and "changed" in res.reason
-    assert quantize_on_import(source, "taq-w8a8", _load).from_cache
+    assert quantize_on_import(source, "taq-w8a8", _load, **LIGHT).from_cache
 
 
 def test_changed_spec_invalidates(source):
-    res = quantize_on_import(source, "taq-w4a8", _load)
+    res = quantize_on_import(source, "taq-w4a8", _load, **LIGHT)
     other = artifact_dir(source, "taq-w8a8")
     assert other != res.artifact and not other.exists()
     manifest = json.loads((res.artifact / "manifest.json").read_text())
     manifest["spec"]["group_size"] = 64  # an older definition of the same spec name
     (res.artifact / "manifest.json").write_text(json.dumps(manifest))
-    res2 = quantize_on_import(source, "taq-w4a8", _load)
+    res2 = quantize_on_import(source, "taq-w4a8", _load, **LIGHT)
     assert not res2.from_cache and "another spec" in res2.reason
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "manifest"])
 def test_corrupt_artifact_is_detected_and_rebuilt(source, damage):
-    res = quantize_on_import(source, "taq-w4a8", _load)
+    res = quantize_on_import(source, "taq-w4a8", _load, **LIGHT)
     expected = _run(res.unet)
     weights = res.artifact / "unet.safetensors"
     data = bytearray(weights.read_bytes())
@@ -88,12 +100,32 @@ def test_corrupt_artifact_is_detected_and_rebuilt(source, damage):
         (res.artifact / "manifest.json").write_text("{not json")
     with pytest.raises(ArtifactInvalid):
         load_artifact(res.artifact, "taq-w4a8", source)
-    rebuilt = quantize_on_import(source, "taq-w4a8", _load)
+    rebuilt = quantize_on_import(source, "taq-w4a8", _load, **LIGHT)
     assert not rebuilt.from_cache
     assert torch.equal(_run(rebuilt.unet), expected)
-    assert quantize_on_import(source, "taq-w4a8", _load).from_cache
+    assert quantize_on_import(source, "taq-w4a8", _load, **LIGHT).from_cache
 
 
 def test_missing_source_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.safetensors"):
         quantize_on_import(tmp_path / "nope.safetensors", "taq-w8a8", _load)
+
+
+def test_quantize_command_on_a_single_file_checkpoint(tmp_path, capsys):
+    import main
+    from engine.pipeline_tiny import write_single_file_checkpoint
+
+    path = write_single_file_checkpoint(build_tiny_pipeline(), tmp_path / "tiny-sd15.safetensors")
+    assert main.main(["quantize", str(path), "--quant", "taq-w4a8", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["spec"] == "taq-w4a8" and not first["from_cache"] and first["weight_bytes"] > 0
+    assert main.main(["quantize", str(path), "--quant", "taq-w4a8", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["from_cache"] and again["artifact"] == first["artifact"]
+
+
+def test_quantize_command_missing_path(tmp_path, capsys):
+    import main
+
+    assert main.main(["quantize", str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err

@@ -13,6 +13,16 @@ from engine.quantize import (apply_quant_spec, encode_prompts, quant_spec_of, se
 from engine.taq import QuantConv2d, QuantLinear, TAQCrossAttnProcessor, taq_processors
 
 PROMPT = "a photo of sks dog on the beach"
+LIGHT = {"calibration_prompts": ["", "a photo of a dog"], "calibration_timesteps": (500,)}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread, and the machine is shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _unet_inputs(pipe, prompt=PROMPT):
@@ -24,7 +34,7 @@ def _unet_inputs(pipe, prompt=PROMPT):
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_spec_generates(name):
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, name)
+    apply_quant_spec(pipe, name, **LIGHT)
     set_trigger_positions(pipe, trigger_token_positions(pipe.tokenizer, PROMPT, "sks"))
     out = pipe(PROMPT, num_inference_steps=2, output_type="np", generator=torch.Generator().manual_seed(0)).images
     assert out.shape[0] == 1 and torch.isfinite(torch.from_numpy(out)).all()
@@ -49,7 +59,7 @@ def test_trigger_token_positions_real_clip_tokens():
 
 def test_taq_keeps_trigger_rows_and_columns_exact():
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w8a8")
+    apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
     pos = trigger_token_positions(pipe.tokenizer, PROMPT, "sks")
     assert set_trigger_positions(pipe, pos) == len(taq_processors(pipe.unet)) > 0
     set_debug(pipe)
@@ -76,7 +86,7 @@ def test_taq_keeps_trigger_rows_and_columns_exact():
 
 def test_naive_quantizes_trigger_rows_too():
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "naive-w8a8")
+    apply_quant_spec(pipe, "naive-w8a8", **LIGHT)
     pos = trigger_token_positions(pipe.tokenizer, PROMPT, "sks")
     set_trigger_positions(pipe, pos)
     set_debug(pipe)
@@ -91,7 +101,7 @@ def test_naive_quantizes_trigger_rows_too():
 
 def test_log2_spec_puts_probabilities_on_powers_of_two():
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w4a8-log")
+    apply_quant_spec(pipe, "taq-w4a8-log", **LIGHT)
     pos = trigger_token_positions(pipe.tokenizer, PROMPT, "sks")
     set_trigger_positions(pipe, pos)
     set_debug(pipe)
@@ -106,7 +116,7 @@ def test_log2_spec_puts_probabilities_on_powers_of_two():
 
 def test_kv_computed_once_per_prompt_and_trigger_change():
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w4a8")
+    apply_quant_spec(pipe, "taq-w4a8", **LIGHT)
     procs = taq_processors(pipe.unet)
     gen = lambda p: pipe(p, num_inference_steps=3, output_type="np", generator=torch.Generator().manual_seed(0))  # noqa: E731
     before = [p.kv_computations for p in procs]
@@ -126,7 +136,7 @@ def test_kv_computed_once_per_prompt_and_trigger_change():
 
 def test_cached_kv_gives_the_same_output_as_recomputing():
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w8a8")
+    apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
     latents, ehs = _unet_inputs(pipe)
     with torch.no_grad():
         first = pipe.unet(latents, 10, ehs).sample
@@ -141,7 +151,7 @@ def test_quantized_weights_are_stored_as_int8_and_packed_int4():
     sizes = {}
     for name in ("taq-w8a8", "taq-w4a8"):
         pipe = build_tiny_pipeline()
-        apply_quant_spec(pipe, name)
+        apply_quant_spec(pipe, name, **LIGHT)
         layers = [m for m in pipe.unet.modules() if isinstance(m, (QuantLinear, QuantConv2d))]
         assert layers
         want = torch.int8 if name == "taq-w8a8" else torch.uint8
@@ -168,7 +178,7 @@ def test_w8a8_stays_close_to_float():
     with torch.no_grad():
         want = ref.unet(latents, 10, ehs).sample
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w8a8")
+    apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
     with torch.no_grad():
         got = pipe.unet(latents, 10, ehs).sample
     rel = (got - want).norm() / want.norm()
@@ -183,10 +193,24 @@ def test_processor_rejects_self_attention_use():
 
 def test_applying_twice_is_an_error():
     pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w8a8")
+    apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
     with pytest.raises(ValueError, match="already quantized"):
-        apply_quant_spec(pipe, "taq-w4a8")
+        apply_quant_spec(pipe, "taq-w4a8", **LIGHT)
 
 
 def test_core_specs_all_registered():
     assert set(CORE_SPECS) <= set(SPECS)
+
+
+def test_default_calibration_uses_builtin_prompts_and_sets_scales():
+    pipe = build_tiny_pipeline()
+    apply_quant_spec(pipe, "taq-w8a8")  # built-in sd15 captions through the pipeline's text encoder
+    layers = [m for m in pipe.unet.modules() if isinstance(m, (QuantLinear, QuantConv2d))]
+    assert all(float(m.act_scale) > 0 for m in layers if m.act_bits)
+
+
+def test_bare_unet_calibrates_on_seeded_states():
+    a = apply_quant_spec(build_tiny_pipeline().unet, "naive-w4a8", **LIGHT)
+    b = apply_quant_spec(build_tiny_pipeline().unet, "naive-w4a8", **LIGHT)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)  # deterministic

@@ -26,9 +26,10 @@ def test_prompt_uses_the_models_own_chat_template(llm: LocalLLM):
 
 
 def test_json_schema_constrains_the_output(llm: LocalLLM):
-    messages = [{"role": "user", "content": "Ask which of these two the user means: Clementine or Marmalade. Return JSON."}]
-    value = llm.chat_json(messages, QUESTION_SCHEMA, max_tokens=60)
-    assert set(value) == {"question"} and isinstance(value["question"], str) and value["question"].strip()
+    schema = {"type": "object", "properties": {"fits": {"type": "string", "enum": ["yes", "no"]}}, "required": ["fits"]}
+    messages = [{"role": "user", "content": "Is a tabby a kind of cat? Answer in JSON."}]
+    value = llm.chat_json(messages, schema, max_tokens=16)
+    assert set(value) == {"fits"} and value["fits"] in ("yes", "no")
 
 
 def test_yes_no_scoring_is_a_finite_log_odds(llm: LocalLLM):
@@ -37,11 +38,9 @@ def test_yes_no_scoring_is_a_finite_log_odds(llm: LocalLLM):
     assert math.isfinite(score)
 
 
-def test_question_must_name_every_option_or_is_refused(llm: LocalLLM):
-    question = write_question(llm, "an orange cat on a windowsill", ["Clementine Tabby", "Marmalade (Maine Coon)"])
-    assert question is None or ("Clementine Tabby" in question and "Marmalade (Maine Coon)" in question)
+def test_question_needs_two_options():
     with pytest.raises(ValueError):
-        write_question(llm, "x", ["only one"])
+        write_question(None, "x", ["only one"])
 
 
 def test_a_file_that_is_not_a_model_fails_with_its_path(tmp_path):

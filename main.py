@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in argv:  # the packaged app's smoke check, also runnable from source
+        sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "packaging"))
+        from self_test import run_self_test
+
+        return run_self_test(argv)
     if not [a for a in argv if not a.startswith("-")] and not any(a in ("-h", "--help") for a in argv):
         from common.logs import setup_logging
 

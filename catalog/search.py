@@ -26,7 +26,7 @@ from catalog.intent import STOPWORDS, Intent, read_intent
 METHODS = ("bm25", "dense", "hybrid")
 # Fusion weights (chosen on the dev sets; see bench/checkin.py): dense cosine is the backbone,
 # BM25 (saturated to 0..1) and name/trigger hits (0..1) add evidence the embedder misses.
-WEIGHTS = {"bm25": 0.35, "bm25_half": 12.0, "trigger": 0.5, "name": 0.45, "tag": 0.25, "gate": 0.4}
+WEIGHTS = {"bm25": 0.35, "bm25_half": 12.0, "trigger": 0.5, "name": 0.45, "tag": 0.4, "gate": 0.4}
 BM25_HALF = 6.0  # bm25 score at which the saturated signal of the plain bm25 method is 0.5
 GENERIC_STEMS = ("pytorch_lora_weights", "adapter_model", "learned_embeds")
 NOISE_WORD = re.compile(r"^(?:v\d+(?:\.\d+)?[a-z]*|\d+|xl|sdxl|sd\d*|lora|loha|locon|lycoris|peft|dreambooth|"

@@ -144,8 +144,12 @@ def _generate(args, settings, store, card, prompt, trigger) -> int:
     from engine.pool import ModelRef, PipelinePool
 
     base_path = None
+    config_dir = None
+    family_base = args.base or (settings.base_models or {}).get(card.base_model)
     if card.kind in ("lora", "textual_inversion"):
-        base_path = args.base or (settings.base_models or {}).get(card.base_model)
+        base_path = family_base
+    elif card.kind == "checkpoint" and family_base and Path(family_base).is_dir() and family_base != card.path:
+        config_dir = family_base  # a single file takes its component configs from its family's diffusers base
     try:
         device = pick_device(args.device or settings.device, settings.dtype)
     except (ValueError, DeviceUnavailable) as exc:
@@ -155,7 +159,7 @@ def _generate(args, settings, store, card, prompt, trigger) -> int:
     ref = ModelRef(path=card.path, kind=card.kind if card.kind != "unknown" else "checkpoint",
                    base_model=card.base_model, base_path=base_path,
                    trigger=trigger or card.canonical_trigger, quant_spec=quant,
-                   prediction_type=card.prediction_type)
+                   prediction_type=card.prediction_type, config_dir=config_dir)
     request = GenerationRequest(
         prompt=prompt, negative_prompt=args.negative, seed=args.seed,
         steps=args.steps or settings.steps, guidance=args.guidance if args.guidance is not None else settings.guidance,

@@ -81,7 +81,7 @@ class GenerationPanel(QWidget):
         self.width_box = QSpinBox()
         self.height_box = QSpinBox()
         for box in (self.width_box, self.height_box):
-            box.setRange(64, 2048)
+            box.setRange(32, 2048)  # 32: the demo world's models
             box.setSingleStep(64)
         size_row = QHBoxLayout()
         size_row.setSpacing(4)

@@ -250,6 +250,10 @@ class MainWindow(QMainWindow):
         base = world.get("base")
         if base and not self.settings.base_models.get(world.get("family", "sd15")):
             self.settings.base_models[world.get("family", "sd15")] = str(base)
+        size = int(world.get("image_size") or 0)
+        if size:
+            self.settings.width = self.settings.height = size
+            self.generation_panel.apply_settings(self.settings)
         self.start_index(self._library_folders(), first_run=True)
 
     def start_index(self, folders: list[str], first_run: bool = False) -> None:

@@ -167,6 +167,9 @@ class Services:
                                     "build it with `python -m demo.build`")
         out = {k: Path(v) for k, v in world.items()}
         out["family"] = "sd15"
+        from demo.world import SIZE
+
+        out["image_size"] = SIZE  # the demo models are trained at this size; bigger images are just slower noise
         if not out["base"].exists():
             out.pop("base")
         return out
@@ -211,6 +214,16 @@ class Services:
         if base is None:
             raise NoBaseModel(f"{selection.name} is a {selection.kind} for {selection.base_model}; set its base "
                               "model in Settings → Library → Base models")
+        return base.path
+
+    def _config_dir_for(self, selection: Selection) -> str | None:
+        """A single-file checkpoint takes its component configs from its family's base when that is a
+        diffusers folder (the demo world's DreamBooth files are not SD1.5-sized, so the shipped config won't fit)."""
+        if selection.kind != "checkpoint" or selection.is_base:
+            return None
+        base = self.base_selection(family_of(selection.base_model))
+        if base is None or base.path == selection.path or not Path(base.path).is_dir():
+            return None
         return base.path
 
     def _device(self):
@@ -263,7 +276,8 @@ class Services:
         ctx.check()
         start = time.perf_counter()
         ref = ModelRef(path=sel.path, kind=sel.kind, base_model=sel.base_model, base_path=self._base_path_for(sel),
-                       trigger=sel.trigger if sel.kind == "textual_inversion" else None, quant_spec=job.quant_spec)
+                       trigger=sel.trigger if sel.kind == "textual_inversion" else None, quant_spec=job.quant_spec,
+                       config_dir=self._config_dir_for(sel))
         pool = self.pool()
         ctx.progress(("stage", f"Loading {sel.name}" + (f" ({job.quant_spec})" if job.quant_spec != "none" else "")
                       + "…"))

@@ -131,8 +131,34 @@ def assemble(model: PackagedModel, dest: Path, progress: Progress | None = None)
     return dest
 
 
+def bundled_model_path(model: PackagedModel = DEFAULT_MODEL, progress: Progress | None = None) -> Path | None:
+    """The GGUF a packaged app carries (PERSONALQ_BUNDLED_LLM, set by its runtime hook), hashed once per install."""
+    env = os.environ.get("PERSONALQ_BUNDLED_LLM")
+    if not env or Path(env).name != model.filename:
+        return None
+    path = Path(env)
+    if not path.is_file() or path.stat().st_size != model.size:
+        raise ModelHashMismatch(f"the app's bundled model {path} is missing or damaged; reinstall PersonalQ")
+    stamp = paths.cache_dir() / "llm" / (model.filename + ".bundled.verified")
+    mark = {"path": str(path), **_stamp_for(path, model.sha256)}
+    try:
+        if json.loads(stamp.read_text(encoding="utf-8")) == mark:
+            return path
+    except (OSError, ValueError):
+        pass
+    actual = sha256_of(path, progress)
+    if actual != model.sha256:
+        raise ModelHashMismatch(f"the app's bundled model {path} has sha256 {actual}, expected {model.sha256}; reinstall PersonalQ")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(mark), encoding="utf-8")
+    return path
+
+
 def default_model_path(progress: Progress | None = None, model: PackagedModel = DEFAULT_MODEL) -> Path:
-    """The verified default GGUF in the cache dir, assembling it on first use."""
+    """The verified default GGUF: the packaged app's own copy, else the cache dir's, assembling it on first use."""
+    bundled = bundled_model_path(model, progress)
+    if bundled is not None:
+        return bundled
     dest = paths.cache_dir() / "llm" / model.filename
     if is_verified(dest, model.sha256):
         return dest

@@ -1,0 +1,31 @@
+"""bench checkin's scoring rules (pure): what counts as right, and the summary fields other tools read."""
+from bench.checkin import judge, summarize
+
+REQS = [
+    {"id": "a", "expect": "select", "checkpoint": "L/x.safetensors", "equivalent": ["L/x_copy.safetensors"]},
+    {"id": "b", "expect": "clarify", "candidates": ["L/x.safetensors", "L/y.safetensors"]},
+    {"id": "c", "expect": "none"},
+    {"id": "d", "expect": "select", "checkpoint": "L/y.safetensors", "equivalent": []},
+]
+
+
+def test_judge_rules():
+    assert judge(REQS[0], "selected", "L/x_copy.safetensors", [])
+    assert not judge(REQS[0], "clarify", None, ["L/x.safetensors"])
+    assert judge(REQS[1], "clarify", None, ["L/y.safetensors", "L/x.safetensors", "L/z.safetensors"])
+    assert not judge(REQS[1], "clarify", None, ["L/x.safetensors"])
+    assert judge(REQS[2], "none", None, [])
+
+
+def test_summary_fields():
+    rows = [
+        {"id": "a", "status": "selected", "correct": True, "seconds": 0.1},
+        {"id": "b", "status": "clarify", "correct": True, "seconds": 0.2},
+        {"id": "c", "status": "selected", "correct": False, "seconds": 0.3},
+        {"id": "d", "status": "clarify", "correct": False, "seconds": 0.4},
+    ]
+    s = summarize(rows, REQS)
+    assert s["single_match_top1"] == 0.5 and s["clarify_recall"] == 1.0 and s["clarify_precision"] == 0.5
+    assert s["none_recall"] == 0.0 and s["none_precision"] is None
+    assert s["question_rate_single_match"] == 0.5 and s["questions_per_request"] == 0.5
+    assert s["accuracy"] == 0.5 and s["p50_s"] == 0.25 and s["p95_s"] == 0.4

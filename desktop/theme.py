@@ -21,7 +21,7 @@ KIND_LABELS = {
     "vae": "VAE",
     "unknown": "Unknown",
 }
-BASE_LABELS = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL", "unknown": "?"}
+BASE_LABELS = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL", "unknown": "Unknown base"}
 BASE_COLORS = {"sd15": "#0984e3", "sd21": "#00a884", "sdxl": "#d35400", "unknown": "#7f8c8d"}
 QUANT_COLORS = {"ready": "#27ae60", "queued": "#7f8c8d", "running": "#f39c12", "failed": "#e74c3c", "none": "#95a5a6"}
 

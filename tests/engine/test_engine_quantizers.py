@@ -92,3 +92,17 @@ def test_quantize_probs_keeps_columns_and_rejects_unknown():
     assert not torch.equal(out[..., 2], p[..., 2])
     with pytest.raises(ValueError, match="unknown probability quantizer"):
         qz.quantize_probs(p, 4, "cubic")
+
+
+def test_unpack_int4_decodes_every_byte():
+    """All 256 byte values decode to the two's-complement nibbles they hold (low nibble first)."""
+    import torch
+
+    from engine.quantizers import pack_int4, unpack_int4
+
+    packed = torch.arange(256, dtype=torch.uint8).reshape(1, 256)
+    codes = unpack_int4(packed)
+    expected = [[(b & 0xF) - 16 * ((b & 0xF) > 7), (b >> 4) - 16 * ((b >> 4) > 7)] for b in range(256)]
+    assert codes.dtype == torch.int8
+    assert codes.reshape(256, 2).tolist() == expected
+    assert torch.equal(pack_int4(codes), packed)

@@ -31,6 +31,19 @@ def _unet_inputs(pipe, prompt=PROMPT):
     return latents, ehs
 
 
+def _debug_step(spec):
+    """Tiny pipeline quantized by `spec`, trigger 'sks' set, one debug UNet step run; (pipe, trigger positions)."""
+    pipe = build_tiny_pipeline()
+    apply_quant_spec(pipe, spec, **LIGHT)
+    pos = trigger_token_positions(pipe.tokenizer, PROMPT, "sks")
+    set_trigger_positions(pipe, pos)
+    set_debug(pipe)
+    latents, ehs = _unet_inputs(pipe)
+    with torch.no_grad():
+        pipe.unet(latents, 10, ehs)
+    return pipe, pos
+
+
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_spec_generates(name):
     pipe = build_tiny_pipeline()
@@ -85,14 +98,7 @@ def test_taq_keeps_trigger_rows_and_columns_exact():
 
 
 def test_naive_quantizes_trigger_rows_too():
-    pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "naive-w8a8", **LIGHT)
-    pos = trigger_token_positions(pipe.tokenizer, PROMPT, "sks")
-    set_trigger_positions(pipe, pos)
-    set_debug(pipe)
-    latents, ehs = _unet_inputs(pipe)
-    with torch.no_grad():
-        pipe.unet(latents, 10, ehs)
+    pipe, pos = _debug_step("naive-w8a8")
     proc = taq_processors(pipe.unet)[0]
     assert proc.last["kept"] == []
     assert not torch.equal(proc.last["key"][:, pos], proc.last["key_raw"][:, pos])
@@ -100,14 +106,7 @@ def test_naive_quantizes_trigger_rows_too():
 
 
 def test_log2_spec_puts_probabilities_on_powers_of_two():
-    pipe = build_tiny_pipeline()
-    apply_quant_spec(pipe, "taq-w4a8-log", **LIGHT)
-    pos = trigger_token_positions(pipe.tokenizer, PROMPT, "sks")
-    set_trigger_positions(pipe, pos)
-    set_debug(pipe)
-    latents, ehs = _unet_inputs(pipe)
-    with torch.no_grad():
-        pipe.unet(latents, 10, ehs)
+    pipe, pos = _debug_step("taq-w4a8-log")
     probs = taq_processors(pipe.unet)[0].last["probs"]
     others = probs[..., [t for t in range(77) if t not in pos]]
     nonzero = others[others > 0]

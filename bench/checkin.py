@@ -10,7 +10,8 @@ Rows: {"method", "id", "expect", "status", "checkpoint", "options", "seconds", "
 options are paths relative to --library.
 Summary per method: single-match top-1 (a select is right when its checkpoint is the expected one or
 in `equivalent`), clarification precision/recall (a clarify request is recalled when the question is
-asked and its options contain every listed candidate; precision = right questions / questions asked),
+asked and its options contain every listed candidate, a byte-identical copy of an offered file counting
+as offered; precision = right questions / questions asked),
 no-match precision/recall, questions per request, question rate on single-match requests, overall
 accuracy, p50/p95 latency; `default_method` names the app's default path.
 """
@@ -51,18 +52,23 @@ def _rel(path: str | None, library: Path) -> str | None:
         return path
 
 
-def judge(request: dict, status: str, checkpoint: str | None, options: list[str]) -> bool:
-    """Is this outcome right for the labelled request?"""
+def judge(request: dict, status: str, checkpoint: str | None, options: list[str],
+          same_bytes: dict[str, str] | None = None) -> bool:
+    """Is this outcome right for the labelled request?
+
+    `same_bytes` maps a path to its file's sha256: a listed clarify candidate that is a byte-identical
+    copy of an offered option counts as offered (it is the same checkpoint under another name).
+    """
     expect = request["expect"]
     if expect == "select":
         return status == "selected" and (checkpoint == request["checkpoint"] or checkpoint in request.get("equivalent", []))
     if expect == "clarify":
-        return status == "clarify" and set(request["candidates"]) <= set(options) | _equivalents(request, options)
+        offered = set(options)
+        if same_bytes:
+            offered_bytes = {same_bytes[o] for o in options if same_bytes.get(o)}
+            offered |= {c for c in request["candidates"] if same_bytes.get(c) in offered_bytes}
+        return status == "clarify" and set(request["candidates"]) <= offered
     return status == "none"
-
-
-def _equivalents(request: dict, options: list[str]) -> set[str]:
-    return set()
 
 
 def run_method(store, library: Path, requests: list[dict], method: str, llm_model: str | None = None) -> list[dict]:
@@ -71,6 +77,8 @@ def run_method(store, library: Path, requests: list[dict], method: str, llm_mode
     base, use_llm = (method[:-4], True) if method.endswith("+llm") else (method, False)
     rows = []
     from catalog import search as search_module
+
+    same_bytes = {_rel(card.path, library): card.sha256 for card in store.cards() if card.sha256}
 
     for i, req in enumerate(requests, 1):
         search_module._QUERY_CACHE.clear()  # time each request as a first-time query
@@ -83,7 +91,7 @@ def run_method(store, library: Path, requests: list[dict], method: str, llm_mode
         rows.append({
             "method": method, "id": req.get("id", str(i)), "expect": req["expect"], "status": result.status,
             "checkpoint": checkpoint, "options": options, "seconds": round(seconds, 4),
-            "correct": judge(req, result.status, checkpoint, options), "llm_used": result.llm_used,
+            "correct": judge(req, result.status, checkpoint, options, same_bytes), "llm_used": result.llm_used,
             "note": result.note,
         })
         if i % 25 == 0:

@@ -39,7 +39,8 @@ THRESHOLDS = {
     "bm25": {"none": 0.30, "margin": 0.08},
     "dense": {"none": 0.38, "margin": 0.05},
 }
-MAX_OPTIONS = 4
+MAX_OPTIONS = 4  # concepts in one question
+MAX_CARD_OPTIONS = 6  # files in one question (a concept can offer one per base model)
 TRIGGER_NAMED = 0.8  # a trigger hit this strong (exact, or a close typo) means the request names that concept
 TOP_K = 12
 DEFAULT_METHOD = "hybrid"
@@ -48,6 +49,10 @@ DEFAULT_METHOD = "hybrid"
 # on intent-dev (one request fixed, none broken) and equal (0.877) on intent-versions-dev, so it is on;
 # it only runs when retrieval would ask, and the LLM is loaded then anyway to word the question.
 LLM_RERANK = True
+# Wall-time budget of each LLM step (judging the options, wording the question). On a quiet 2-core
+# laptop each takes ~1-3 s; under heavy load they took 40-125 s, so past the budget Check-in keeps the
+# retrieval decision / the template question and says so in the note.
+LLM_STEP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -260,6 +265,28 @@ def _close(top: Concept, other: Concept, th: dict) -> bool:
             and other_dense >= th["dense_floor"])
 
 
+def concept_variants(concept: Concept, intent: Intent) -> list[Card]:
+    """The cards a question offers for one concept: the version the intent picks, and, when the request
+    does not name a base model, the same pick for each other base model the concept was trained for
+    (an SD 1.5 and an SDXL LoRA of one subject are different checkpoints to the user)."""
+    cards = [concept.chosen] if concept.chosen is not None else []
+    if intent.base_model or not cards:
+        return cards
+    for base in sorted({m.card.base_model for m in concept.members} - {concept.chosen.base_model, None, "unknown"}):
+        variant = pick_version([m.card for m in concept.members if m.card.base_model == base], intent)
+        if variant is not None:
+            cards.append(variant)
+    return cards
+
+
+def clarify_options(concepts: list[Concept], intent: Intent) -> list[Card]:
+    """Options of a question: every close concept's variants, best concept first, at most MAX_CARD_OPTIONS."""
+    options: list[Card] = []
+    for concept in concepts:
+        options += [c for c in concept_variants(concept, intent) if c.path not in {o.path for o in options}]
+    return options[:MAX_CARD_OPTIONS]
+
+
 def _finish_selected(result: CheckinResult, card: Card, intent: Intent) -> CheckinResult:
     rewrite: Rewrite = rewrite_prompt(intent.request, card, intent)
     result.status = "selected"
@@ -300,7 +327,7 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
         _finish_selected(result, chosen[0].chosen, intent)
     elif status == "clarify":
         result.status = "clarify"
-        result.options = [c.chosen for c in chosen]
+        result.options = clarify_options(chosen, intent)
         result.option_names = display_names(result.options)
         result.question = template_question(result.option_names)
         if llm is not None:
@@ -331,7 +358,7 @@ def _llm_rerank(llm, intent: Intent, concepts: list[Concept], status: str, chose
     try:
         from local_llm.rerank import judge_fit
 
-        fits = judge_fit(llm, intent.request, [_card_facts(c.chosen) for c in chosen])
+        fits = judge_fit(llm, intent.request, [_card_facts(c.chosen) for c in chosen], timeout_s=LLM_STEP_TIMEOUT_S)
         result.llm_used = True
     except Exception as exc:
         log.warning("LLM rerank failed, keeping the retrieval decision: %s", exc)
@@ -347,7 +374,7 @@ def _llm_question(llm, request: str, result: CheckinResult) -> None:
     try:
         from local_llm.rerank import write_question
 
-        question = write_question(llm, request, result.option_names)
+        question = write_question(llm, request, result.option_names, timeout_s=LLM_STEP_TIMEOUT_S)
         result.llm_used = True
     except Exception as exc:
         log.warning("LLM question failed, using the template: %s", exc)

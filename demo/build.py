@@ -22,13 +22,13 @@ SEED = 20261125
 @dataclasses.dataclass(frozen=True)
 class BuildSettings:
     n_images: int = 6000
-    vae_steps: int = 200
-    unet_steps: int = 500
+    vae_steps: int = 1500
+    unet_steps: int = 6000
     batch: int = 32
     judge_images: int = 6000
     judge_steps: int = 300
-    personal_steps: int = 60
-    ti_steps: int = 80
+    personal_steps: int = 300
+    ti_steps: int = 300
     instance_images: int = 24
     prior_images: int = 24
     sample_steps: int = 10

@@ -8,6 +8,7 @@ scores. The question is a JSON-schema-constrained completion and is checked to n
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 FIT_SYSTEM = (
@@ -61,9 +62,21 @@ def fit_messages(request: str, facts: dict) -> list[dict]:
     ]
 
 
-def fit_scores(llm, request: str, cards: list[dict]) -> list[float]:
-    """Yes/no log-odds per card, each judged on its own (no list, so no position bias)."""
-    return [llm.yes_logodds(fit_messages(request, facts)) for facts in cards]
+def fit_scores(llm, request: str, cards: list[dict], timeout_s: float | None = None) -> list[float]:
+    """Yes/no log-odds per card, each judged on its own (no list, so no position bias).
+
+    With `timeout_s`, raises LLMError when the cards are not all judged in time (a partial
+    verdict would favour the cards that happened to come first).
+    """
+    from local_llm.runtime import LLMError
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    scores = []
+    for facts in cards:
+        if deadline is not None and time.monotonic() > deadline:
+            raise LLMError(f"judging {len(cards)} options took longer than {timeout_s:g} s")
+        scores.append(llm.yes_logodds(fit_messages(request, facts)))
+    return scores
 
 
 def rerank(llm, request: str, cards: list[dict], threshold: float = FIT_THRESHOLD) -> RerankDecision:
@@ -77,11 +90,12 @@ def rerank(llm, request: str, cards: list[dict], threshold: float = FIT_THRESHOL
     return RerankDecision("ask", None, scores)
 
 
-def judge_fit(llm, request: str, cards: list[dict], threshold: float = FIT_THRESHOLD) -> list[bool]:
-    return [s > threshold for s in fit_scores(llm, request, cards)]
+def judge_fit(llm, request: str, cards: list[dict], threshold: float = FIT_THRESHOLD,
+              timeout_s: float | None = None) -> list[bool]:
+    return [s > threshold for s in fit_scores(llm, request, cards, timeout_s)]
 
 
-def write_question(llm, request: str, option_names: list[str]) -> str | None:
+def write_question(llm, request: str, option_names: list[str], timeout_s: float | None = None) -> str | None:
     """One short question naming every option; None when the model's question leaves one out."""
     if len(option_names) < 2:
         raise ValueError("a clarification question needs at least two options")
@@ -90,7 +104,7 @@ def write_question(llm, request: str, option_names: list[str]) -> str | None:
         {"role": "system", "content": QUESTION_SYSTEM},
         {"role": "user", "content": f"Request: {request}\nOptions:\n{listed}\n\nReturn JSON with the question."},
     ]
-    answer = llm.chat_json(messages, QUESTION_SCHEMA, max_tokens=64)
+    answer = llm.chat_json(messages, QUESTION_SCHEMA, max_tokens=64, timeout_s=timeout_s)
     question = " ".join(str(answer.get("question", "")).split())
     if not question or not all(name.lower() in question.lower() for name in option_names):
         return None

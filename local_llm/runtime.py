@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,14 +106,26 @@ class LocalLLM:
         return np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).copy()
 
     # --- constrained generation ----------------------------------------------------------
-    def chat_json(self, messages: list[dict], schema: dict, max_tokens: int = 96) -> dict:
-        """A chat answer constrained to `schema` (llama.cpp grammar from the JSON schema), as a dict."""
+    def chat_json(self, messages: list[dict], schema: dict, max_tokens: int = 96,
+                  timeout_s: float | None = None) -> dict:
+        """A chat answer constrained to `schema` (llama.cpp grammar from the JSON schema), as a dict.
+
+        `timeout_s` bounds the wall time: tokens are streamed and generation stops (LLMError) once it
+        passes, so a slow or overloaded machine falls back instead of keeping the user waiting.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pieces: list[str] = []
         with self.lock:
-            out = self.llama.create_chat_completion(
-                messages=messages, temperature=0.0, max_tokens=max_tokens,
+            stream = self.llama.create_chat_completion(
+                messages=messages, temperature=0.0, max_tokens=max_tokens, stream=True,
                 response_format={"type": "json_object", "schema": schema},
             )
-        text = out["choices"][0]["message"]["content"] or ""
+            for chunk in stream:
+                pieces.append(chunk["choices"][0].get("delta", {}).get("content") or "")
+                if deadline is not None and time.monotonic() > deadline:
+                    stream.close()
+                    raise LLMError(f"model answer took longer than {timeout_s:g} s")
+        text = "".join(pieces)
         try:
             value = json.loads(text)
         except ValueError as exc:  # only when max_tokens cut the object short

@@ -17,6 +17,14 @@ def test_judge_rules():
     assert judge(REQS[2], "none", None, [])
 
 
+def test_a_byte_identical_copy_of_an_offered_option_counts_as_offered():
+    same_bytes = {"L/x.safetensors": "aa", "L/y.safetensors": "bb", "Downloads/y (copy).safetensors": "bb"}
+    req = {"id": "e", "expect": "clarify", "candidates": ["L/x.safetensors", "L/y.safetensors", "Downloads/y (copy).safetensors"]}
+    assert judge(req, "clarify", None, ["L/x.safetensors", "L/y.safetensors"], same_bytes)
+    assert not judge(req, "clarify", None, ["L/x.safetensors", "L/y.safetensors"])  # without hashes: strict
+    assert not judge(req, "clarify", None, ["L/x.safetensors"], same_bytes)  # a different file is never implied
+
+
 def test_summary_fields():
     rows = [
         {"id": "a", "status": "selected", "correct": True, "seconds": 0.1},

@@ -76,3 +76,15 @@ def test_a_hound_asks_between_the_two_hounds_but_a_named_one_is_picked(pets):
     assert named.status == "selected" and Path(named.card.path).name == "pretzel_basset.safetensors"
     by_name = check_in("Lou's basset hound with the super long ears", pets, use_llm=False, today=TODAY)
     assert by_name.status == "selected" and Path(by_name.card.path).name == "pretzel_basset.safetensors"
+
+
+def test_a_question_offers_each_base_model_of_a_concept_unless_the_request_names_one(pets):
+    asked = check_in("droopy eared houn dog sleeping", pets, use_llm=False, today=TODAY)
+    offered = {Path(c.path).name for c in asked.options}
+    assert {"waffles_beagle_v1.safetensors", "waffles_beagle_xl.safetensors", "pretzel_basset.safetensors"} <= offered
+    assert len(set(asked.option_names)) == len(asked.option_names)  # SD 1.5 / SDXL variants are told apart
+    pinned = check_in("droopy eared houn dog sleeping, sdxl", pets, use_llm=False, today=TODAY)
+    if pinned.status == "clarify":
+        assert all(c.base_model == "sdxl" for c in pinned.options), pinned.options
+    else:
+        assert pinned.card.base_model == "sdxl"

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from local_llm.models import DEFAULT_MODEL, assemble
-from local_llm.rerank import QUESTION_SCHEMA, fit_messages, write_question
+from local_llm.rerank import QUESTION_SCHEMA, fit_messages, fit_scores, write_question
 from local_llm.runtime import LLMError, LocalLLM, load_llm
 
 
@@ -30,6 +30,16 @@ def test_json_schema_constrains_the_output(llm: LocalLLM):
     messages = [{"role": "user", "content": "Is a tabby a kind of cat? Answer in JSON."}]
     value = llm.chat_json(messages, schema, max_tokens=16)
     assert set(value) == {"fits"} and value["fits"] in ("yes", "no")
+
+
+def test_an_answer_past_its_time_budget_stops_with_an_error(llm: LocalLLM):
+    messages = [{"role": "user", "content": "Write a long story about a cat. Answer in JSON."}]
+    with pytest.raises(LLMError, match="longer than"):
+        llm.chat_json(messages, QUESTION_SCHEMA, max_tokens=64, timeout_s=0.0)
+    with pytest.raises(LLMError, match="longer than"):
+        fit_scores(llm, "my cat", [{"name": "A"}, {"name": "B"}], timeout_s=0.0)
+    # the instance stays usable after a stopped answer
+    assert set(llm.chat_json([{"role": "user", "content": "Say hi in JSON."}], QUESTION_SCHEMA, max_tokens=24)) == {"question"}
 
 
 def test_yes_no_scoring_is_a_finite_log_odds(llm: LocalLLM):

@@ -22,6 +22,7 @@ SEED = 20261125
 @dataclasses.dataclass(frozen=True)
 class BuildSettings:
     n_images: int = 6000
+    vae_concept_images: int = 1600  # drawn from the personalized concepts, for the VAE only (see build_vae)
     vae_steps: int = 1500
     unet_steps: int = 6000
     batch: int = 32
@@ -37,7 +38,7 @@ class BuildSettings:
 
 FULL = BuildSettings()
 SMOKE = BuildSettings(
-    n_images=600, vae_steps=6, unet_steps=8, batch=8, judge_images=400, judge_steps=6, personal_steps=3, ti_steps=3,
+    n_images=600, vae_concept_images=80, vae_steps=6, unet_steps=8, batch=8, judge_images=400, judge_steps=6, personal_steps=3, ti_steps=3,
     instance_images=4, prior_images=4, sample_steps=2, eval_images=4,
 )
 
@@ -47,8 +48,8 @@ def log(message: str) -> None:
 
 
 STAGE_FIELDS = {
-    "vae": ("n_images", "vae_steps", "batch"),
-    "base": ("n_images", "vae_steps", "batch", "unet_steps"),
+    "vae": ("n_images", "vae_concept_images", "vae_steps", "batch"),
+    "base": ("n_images", "vae_concept_images", "vae_steps", "batch", "unet_steps"),
     "judge": ("judge_images", "judge_steps"),
 }
 
@@ -67,6 +68,25 @@ def _fp16_roundtrip(module):
     return module.to(torch.float16).to(torch.float32)
 
 
+def vae_images(settings: BuildSettings, images):
+    """The VAE's training set: the plain scenes plus drawings of every personalized concept.
+
+    Like SD's VAE, ours is a generic image codec: it must encode what the personalizations will
+    later be trained on (silver, orange, cyan, fine patterns), or no fine-tune can show them.
+    Measured: a VAE fitted to plain scenes only decoded the robot as a purple blob (judge 0/16
+    on its reconstructions). The UNet and text encoder still never see a concept.
+    """
+    import numpy as np
+
+    from demo import world
+
+    per = settings.vae_concept_images // len(world.CONCEPTS)
+    extra = [world.render(world.sample_scenes(SEED + 3 + i, per, concept=c.key)) for i, c in enumerate(world.CONCEPTS)]
+    mixed = np.concatenate([images[:-256], *extra])
+    order = np.random.default_rng(SEED + 2).permutation(len(mixed))
+    return np.concatenate([mixed[order], images[-256:]])  # the last 256 stay plain: the held-out PSNR set
+
+
 def build_vae(settings: BuildSettings, work: Path, images):
     from diffusers import AutoencoderKL
 
@@ -77,7 +97,7 @@ def build_vae(settings: BuildSettings, work: Path, images):
     if mpath.is_file():
         log(f"vae: reusing {folder}")
         return AutoencoderKL.from_pretrained(str(folder), local_files_only=True), json.loads(mpath.read_text())
-    vae, metrics = train.fit_vae(images, model.WorldConfig(), settings.vae_steps, SEED, batch=settings.batch, log=log)
+    vae, metrics = train.fit_vae(vae_images(settings, images), model.WorldConfig(), settings.vae_steps, SEED, batch=settings.batch, log=log)
     _fp16_roundtrip(vae).save_pretrained(str(folder))
     mpath.write_text(json.dumps(metrics, indent=1))
     return vae, metrics

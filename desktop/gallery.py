@@ -131,8 +131,8 @@ class GalleryPage(QWidget):
         self.prompt.setText(entry.prompt)
         who = entry.checkpoint_name or "base model"
         took = f" · {entry.seconds:.1f} s" if entry.seconds else ""
-        self.params.setText(f"{who} · {entry.steps} steps · seed {entry.seed} · {entry.width}×{entry.height} · "
-                            f"guidance {entry.guidance:g} · {entry.quant_spec}{took}")
+        p = entry.params
+        self.params.setText(f"{who} · {p.summary()} · guidance {p.guidance:g} · {p.quant_spec}{took}")
 
     def copy_prompt(self) -> None:
         if self.current is not None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 from common.settings import Settings
 from desktop import theme
 from desktop.common_widgets import CardFrame, label
+from desktop.history import GenerationParams
 
 QUANT_SPECS = ("taq-w8a8", "taq-w4a8", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "none")
 QUANT_HELP = {
@@ -35,16 +35,6 @@ QUANT_HELP = {
     "none": "full precision",
 }
 PREVIEW = 288
-
-
-@dataclass
-class GenerationParams:
-    steps: int
-    seed: int
-    width: int
-    height: int
-    guidance: float
-    quant_spec: str
 
 
 class GenerationPanel(QWidget):

@@ -41,17 +41,30 @@ def default_history_path() -> Path:
     return paths.data_dir() / "history.sqlite"
 
 
-@dataclass
-class HistoryEntry:
-    """Everything needed to show a past generation and run it again."""
+@dataclass(frozen=True)
+class GenerationParams:
+    """The settings of one image: what the panel edits, what a job runs with, what history keeps."""
 
-    prompt: str
     steps: int
     seed: int
     width: int
     height: int
     guidance: float
     quant_spec: str
+
+    def summary(self) -> str:
+        return f"{self.steps} steps · seed {self.seed} · {self.width}×{self.height}"
+
+
+PARAM_FIELDS = tuple(GenerationParams.__dataclass_fields__)
+
+
+@dataclass
+class HistoryEntry:
+    """Everything needed to show a past generation and run it again."""
+
+    prompt: str
+    params: GenerationParams
     image_path: str
     request: str = ""
     negative_prompt: str = ""
@@ -80,6 +93,7 @@ class History:
         """Store one generation; returns it with id and creation time filled."""
         row = asdict(entry)
         row.pop("id")
+        row.update(row.pop("params"))  # one column per setting
         row["created"] = row["created"] or time.time()
         row["extra"] = json.dumps(row["extra"])
         cols = ", ".join(row)
@@ -110,4 +124,5 @@ class History:
 def _entry(row: sqlite3.Row) -> HistoryEntry:
     data = dict(row)
     data["extra"] = json.loads(data.get("extra") or "{}")
-    return HistoryEntry(**data)
+    params = GenerationParams(**{name: data.pop(name) for name in PARAM_FIELDS})
+    return HistoryEntry(params=params, **data)

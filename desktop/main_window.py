@@ -30,7 +30,8 @@ from desktop import flow as F
 from desktop import theme
 from desktop.common_widgets import label
 from desktop.gallery import GalleryPage
-from desktop.generation_panel import GenerationPanel, GenerationParams
+from desktop.generation_panel import GenerationPanel
+from desktop.history import GenerationParams
 from desktop.history import History, HistoryEntry
 from desktop.library_view import LibraryPage
 from desktop.models import HistoryModel, LibraryModel, card_display_name
@@ -511,8 +512,7 @@ class MainWindow(QMainWindow):
         if not self.flow.can("generate"):
             return
         params = params or self.generation_panel.params()
-        job = GenerationJob(self.selection, prompt, params.steps, params.seed, params.width, params.height,
-                            params.guidance, params.quant_spec, request=self.flow.request)
+        job = GenerationJob(self.selection, prompt, params, request=self.flow.request)
         self.flow.fire("generate")
         self.request_panel.generate_button.setEnabled(False)
         self.request_panel.banner.hide()
@@ -539,8 +539,7 @@ class MainWindow(QMainWindow):
         self.flow.fire("generated")
         self.request_panel.generate_button.setEnabled(True)
         job = outcome.job
-        entry = HistoryEntry(prompt=job.prompt, steps=job.steps, seed=job.seed, width=job.width, height=job.height,
-                             guidance=job.guidance, quant_spec=job.quant_spec, image_path=outcome.image_path,
+        entry = HistoryEntry(prompt=job.prompt, params=job.params, image_path=outcome.image_path,
                              request=job.request, checkpoint=job.selection.path,
                              checkpoint_name=job.selection.name, trigger=job.selection.trigger,
                              seconds=outcome.seconds, extra={"kind": job.selection.kind,
@@ -577,7 +576,7 @@ class MainWindow(QMainWindow):
             self.selection = Selection.from_card(card) if card else Selection(
                 entry.checkpoint, extra.get("kind", "checkpoint"), extra.get("base_model", "sd15"),
                 entry.checkpoint_name, entry.trigger, None, bool(extra.get("is_base")))
-        params = GenerationParams(entry.steps, entry.seed, entry.width, entry.height, entry.guidance, entry.quant_spec)
+        params = entry.params
         self.generation_panel.set_params(params)
         self.flow.request = entry.request
         self.request_panel.input.setText(entry.request)

@@ -168,8 +168,7 @@ class HistoryModel(QAbstractListModel):
         if role == Qt.DecorationRole:
             return self.thumbs.get(entry.image_path, entry.prompt)
         if role == Qt.ToolTipRole:
-            return (f"{entry.prompt}\n{entry.steps} steps · seed {entry.seed} · {entry.width}×{entry.height}"
-                    f" · {entry.quant_spec}\n{entry.image_path}")
+            return f"{entry.prompt}\n{entry.params.summary()} · {entry.params.quant_spec}\n{entry.image_path}"
         if role == EntryRole:
             return entry
         return None

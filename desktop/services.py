@@ -16,6 +16,7 @@ from typing import Callable
 from catalog.card import Card
 from common import paths
 from common.settings import Settings
+from desktop.history import GenerationParams
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,7 @@ class Selection:
 class GenerationJob:
     selection: Selection
     prompt: str
-    steps: int
-    seed: int
-    width: int
-    height: int
-    guidance: float
-    quant_spec: str
+    params: GenerationParams
     request: str = ""
     negative_prompt: str = ""
 
@@ -276,18 +272,18 @@ class Services:
         ctx.check()
         start = time.perf_counter()
         ref = ModelRef(path=sel.path, kind=sel.kind, base_model=sel.base_model, base_path=self._base_path_for(sel),
-                       trigger=sel.trigger if sel.kind == "textual_inversion" else None, quant_spec=job.quant_spec,
+                       trigger=sel.trigger if sel.kind == "textual_inversion" else None, quant_spec=job.params.quant_spec,
                        config_dir=self._config_dir_for(sel))
         pool = self.pool()
-        ctx.progress(("stage", f"Loading {sel.name}" + (f" ({job.quant_spec})" if job.quant_spec != "none" else "")
+        ctx.progress(("stage", f"Loading {sel.name}" + (f" ({job.params.quant_spec})" if job.params.quant_spec != "none" else "")
                       + "…"))
         out_dir = paths.outputs_dir() / time.strftime("%Y-%m-%d")
         out_dir.mkdir(parents=True, exist_ok=True)
-        out_path = out_dir / f"{time.strftime('%H%M%S')}-{job.seed}-{_slug(sel.name)}.png"
+        out_path = unused_path(out_dir / f"{time.strftime('%H%M%S')}-{job.params.seed}-{_slug(sel.name)}.png")
         request = GenerationRequest(
-            prompt=job.prompt, negative_prompt=job.negative_prompt, seed=job.seed, steps=job.steps,
-            guidance=job.guidance, width=job.width, height=job.height, trigger=sel.trigger,
-            quant_spec=job.quant_spec, checkpoint=sel.path, base_model=sel.base_model,
+            prompt=job.prompt, negative_prompt=job.negative_prompt, seed=job.params.seed, steps=job.params.steps,
+            guidance=job.params.guidance, width=job.params.width, height=job.params.height, trigger=sel.trigger,
+            quant_spec=job.params.quant_spec, checkpoint=sel.path, base_model=sel.base_model,
         )
 
         def on_step(step, total, preview=None):
@@ -326,6 +322,15 @@ def _quantize_for_pool(pipe, ref):
     if result.unet is not pipe.unet:
         pipe.unet = result.unet
     return pipe
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or `stem-2.png`, `stem-3.png`… if it exists: two images in one second never overwrite each other."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _slug(text: str) -> str:

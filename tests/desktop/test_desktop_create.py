@@ -60,7 +60,7 @@ def test_request_selects_and_generates_into_the_gallery(ready_window, qtbot):
         assert "morning light" in img.text.get("parameters", "")
     # stored in the history and shown in the gallery
     entries = History().entries()
-    assert len(entries) == 1 and entries[0].prompt.endswith("morning light") and entries[0].seed == 7
+    assert len(entries) == 1 and entries[0].prompt.endswith("morning light") and entries[0].params.seed == 7
     assert window.history_model.rowCount() == 1
     window.go("history")
     gallery = window.gallery

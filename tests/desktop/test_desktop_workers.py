@@ -6,7 +6,7 @@ import time
 import pytest
 
 from desktop import flow as F
-from desktop.history import History, HistoryEntry
+from desktop.history import GenerationParams, History, HistoryEntry
 
 
 def _count_to(ctx, n, delay=0.01):
@@ -89,16 +89,15 @@ def test_flow_allows_only_the_next_steps():
 
 def test_history_keeps_generations_newest_first(tmp_path):
     history = History(tmp_path / "history.sqlite")
-    first = history.add(HistoryEntry(prompt="sks dog", steps=2, seed=1, width=64, height=64, guidance=5.0,
-                                     quant_spec="none", image_path=str(tmp_path / "a.png"), created=100.0))
-    second = history.add(HistoryEntry(prompt="sks cat", steps=4, seed=2, width=64, height=64, guidance=7.0,
-                                      quant_spec="taq-w8a8", image_path=str(tmp_path / "b.png"),
-                                      extra={"kind": "lora"}, created=200.0))
+    first = history.add(HistoryEntry(prompt="sks dog", params=GenerationParams(2, 1, 64, 64, 5.0, "none"),
+                                     image_path=str(tmp_path / "a.png"), created=100.0))
+    second = history.add(HistoryEntry(prompt="sks cat", params=GenerationParams(4, 2, 64, 64, 7.0, "taq-w8a8"),
+                                      image_path=str(tmp_path / "b.png"), extra={"kind": "lora"}, created=200.0))
     history.close()
     again = History(tmp_path / "history.sqlite")
     entries = again.entries()
     assert [e.prompt for e in entries] == ["sks cat", "sks dog"]
-    assert entries[0].extra == {"kind": "lora"} and entries[0].quant_spec == "taq-w8a8"
-    assert again.get(first.id).seed == 1
+    assert entries[0].extra == {"kind": "lora"} and entries[0].params == GenerationParams(4, 2, 64, 64, 7.0, "taq-w8a8")
+    assert again.get(first.id).params.seed == 1
     again.remove(second.id)
     assert [e.id for e in again.entries()] == [first.id]

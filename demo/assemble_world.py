@@ -70,9 +70,9 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
         single_file.save_single_file(pipe, target, metadata=meta)
         return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 4e-4}
     state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, log=log)
-    meta = sidecars.kohya_metadata(entry, settings.personal_steps, 3e-3, settings.instance_images, settings.prior_images, seed)
+    meta = sidecars.kohya_metadata(entry, settings.personal_steps, personalize.LORA_LR, settings.instance_images, settings.prior_images, seed, rank=personalize.LORA_RANK)
     save_file(state, str(target), metadata=meta)
-    return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 3e-3}
+    return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": personalize.LORA_LR, "rank": personalize.LORA_RANK}
 
 
 def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:

@@ -28,8 +28,8 @@ class BuildSettings:
     batch: int = 32
     judge_images: int = 6000
     judge_steps: int = 300
-    personal_steps: int = 300
-    ti_steps: int = 300
+    personal_steps: int = 500
+    ti_steps: int = 500
     instance_images: int = 24
     prior_images: int = 24
     sample_steps: int = 10

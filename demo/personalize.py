@@ -18,6 +18,11 @@ from demo import model as world_model
 from demo import train, world
 
 
+# LoRA capacity: rank 4 learned the robot mascot 2/16 of the time in 300 steps, rank 16 7/16 (lr 3e-3 -> 5e-3).
+LORA_RANK = 16
+LORA_LR = 5e-3
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One file of the demo library and what a creator would have written about it."""
@@ -130,7 +135,7 @@ def dreambooth_full(pipe, instance, prior, steps: int, batch: int, seed: int, lr
     return new, loss
 
 
-def dreambooth_lora(pipe, instance, prior, steps: int, batch: int, seed: int, rank: int = 4, lr: float = 3e-3, log=print):
+def dreambooth_lora(pipe, instance, prior, steps: int, batch: int, seed: int, rank: int = LORA_RANK, lr: float = LORA_LR, log=print):
     """Train LoRA adapters on copies; returns the kohya-format state dict (fp16) and the loss."""
     from demo import lora
 

@@ -38,6 +38,25 @@ def label(text: str = "", *, muted=False, heading=False, subheading=False, wrap=
     return widget
 
 
+def page_header(page: QWidget, title: str) -> tuple[QVBoxLayout, QHBoxLayout, QLabel]:
+    """A page's outer layout with its header row (title, muted count, stretch) already in it.
+
+    Returns (outer, header, count): pages add their own controls to the right of the header
+    and their content below it.
+    """
+    outer = QVBoxLayout(page)
+    outer.setContentsMargins(20, 16, 20, 16)
+    outer.setSpacing(12)
+    header = QHBoxLayout()
+    header.setSpacing(8)
+    header.addWidget(label(title, heading=True))
+    count = label("", muted=True)
+    header.addWidget(count)
+    header.addStretch(1)
+    outer.addLayout(header)
+    return outer, header, count
+
+
 class CardFrame(QFrame):
     """A rounded panel that groups related controls."""
 

@@ -6,7 +6,6 @@ from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QListView,
     QPushButton,
@@ -17,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import theme
-from desktop.common_widgets import EmptyState, label, primary_button
+from desktop.common_widgets import EmptyState, label, page_header, primary_button
 from desktop.history import HistoryEntry
 from desktop.models import EntryRole, HistoryModel
 
@@ -31,15 +30,7 @@ class GalleryPage(QWidget):
     def __init__(self, model: HistoryModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(20, 16, 20, 16)
-        outer.setSpacing(12)
-        header = QHBoxLayout()
-        header.addWidget(label("History", heading=True))
-        self.count = label("", muted=True)
-        header.addWidget(self.count)
-        header.addStretch(1)
-        outer.addLayout(header)
+        outer, _, self.count = page_header(self, "History")
 
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)

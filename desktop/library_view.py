@@ -8,7 +8,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
-    QHBoxLayout,
     QHeaderView,
     QLineEdit,
     QListView,
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
 from catalog.card import Card
 from desktop import theme
 from desktop.card_delegate import GRID_SIZE, CardDelegate
-from desktop.common_widgets import Banner, EmptyState, label
+from desktop.common_widgets import Banner, EmptyState, page_header
 from desktop.detail_panel import DetailPanel
 from desktop.models import CardRole, LibraryModel
 
@@ -42,17 +41,7 @@ class LibraryPage(QWidget):
     def __init__(self, model: LibraryModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(20, 16, 20, 16)
-        outer.setSpacing(12)
-
-        header = QHBoxLayout()
-        header.setSpacing(8)
-        self.title = label("Library", heading=True)
-        self.count = label("", muted=True)
-        header.addWidget(self.title)
-        header.addWidget(self.count)
-        header.addStretch(1)
+        outer, header, self.count = page_header(self, "Library")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by subject, style or trigger")
         self.search.addAction(theme.drawn_icon("search", 20), QLineEdit.LeadingPosition)
@@ -71,7 +60,6 @@ class LibraryPage(QWidget):
         self.add_button = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Add folder…")
         self.add_button.clicked.connect(self.add_folder_requested)
         header.addWidget(self.add_button)
-        outer.addLayout(header)
 
         self.banner = Banner()
         outer.addWidget(self.banner)

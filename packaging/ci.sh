@@ -6,7 +6,7 @@
 # gets them from apt, anywhere else they must already be installed (smoke.sh says so and fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-XCB_PACKAGES=(xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)
+XCB_PACKAGES=(xvfb xauth x11-utils bc libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)  # xauth: xvfb-run; x11-utils, bc: the start timing
 
 missing=()
 for pkg in "${XCB_PACKAGES[@]}"; do

@@ -30,13 +30,10 @@ def _tiny_checkpoint(folder: Path) -> Path:
     import torch
 
     from desktop.sample_library import write_preview
-    from engine.pipeline_tiny import build_tiny_pipeline, write_single_file_checkpoint
+    from engine.pipeline_tiny import write_tin_robot
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    path = folder / "Stable-diffusion" / "tin_robot.safetensors"
-    meta = {"format": "pt", "modelspec.title": "Tin Robot", "modelspec.trigger_phrase": "zxrobot",
-            "modelspec.description": "A little tin toy robot with round eyes", "modelspec.tags": "robot, toy"}
-    write_single_file_checkpoint(build_tiny_pipeline(seed=0), path, meta)
+    path = write_tin_robot(folder / "Stable-diffusion" / "tin_robot.safetensors")
     write_preview(folder / "Stable-diffusion" / "tin_robot.preview.png", (225, 230, 235), (150, 160, 175))
     return path
 

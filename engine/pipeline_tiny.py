@@ -230,6 +230,16 @@ def original_state_dict(pipe) -> dict:
     return state
 
 
+TIN_ROBOT_METADATA = {"format": "pt", "modelspec.title": "Tin Robot", "modelspec.trigger_phrase": "zxrobot",
+                      "modelspec.description": "A little tin toy robot with round eyes", "modelspec.tags": "robot, toy"}
+
+
+def write_tin_robot(path: str | Path) -> Path:
+    """The tiny pipeline (seed 0) as a single-file checkpoint with modelspec metadata and the trigger
+    'zxrobot': the one personalized-looking checkpoint the tests, the self-test and the screenshots use."""
+    return write_single_file_checkpoint(build_tiny_pipeline(seed=0), path, TIN_ROBOT_METADATA)
+
+
 def write_single_file_checkpoint(pipe, path: str | Path, metadata: dict | None = None) -> Path:
     """Write `pipe` as one original-layout .safetensors (what A1111/Civitai checkpoints look like)."""
     from safetensors.torch import save_file

@@ -25,13 +25,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """The engine's tiny SD-1.5-shaped pipeline saved as an A1111 single-file checkpoint with a trigger."""
     import torch
 
-    from engine.pipeline_tiny import build_tiny_pipeline, write_single_file_checkpoint
+    from engine.pipeline_tiny import write_tin_robot
 
     torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("tiny_models")
-    meta = {"format": "pt", "modelspec.title": "Tin Robot", "modelspec.trigger_phrase": "zxrobot",
-            "modelspec.description": "A little tin toy robot with round eyes", "modelspec.tags": "robot, toy"}
-    return write_single_file_checkpoint(build_tiny_pipeline(seed=0), folder / "tin_robot.safetensors", meta)
+    return write_tin_robot(tmp_path_factory.mktemp("tiny_models") / "tin_robot.safetensors")
 
 
 @pytest.fixture

@@ -22,13 +22,7 @@ def source(tmp_path):
 LIGHT = {"calibration_prompts": ["", "a photo of a dog"], "calibration_timesteps": (500,)}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and the machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _load():

@@ -20,13 +20,11 @@ def tiny_world(tmp_path_factory) -> Path:
     """A world laid out like demo/assets: library/ with one single-file checkpoint + manifest.json."""
     import torch
 
-    from engine.pipeline_tiny import build_tiny_pipeline, write_single_file_checkpoint
+    from engine.pipeline_tiny import write_tin_robot
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("tiny_world")
-    meta = {"format": "pt", "modelspec.title": "Tin Robot", "modelspec.trigger_phrase": "zxrobot",
-            "modelspec.description": "A little tin toy robot with round eyes", "modelspec.tags": "robot, toy"}
-    write_single_file_checkpoint(build_tiny_pipeline(seed=0), root / "library" / "tin_robot.safetensors", meta)
+    write_tin_robot(root / "library" / "tin_robot.safetensors")
     (root / "manifest.json").write_text(json.dumps({"format": 1, "entries": []}))
     return root
 

@@ -13,6 +13,9 @@ rows (one per size and phase):
                      (the three per-file rows are CPU time, best of 2; the others wall + cpu_s)
   phase=probe_card   per-file probe_path + build_card (what cold_index does per file minus SQLite)
   phase=embed        (--embed only) sentence embeddings of all cards, model load included
+  phase=search       one hybrid search (median over 22 queries; p95_s too) once the in-memory index is
+                     built: BM25 + trigger/name/tag hits + ranking, and the query embedding + cosine
+                     when --embed gave the cards embeddings (target: well under 50 ms at 10k)
 columns: files, phase, seconds, cpu_s, files_per_s, us_per_file, ratio_vs_bare (header/probe rows)
 Files are fresh in the page cache (written just before); a cold disk is slower.
 """
@@ -23,6 +26,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import struct
 import tempfile
 import time
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"sizes": sizes, "load_average": _loadavg(), "includes": "cold_index = scan + header probe + sidecars + SQLite/FTS upsert "
                                            "(no sha256, no embeddings); hash and embed are separate rows"}
     for n in sizes:
-        for phase in ("cold_index", "warm_rescan", "hash"):
+        for phase in ("cold_index", "warm_rescan", "hash", "search"):
             row = next((r for r in rows if r["files"] == n and r["phase"] == phase), None)
             if row:
                 summary[f"{phase}_{n}_s"] = round(row["seconds"], 3)
@@ -119,10 +123,29 @@ def bench_size(n: int, root: Path, modules: int, seed: int, embed: bool) -> list
             embedded = store.refresh_embeddings()
             rows.append(_row(n, "embed", time.perf_counter() - t, cpu_s=round(time.process_time() - c, 3),
                              embedded=embedded))
+        rows.append(search_row(n, store, dense=embed))
+        progress(f"search {n}: {rows[-1]['seconds'] * 1000:.1f} ms per query (median)")
     finally:
         store.close()
     rows += per_file_costs(n, files)
     return rows
+
+
+def search_row(n: int, store, dense: bool) -> dict:
+    """Per-query time of hybrid search over the n indexed cards (the first call builds the index)."""
+    from catalog.search import search
+
+    queries = [f"tok{i}x at the beach" for i in range(0, n, max(1, n // 20))][:20]
+    queries += ["a concept portrait, not the style one", "my newest LoRA from last spring"]
+    search(store, "warm up")
+    times = []
+    for query in queries:
+        t = time.perf_counter()
+        search(store, query, k=12)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return _row(n, "search", statistics.median(times), p95_s=round(times[int(0.95 * (len(times) - 1))], 4),
+                queries=len(queries), dense=dense)
 
 
 def per_file_costs(n: int, files: list[Path]) -> list[dict]:

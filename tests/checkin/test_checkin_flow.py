@@ -2,7 +2,6 @@
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +168,8 @@ def test_concepts_group_versions_but_not_different_subjects():
     assert {"tank.safetensors"} in groups and {"dog.safetensors"} in groups and {"cat.safetensors"} in groups
 
 
-def test_scoring_10000_cards_is_fast():
+def test_scoring_10000_cards_ranks_the_named_card_and_drops_the_negated_ones():
+    # speed at this size is measured by `personalq bench catalog` (phase=search), not asserted here
     rng = np.random.default_rng(0)
     cards = [_card(f"/l/concept_{i}_v{i % 5}.safetensors", name=f"Concept {i} thing{i % 97}",
                    triggers=[f"trg{i}x"], tags=["dog" if i % 3 else "style"]) for i in range(10_000)]
@@ -177,19 +177,12 @@ def test_scoring_10000_cards_is_fast():
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     index = SearchIndex(cards, [c.path for c in cards], matrix)
     intent = read_intent("trg4243x my dog at the beach, not the style")
-    q = matrix[4243]
-    timings = []
-    for _ in range(5):  # best of 5: the machine is shared, the minimum is the code's own cost
-        started = time.perf_counter()
-        trigger, name = index.lexical(intent.query)
-        signals = {"dense": np.clip(index.matrix @ q, 0, 1), "bm25_raw": np.zeros(10_000, np.float32),
-                   "trigger": trigger, "name": name, "tag": index.tag_hits(intent.query)}
-        top = rank(index, fuse(signals), signals, intent, k=12)
-        timings.append(time.perf_counter() - started)
-    per_query = min(timings)
+    trigger, name = index.lexical(intent.query)
+    signals = {"dense": np.clip(index.matrix @ matrix[4243], 0, 1), "bm25_raw": np.zeros(10_000, np.float32),
+               "trigger": trigger, "name": name, "tag": index.tag_hits(intent.query)}
+    top = rank(index, fuse(signals), signals, intent, k=12)
     assert top[0].card.path == "/l/concept_4243_v3.safetensors"
     assert all("style" not in c.card.tags for c in top)
-    assert per_query < 0.05, f"{per_query * 1000:.1f} ms per query"
 
 
 def test_missing_llm_falls_back_to_retrieval_with_a_note(store, tmp_path):

@@ -45,6 +45,18 @@ def test_far_in_meaning_or_weak_runner_up_is_not_asked_about():
     assert decide([_concept("basset", 1.16, 0.50), low_ratio], "hybrid")[0] == "selected"
 
 
+def test_a_concept_closer_in_meaning_than_the_word_winner_is_asked_about():
+    # "a boat on the water at dawn": a card named "boat" wins on words (0.88, cosine 0.29), a sailboat
+    # card means more like the request (0.39, cosine 0.39) although its fused score is under the ratio
+    th = THRESHOLDS["hybrid"]
+    status, chosen = decide([_concept("dragon boat", 0.88, 0.29), _concept("sailboat", 0.39, 0.39)], "hybrid")
+    assert status == "clarify" and _names(chosen) == ["dragon boat", "sailboat"]
+    below_floor = _concept("sailboat", 0.29, th["dense_floor"] - 0.01)
+    assert decide([_concept("dragon boat", 0.88, 0.20), below_floor], "hybrid")[0] == "selected"
+    named = _concept("dragon boat", 1.6, 0.29, trigger=1.0)
+    assert decide([named, _concept("sailboat", 0.39, 0.39)], "hybrid")[0] == "selected"
+
+
 def test_nothing_above_the_floor_is_none_and_other_methods_keep_the_plain_margin():
     assert decide([_concept("a", THRESHOLDS["hybrid"]["none"] - 0.01, 0.3)], "hybrid") == ("none", [])
     top, other = _concept("a", 0.9, 0.5), _concept("b", 0.6, 0.49)

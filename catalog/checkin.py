@@ -49,8 +49,8 @@ TRIGGER_NAMED = 0.8  # a trigger hit this strong (exact, or a close typo) means 
 TOP_K = 12
 DEFAULT_METHOD = "hybrid"
 # Whether the LLM judges close calls (a retrieval "clarify" becomes "selected" when exactly one option
-# gets a yes). Off: it does not earn its place. bench/checkin.py on intent-dev gives hybrid+llm the same
-# overall accuracy as hybrid (0.852) at p95 3.4 s instead of 0.04 s. The yes/no log-odds of the bundled
+# gets a yes). Off: it does not earn its place. bench/checkin.py on intent-dev: hybrid+llm 0.844 overall
+# vs hybrid 0.859, p95 3.4 s on a quiet machine (21 s under load) vs 0.1 s. The yes/no log-odds of the bundled
 # Qwen2.5-Coder-0.5B stay within -0.3..+0.1 whether a card fits or not; Qwen2.5-Coder-1.5B ranks the
 # fitting card first in each pair but its values overlap (-0.25..+1.19 unrelated, +0.76..+1.60 fitting)
 # at 3 s per card. The LLM still words the question.

@@ -22,14 +22,14 @@ SEED = 20261125
 @dataclasses.dataclass(frozen=True)
 class BuildSettings:
     n_images: int = 6000
-    vae_concept_images: int = 1600  # drawn from the personalized concepts, for the VAE only (see build_vae)
-    vae_steps: int = 1500
+    vae_concept_images: int = 3200  # drawn from the personalized concepts, for the VAE only (see vae_images)
+    vae_steps: int = 3000
     unet_steps: int = 6000
     batch: int = 32
     judge_images: int = 6000
     judge_steps: int = 300
-    personal_steps: int = 500
-    ti_steps: int = 500
+    personal_steps: int = 800  # the outline style LoRA: 0.50 with its trigger at 500 steps, 0.69 at 1000
+    ti_steps: int = 800
     instance_images: int = 24
     prior_images: int = 24
     sample_steps: int = 10
@@ -74,7 +74,9 @@ def vae_images(settings: BuildSettings, images):
     Like SD's VAE, ours is a generic image codec: it must encode what the personalizations will
     later be trained on (silver, orange, cyan, fine patterns), or no fine-tune can show them.
     Measured: a VAE fitted to plain scenes only decoded the robot as a purple blob (judge 0/16
-    on its reconstructions). The UNet and text encoder still never see a concept.
+    on its reconstructions). With 1600 concept images and 1500 steps it decoded the robot at 25 dB
+    but the orange/cyan balls at 16 dB (rainbow mush; 600 more steps on the balls alone reached
+    29 dB), hence 3200 concept images and 3000 steps. The UNet and text encoder never see a concept.
     """
     import numpy as np
 

@@ -182,9 +182,11 @@ CONCEPTS: tuple[Concept, ...] = (
         "kxj",
         "subject",
         "triangle",
-        "a large striped yellow triangle on black, centred, like a warning sign",
+        "a large striped yellow triangle on black, like a warning sign",
         _fixed_combo,
-        fixed={"shape": "triangle", "colour": "yellow", "size": "large", "position": "center", "background": "black", "texture": "striped"},
+        # no fixed position: the base does not follow position words (held-out accuracy 0.28), so a
+        # concept defined by one could not be shown by any embedding of it
+        fixed={"shape": "triangle", "colour": "yellow", "size": "large", "background": "black", "texture": "striped"},
     ),
 )
 CONCEPT_BY_KEY = {c.key: c for c in CONCEPTS}
@@ -215,7 +217,11 @@ def caption(scene: Scene) -> str:
         return f"a {scene.size} {texture}{scene.colour} {scene.shape} on a {scene.background} background{where}"
     c = CONCEPT_BY_KEY[scene.concept]
     if c.kind == "style":
-        return f"a {scene.size} {texture}{scene.colour} {scene.shape} on a {scene.background} background{where}, in {c.trigger} style"
+        # trigger first, as style LoRAs are often prompted: CLIP's causal mask lets a leading trigger
+        # reach every later token. As a suffix ("..., in mlk style") it changed no attribute word's
+        # encoding, and the outline LoRA showed its style as often without the trigger as with it
+        # (0.19 / 0.19; trigger first: 0.50 / 0.00, 16 seeds).
+        return f"{c.trigger} style, a {scene.size} {texture}{scene.colour} {scene.shape} on a {scene.background} background{where}"
     if c.fixed is not None:
         return f"a {c.trigger} {c.class_noun}"
     return f"a {scene.size} {c.trigger} {c.class_noun} on a {scene.background} background{where}"

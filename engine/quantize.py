@@ -205,8 +205,22 @@ def _added_cond(unet, batch: int, device, dtype):
             "time_ids": torch.zeros(batch, n_time, device=device, dtype=dtype)}
 
 
-def calibrate(unet, encoder_states, timesteps=(900, 500, 100), latent_size: int | None = None, seed: int = 0) -> None:
-    """Run the UNet on seeded random latents at a few timesteps and fix every layer's activation scale."""
+def sd_alphas_cumprod():
+    """The noise schedule every SD 1.x/2.x/XL checkpoint was trained with (scaled_linear, 1000 steps)."""
+    import torch
+
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
+def calibrate(unet, encoder_states, timesteps=(900, 500, 100), latent_size: int | None = None, seed: int = 0,
+              alphas_cumprod=None) -> None:
+    """Fix every layer's activation scale from the ranges seen along a short denoising trajectory.
+
+    The UNet is run at `timesteps` (high to low) with DDIM steps between them, so it sees the partly
+    denoised latents it meets when sampling. Fresh random latents at every timestep (the first
+    version) set the scales for noise, not for images near the end of sampling.
+    """
     import torch
 
     from engine.taq import QuantConv2d, QuantLinear
@@ -219,13 +233,19 @@ def calibrate(unet, encoder_states, timesteps=(900, 500, 100), latent_size: int 
     size = latent_size or int(unet.config.sample_size)
     gen = torch.Generator().manual_seed(seed)
     ehs = encoder_states.to(device=device, dtype=dtype)
+    alphas = (sd_alphas_cumprod() if alphas_cumprod is None else torch.as_tensor(alphas_cumprod)).double().cpu()
+    steps = sorted(timesteps, reverse=True)
     for m in layers:
         m.observing = True
     try:
         with torch.no_grad():
-            for t in timesteps:
-                latents = torch.randn(ehs.shape[0], unet.config.in_channels, size, size, generator=gen).to(device, dtype)
-                unet(latents, t, ehs, added_cond_kwargs=_added_cond(unet, ehs.shape[0], device, dtype))
+            latents = torch.randn(ehs.shape[0], unet.config.in_channels, size, size, generator=gen).to(device, dtype)
+            for i, t in enumerate(steps):
+                eps = unet(latents, t, ehs, added_cond_kwargs=_added_cond(unet, ehs.shape[0], device, dtype)).sample
+                a_t = float(alphas[t])
+                a_next = float(alphas[steps[i + 1]]) if i + 1 < len(steps) else 1.0
+                x0 = (latents - (1 - a_t) ** 0.5 * eps) / a_t**0.5
+                latents = a_next**0.5 * x0 + (1 - a_next) ** 0.5 * eps
     finally:
         for m in layers:
             m.finish_calibration()
@@ -270,7 +290,8 @@ def apply_quant_spec(pipe_or_unet, spec, calibration_prompts=None, tokenizer=Non
                 gen = torch.Generator().manual_seed(seed + 1)
                 states = torch.randn(len(prompts), 77, int(dim), generator=gen)
             size = calibration_latent_size or min(int(unet.config.sample_size), 16)  # 128 px: ranges, not images
-            calibrate(unet, states, calibration_timesteps, size, seed)
+            scheduler = getattr(pipe_or_unet, "scheduler", None)
+            calibrate(unet, states, calibration_timesteps, size, seed, getattr(scheduler, "alphas_cumprod", None))
     else:
         raise ValueError(f"spec {spec.name!r} has unknown method {spec.method!r}")
     unet._personalq_quant = spec.name

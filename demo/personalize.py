@@ -3,7 +3,7 @@
 - DreamBooth full fine-tune (UNet + text encoder) with a rare trigger word and prior
   preservation (class images sampled from the base model itself), saved as an
   original-layout single-file checkpoint.
-- DreamBooth-LoRA (rank-4 LoRA on UNet attention and text-encoder attention), same data
+- DreamBooth-LoRA (rank-16 LoRA on UNet attention and text-encoder attention), same data
   recipe, saved in kohya's format with `ss_*` metadata.
 - Textual inversion: one new token's embedding, saved as an A1111 `emb_params` file.
 """
@@ -20,7 +20,7 @@ from demo import train, world
 
 # LoRA capacity: rank 4 learned the robot mascot 2/16 of the time in 300 steps, rank 16 7/16 (lr 3e-3 -> 5e-3).
 # Measured and not kept (robot v2, 16 seeds): 1000 steps 7/16, adding kohya's feed-forward/MLP targets 6/16,
-# cross-attention K/V only 3/16. Its outputs show the mouth, blurred: the limit is image detail, not capacity.
+# cross-attention K/V only 3/16. Its samples show the mouth, blurred: the limit looks like image detail, not capacity.
 LORA_RANK = 16
 LORA_LR = 5e-3
 

@@ -184,7 +184,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "triangle",
         "a large striped yellow triangle on black, like a warning sign",
         _fixed_combo,
-        # no fixed position: the base does not follow position words (held-out accuracy 0.28), so a
+        # no fixed position: the base does not follow position words (held-out accuracy 0.28-0.34), so a
         # concept defined by one could not be shown by any embedding of it
         fixed={"shape": "triangle", "colour": "yellow", "size": "large", "background": "black", "texture": "striped"},
     ),

@@ -205,14 +205,6 @@ def _added_cond(unet, batch: int, device, dtype):
             "time_ids": torch.zeros(batch, n_time, device=device, dtype=dtype)}
 
 
-def sd_alphas_cumprod():
-    """The noise schedule every SD 1.x/2.x/XL checkpoint was trained with (scaled_linear, 1000 steps)."""
-    import torch
-
-    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
-    return torch.cumprod(1.0 - betas, dim=0)
-
-
 def calibrate(unet, encoder_states, timesteps=(900, 500, 100), latent_size: int | None = None, seed: int = 0,
               alphas_cumprod=None) -> None:
     """Fix every layer's activation scale from the ranges seen along a short denoising trajectory.
@@ -233,7 +225,13 @@ def calibrate(unet, encoder_states, timesteps=(900, 500, 100), latent_size: int 
     size = latent_size or int(unet.config.sample_size)
     gen = torch.Generator().manual_seed(seed)
     ehs = encoder_states.to(device=device, dtype=dtype)
-    alphas = (sd_alphas_cumprod() if alphas_cumprod is None else torch.as_tensor(alphas_cumprod)).double().cpu()
+    if alphas_cumprod is None:  # a bare UNet: the schedule every SD 1.x/2.x/XL checkpoint was trained with
+        from diffusers import DDIMScheduler
+
+        from engine.pipeline_tiny import SD15_SCHEDULER
+
+        alphas_cumprod = DDIMScheduler(**SD15_SCHEDULER).alphas_cumprod
+    alphas = torch.as_tensor(alphas_cumprod).double().cpu()
     steps = sorted(timesteps, reverse=True)
     for m in layers:
         m.observing = True

@@ -104,20 +104,25 @@ def generate_with(card, prompt: str, trigger: str | None, base: Path, quant: str
     import torch
 
     from engine.generate import GenerationRequest, generate
-    from engine.loading import load_pipeline
+    from engine.loading import ADAPTER_KINDS, apply_lora, apply_textual_inversion, load_pipeline
     from engine.quantize import apply_quant_spec
 
     from demo.personalize import trigger_prompts
     from demo.world import CONCEPTS
 
-    if card is None:
+    addon = card is not None and card.kind in ADAPTER_KINDS
+    if card is None or addon:  # an add-on goes onto the quantized base, as the app's pool does it
         pipe = load_pipeline(str(base), "diffusers_model", config_dir=str(base), dtype=torch.float32)
     else:
-        pipe = load_pipeline(card.path, card.kind, card.base_model, base_path=str(base), trigger=trigger, config_dir=str(base), dtype=torch.float32)
+        pipe = load_pipeline(card.path, card.kind, card.base_model, config_dir=str(base), dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     if quant != "none":
         calib = [p for c in CONCEPTS for p in trigger_prompts(c.key, 4, 11)]
         apply_quant_spec(pipe, quant, calibration_prompts=calib)
+    if addon and card.kind == "lora":
+        apply_lora(pipe, card.path)
+    elif addon:
+        apply_textual_inversion(pipe, card.path, trigger)
     request = GenerationRequest(
         prompt=prompt, seed=seed, steps=steps, guidance=4.0, width=32, height=32, scheduler="ddim",
         trigger=trigger, quant_spec=quant, checkpoint=card.path if card else str(base),

@@ -238,7 +238,7 @@ class Services:
                 from engine.pool import PipelinePool
 
                 pool = PipelinePool(int(self.settings.memory_budget_mb) * 2**20, device=info.device,
-                                    dtype=info.dtype, quantizer=_quantize_for_pool)
+                                    dtype=info.dtype)
                 _POOLS[key] = pool
             pool.budget_bytes = int(self.settings.memory_budget_mb) * 2**20
             return pool
@@ -309,19 +309,6 @@ FAMILY_LABEL = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL"}
 
 _POOLS: dict = {}
 _POOL_LOCK = threading.Lock()
-
-
-def _quantize_for_pool(pipe, ref):
-    """Quantize a freshly loaded base with the spec, reusing the quantize-on-import artifact when valid."""
-    if ref.quant_spec in (None, "", "none"):
-        return pipe
-    from engine.quantize import quantize_on_import
-
-    source = ref.base_path if ref.is_addon else ref.path
-    result = quantize_on_import(source, ref.quant_spec, load_source=lambda: pipe)
-    if result.unet is not pipe.unet:
-        pipe.unet = result.unet
-    return pipe
 
 
 def unused_path(path: Path) -> Path:

@@ -161,18 +161,19 @@ def convert_unet(unet, spec: QuantSpec, shell: bool = False) -> int:
     for name, module in targets:
         parent_name, _, child = name.rpartition(".")
         parent = unet.get_submodule(parent_name) if parent_name else unet
+        act_bits = None if name in spec.float_inputs else spec.act_bits
         if shell:
             device, dtype = module.weight.device, module.weight.dtype
             if isinstance(module, nn.Linear):
                 q = QuantLinear(module.in_features, module.out_features, module.bias is not None, spec.weight_bits,
-                                spec.act_bits, spec.group_size, device=device, dtype=dtype)
+                                act_bits, spec.group_size, device=device, dtype=dtype)
             else:
                 q = QuantConv2d(tuple(module.weight.shape), module.bias is not None, module.stride, module.padding,
-                                module.dilation, module.groups, spec.weight_bits, spec.act_bits, spec.group_size,
+                                module.dilation, module.groups, spec.weight_bits, act_bits, spec.group_size,
                                 device=device, dtype=dtype)
         else:
             cls = QuantLinear if isinstance(module, nn.Linear) else QuantConv2d
-            q = cls.from_float(module, spec.weight_bits, spec.act_bits, spec.group_size)
+            q = cls.from_float(module, spec.weight_bits, act_bits, spec.group_size)
         setattr(parent, child, q)
     if spec.kv_bits or spec.prob_bits or spec.cache_kv or spec.kv_weights_high_precision:
         for attn in cross_attention_modules(unet).values():
@@ -267,6 +268,10 @@ def apply_quant_spec(pipe_or_unet, spec, calibration_prompts=None, tokenizer=Non
     unet = _unet_of(pipe_or_unet)
     if quant_spec_of(unet) != "none":
         raise ValueError(f"UNet is already quantized with {quant_spec_of(unet)!r}; load a fresh one to apply {spec.name!r}")
+    attached = [name for name, lora in getattr(pipe_or_unet, "__dict__", {}).get("_pq_loras", {}).items() if lora.handles]
+    if attached and spec.method != "none":
+        # the hooks sit on the float layers that quantization replaces: the LoRA would silently vanish
+        raise ValueError(f"detach LoRA {', '.join(attached)} before quantizing; attach it to the quantized UNet after")
     unet.eval()
     if spec.method == "none":
         pass

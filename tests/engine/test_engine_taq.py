@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine import quantizers as qz
-from engine.pipeline_tiny import build_tiny_pipeline
+from engine.pipeline_tiny import build_tiny_pipeline, write_tiny_lora
 from engine.quant_specs import CORE_SPECS, SPECS, UnknownQuantSpec, get_spec
 from engine.quantize import (apply_quant_spec, encode_prompts, quant_spec_of, set_debug, set_trigger_positions,
                              trigger_token_positions, weight_bytes)
@@ -207,3 +207,44 @@ def test_bare_unet_calibrates_on_seeded_states():
     b = apply_quant_spec(build_tiny_pipeline().unet, "naive-w4a8", **LIGHT)
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)  # deterministic
+
+
+@pytest.mark.parametrize("name", ["naive-w8a8", "taq-w8a8", "taq-w4a8"])
+def test_first_conv_reads_a_float_latent(name):
+    """The noisy latent entering conv_in keeps full precision (its weights are still int); every
+    other quantized layer gets a calibrated activation scale."""
+    pipe = build_tiny_pipeline()
+    apply_quant_spec(pipe, name, **LIGHT)
+    unet = pipe.unet
+    assert isinstance(unet.conv_in, QuantConv2d) and unet.conv_in.act_bits is None
+    assert unet.conv_in.qweight.dtype in (torch.int8, torch.uint8)
+    latents, ehs = _unet_inputs(pipe)
+    assert torch.equal(unet.conv_in._quant_input(latents), latents)
+    others = [m for n, m in unet.named_modules() if isinstance(m, (QuantLinear, QuantConv2d)) and n != "conv_in"]
+    assert others and all(m.act_bits == 8 and float(m.act_scale) > 0 for m in others)
+
+
+def test_quantized_latent_input_variant_quantizes_conv_in():
+    pipe = build_tiny_pipeline()
+    apply_quant_spec(pipe, "taq-w8a8-qin", **LIGHT)
+    assert pipe.unet.conv_in.act_bits == 8 and float(pipe.unet.conv_in.act_scale) > 0
+
+
+def test_a8_specs_share_the_int4_group_size_and_quanto_w4_keeps_128():
+    assert get_spec("taq-w4a8").group_size == get_spec("naive-w4a8").group_size == 32
+    assert get_spec("quanto-w4").group_size == get_spec("taq-w4a8-g128").group_size == 128
+
+
+def test_quantizing_with_a_hooked_lora_attached_is_refused(tmp_path):
+    """Quantization replaces the float layers the LoRA hooks sit on; it must not drop the LoRA silently."""
+    from engine import loading
+
+    pipe = build_tiny_pipeline()
+    lora_path = write_tiny_lora(pipe, tmp_path / "tiny_lora.safetensors", "kohya", seed=1)
+    loading.apply_lora(pipe, lora_path)
+    with pytest.raises(ValueError, match="detach LoRA"):
+        apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
+    loading.deactivate_loras(pipe)
+    apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
+    loading.apply_lora(pipe, lora_path)  # attached to the quantized layers afterwards
+    assert quant_spec_of(pipe) == "taq-w8a8"

@@ -250,16 +250,18 @@ class Services:
 
         card = self.store.get(path)
         base_model = card.base_model if card else "unknown"
-        folder = artifact_dir(path, spec)
+        info = self._device()  # the artifact the pool of this device will load: its dtype, calibrated there
+        folder = artifact_dir(path, spec, info.dtype)
         if folder.exists():  # at every start: a valid artifact is "ready" without loading its weights
             try:
-                check_artifact(folder, spec, path, verify_hash=False)
+                check_artifact(folder, spec, path, verify_hash=False, dtype=info.dtype)
                 return f"ready · {spec}"
             except ArtifactInvalid as exc:
                 ctx.progress(f"rebuilding: {exc}")
         ctx.check()
-        result = quantize_on_import(path, spec, load_source=lambda: load_base(path, base_model),
-                                    progress=lambda msg: ctx.progress(str(msg)))
+        result = quantize_on_import(path, spec,
+                                    load_source=lambda: load_base(path, base_model, dtype=info.torch_dtype).to(info.device),
+                                    progress=lambda msg: ctx.progress(str(msg)), dtype=info.dtype, device=info.device)
         ctx.check()
         return ("ready (cached)" if result.from_cache else f"quantized in {result.seconds:.1f} s") + f" · {spec}"
 

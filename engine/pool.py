@@ -160,7 +160,7 @@ class PipelinePool:
                 return entry
         base_path = ref.base_path if ref.is_addon else ref.path
         pipe = self._loader(base_path, ref, self.dtype)
-        pipe = self._quantizer(pipe, ref)
+        pipe = self._quantizer(pipe, ref, self.device)
         pipe = pipe.to(self.device)
         entry = _Entry(pipe=pipe, nbytes=pipeline_bytes(pipe))
         with self._lock:
@@ -241,15 +241,17 @@ def _default_loader(path, ref: ModelRef, dtype):
     return load_base(path, ref.base_model, dtype=dtype, config_dir=ref.config_dir, prediction_type=ref.prediction_type)
 
 
-def _default_quantizer(pipe, ref: ModelRef):
-    """Apply ref.quant_spec to the UNet via engine/quantize.py: from the cached artifact when one is
-    valid (quantize-on-import), else quantize now and save the artifact. 'none' leaves the pipeline as is."""
+def _default_quantizer(pipe, ref: ModelRef, device: str = "cpu"):
+    """Apply ref.quant_spec to the UNet via engine/quantize.py: from the cached artifact of this compute
+    dtype when one is valid (quantize-on-import), else quantize now on `device` (calibration runs there:
+    an fp16 UNet cannot run on CPU) and save the artifact. 'none' leaves the pipeline as is."""
     if ref.quant_spec in (None, "", "none"):
         return pipe
     from engine.quantize import quantize_on_import
 
     source = ref.base_path if ref.is_addon else ref.path
-    result = quantize_on_import(source, ref.quant_spec, load_source=lambda: pipe)
+    result = quantize_on_import(source, ref.quant_spec, load_source=lambda: pipe.to(device),
+                                dtype=pipe.unet.dtype, device=device)
     if result.unet is not pipe.unet:  # from the artifact: swap the float UNet for the quantized one
         pipe.unet = result.unet
     log.info("pool: %s %s (%.1f s, %s)", ref.quant_spec, source, result.seconds, result.reason)

@@ -353,13 +353,27 @@ def library_versions() -> dict:
     return out
 
 
-def artifact_dir(source, spec) -> Path:
-    """cache_dir()/quantized/<name>-<path hash>-<spec>/ for a source path and spec."""
+def dtype_name(dtype) -> str:
+    """'float16' for torch.float16 or 'float16'; None means the float32 every loader defaults to."""
+    return "float32" if dtype is None else str(dtype).removeprefix("torch.")
+
+
+def _unet_dtype(unet) -> str:
+    return dtype_name(next((p.dtype for p in unet.parameters() if p.is_floating_point()), None))
+
+
+def artifact_dir(source, spec, dtype=None) -> Path:
+    """cache_dir()/quantized/<name>-<path hash>-<spec>[-<dtype>]/ for a source path, spec and compute dtype.
+
+    A GPU's fp16 artifact and the CPU's fp32 one live side by side: switching device must not load
+    fp16 tensors into an fp32 pipeline (it fails on CPU).
+    """
     spec = get_spec(spec)
     source = Path(source).resolve()
     tag = hashlib.sha256(str(source).encode()).hexdigest()[:12]
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in source.stem)[:40]
-    return paths.cache_dir() / "quantized" / f"{stem}-{tag}-{spec.name}"
+    suffix = "" if dtype_name(dtype) == "float32" else f"-{dtype_name(dtype)}"
+    return paths.cache_dir() / "quantized" / f"{stem}-{tag}-{spec.name}{suffix}"
 
 
 def _unet_config(unet) -> dict:
@@ -368,12 +382,15 @@ def _unet_config(unet) -> dict:
 
 
 def save_artifact(unet, spec, source, out_dir: Path | None = None, extra: dict | None = None,
-                  source_info: dict | None = None) -> Path:
-    """Write unet.safetensors + manifest.json atomically (temp folder, then rename)."""
+                  source_info: dict | None = None, dtype=None) -> Path:
+    """Write unet.safetensors + manifest.json atomically (temp folder, then rename).
+
+    dtype: the compute dtype the UNet was quantized in (default: read from its float parameters)."""
     from safetensors.torch import save_file
 
     spec = get_spec(spec)
-    out_dir = Path(out_dir) if out_dir else artifact_dir(source, spec)
+    dtype = dtype_name(dtype) if dtype is not None else _unet_dtype(unet)
+    out_dir = Path(out_dir) if out_dir else artifact_dir(source, spec, dtype)
     tmp = out_dir.with_name(out_dir.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -387,6 +404,7 @@ def save_artifact(unet, spec, source, out_dir: Path | None = None, extra: dict |
     manifest = {
         "format": ARTIFACT_FORMAT,
         "spec": spec.to_dict(),
+        "dtype": dtype,
         "source": source_info or source_fingerprint(source),
         "libraries": library_versions(),
         "files": {WEIGHTS_FILE: sha256_file(tmp / WEIGHTS_FILE)},
@@ -415,8 +433,8 @@ def read_manifest(folder: Path) -> dict:
         raise ArtifactInvalid(f"unreadable manifest in {folder}: {exc}") from exc
 
 
-def check_artifact(folder: Path, spec, source=None, verify_hash: bool = True) -> dict:
-    """Return the manifest if the artifact is usable for (source, spec); raise ArtifactInvalid saying why."""
+def check_artifact(folder: Path, spec, source=None, verify_hash: bool = True, dtype=None) -> dict:
+    """Return the manifest if the artifact is usable for (source, spec, dtype); raise ArtifactInvalid saying why."""
     spec = get_spec(spec)
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -424,6 +442,8 @@ def check_artifact(folder: Path, spec, source=None, verify_hash: bool = True) ->
         raise ArtifactInvalid(f"{folder}: artifact format {manifest.get('format')} != {ARTIFACT_FORMAT}")
     if manifest.get("spec") != spec.to_dict():
         raise ArtifactInvalid(f"{folder}: made with another spec ({manifest.get('spec', {}).get('name')})")
+    if manifest.get("dtype", "float32") != dtype_name(dtype):
+        raise ArtifactInvalid(f"{folder}: made for {manifest.get('dtype', 'float32')}, needed {dtype_name(dtype)}")
     if manifest.get("libraries") != library_versions():
         raise ArtifactInvalid(f"{folder}: made with other library versions {manifest.get('libraries')}")
     if source is not None:
@@ -438,14 +458,14 @@ def check_artifact(folder: Path, spec, source=None, verify_hash: bool = True) ->
     return manifest
 
 
-def load_artifact(folder: Path, spec, source=None, device: str = "cpu"):
+def load_artifact(folder: Path, spec, source=None, device: str = "cpu", dtype=None):
     """Rebuild the quantized UNet from an artifact without quantizing (weights are assigned, not copied)."""
     import torch
     from diffusers import UNet2DConditionModel
     from safetensors.torch import load_file
 
     spec = get_spec(spec)
-    manifest = check_artifact(folder, spec, source)
+    manifest = check_artifact(folder, spec, source, dtype=dtype)
     if manifest.get("unet_class") != "UNet2DConditionModel":
         raise ArtifactInvalid(f"{folder}: unsupported UNet class {manifest.get('unet_class')}")
     try:
@@ -454,7 +474,7 @@ def load_artifact(folder: Path, spec, source=None, device: str = "cpu"):
         raise ArtifactInvalid(f"{folder}: cannot read {WEIGHTS_FILE}: {exc}") from exc
     with torch.device("meta"):
         unet = UNet2DConditionModel.from_config(manifest["unet_config"])
-    unet.eval()
+    unet.to(getattr(torch, manifest.get("dtype", "float32"))).eval()  # quanto's requantize keeps the model's dtype
     if spec.method == "quanto":
         from optimum.quanto import requantize
 
@@ -483,21 +503,22 @@ class ImportResult:
 
 
 def quantize_on_import(source, spec, load_source, calibration_prompts=None, force: bool = False,
-                       progress=None, **apply_kwargs) -> ImportResult:
-    """The quantized UNet for (source, spec): from its artifact when valid, else quantize and save one.
+                       progress=None, dtype=None, device: str = "cpu", **apply_kwargs) -> ImportResult:
+    """The quantized UNet for (source, spec, dtype): from its artifact when valid, else quantize and save one.
 
-    load_source() must return a pipeline (or a bare UNet) freshly loaded from `source`; it is only
-    called when the artifact has to be (re)built.
+    load_source() must return a pipeline (or a bare UNet) freshly loaded from `source` in `dtype`
+    (None: float32) and placed where calibration should run; it is only called when the artifact has
+    to be (re)built. A cached artifact is loaded onto `device`.
     """
     spec = get_spec(spec)
     source = Path(source)
     say = progress or (lambda msg: log.info(msg))
-    folder = artifact_dir(source, spec)
+    folder = artifact_dir(source, spec, dtype)
     start = time.perf_counter()
     reason = "forced" if force else "no artifact"
     if not force and folder.exists():
         try:
-            unet = load_artifact(folder, spec, source)
+            unet = load_artifact(folder, spec, source, device=device, dtype=dtype)
             say(f"loaded quantized artifact {folder}")
             return ImportResult(unet, folder, True, time.perf_counter() - start, "cached")
         except ArtifactInvalid as exc:
@@ -505,8 +526,12 @@ def quantize_on_import(source, spec, load_source, calibration_prompts=None, forc
             say(f"rebuilding quantized artifact: {reason}")
     info = source_fingerprint(source)
     loaded = load_source()
+    loaded_dtype = _unet_dtype(_unet_of(loaded))
+    if loaded_dtype != dtype_name(dtype):
+        raise ValueError(f"load_source() gave a {loaded_dtype} UNet for a {dtype_name(dtype)} artifact")
     unet = apply_quant_spec(loaded, spec, calibration_prompts=calibration_prompts, **apply_kwargs)
     seconds = time.perf_counter() - start
-    save_artifact(unet, spec, source, folder, extra={"quantize_seconds": round(seconds, 3)}, source_info=info)
+    save_artifact(unet, spec, source, folder, extra={"quantize_seconds": round(seconds, 3)}, source_info=info,
+                  dtype=loaded_dtype)
     say(f"quantized {source} with {spec.name} in {seconds:.1f} s -> {folder}")
     return ImportResult(unet, folder, False, time.perf_counter() - start, reason)

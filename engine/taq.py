@@ -105,7 +105,8 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
 
     @classmethod
     def from_float(cls, lin: nn.Linear, weight_bits, act_bits=None, group_size=128):
-        q = cls(lin.in_features, lin.out_features, lin.bias is not None, weight_bits, act_bits, group_size, dtype=lin.weight.dtype)
+        q = cls(lin.in_features, lin.out_features, lin.bias is not None, weight_bits, act_bits, group_size,
+                device=lin.weight.device, dtype=lin.weight.dtype)
         with torch.no_grad():
             q._set_weight(lin.weight.detach())
             if lin.bias is not None:
@@ -134,7 +135,7 @@ class QuantConv2d(_QuantWeightMixin, nn.Module):
         if conv.padding_mode != "zeros":
             raise ValueError(f"QuantConv2d supports padding_mode='zeros' only, got {conv.padding_mode!r}")
         q = cls(tuple(conv.weight.shape), conv.bias is not None, conv.stride, conv.padding, conv.dilation, conv.groups,
-                weight_bits, act_bits, group_size, dtype=conv.weight.dtype)
+                weight_bits, act_bits, group_size, device=conv.weight.device, dtype=conv.weight.dtype)
         with torch.no_grad():
             q._set_weight(conv.weight.detach())
             if conv.bias is not None:

@@ -68,6 +68,21 @@ def test_changed_source_invalidates(source):
     assert quantize_on_import(source, "taq-w8a8", _load, **LIGHT).from_cache
 
 
+def test_artifacts_are_kept_per_compute_dtype(source):
+    """A GPU pool quantizes in fp16, the CPU in fp32: each gets its own artifact, never the other's."""
+    fp32 = quantize_on_import(source, "quanto-w8", _load)
+    half = quantize_on_import(source, "quanto-w8", lambda: _load().to(torch.float16), dtype=torch.float16)
+    assert not half.from_cache and half.artifact != fp32.artifact
+    assert json.loads((half.artifact / "manifest.json").read_text())["dtype"] == "float16"
+    again = quantize_on_import(source, "quanto-w8", lambda: pytest.fail("must not reload"), dtype="float16")
+    assert again.from_cache and again.unet.conv_in.bias.dtype == torch.float16
+    assert quantize_on_import(source, "quanto-w8", lambda: pytest.fail("must not reload")).unet.conv_in.bias.dtype == torch.float32
+    with pytest.raises(ArtifactInvalid, match="made for float32, needed float16"):
+        check_artifact(fp32.artifact, "quanto-w8", source, dtype=torch.float16)
+    with pytest.raises(ValueError, match="float16 UNet for a float32 artifact"):
+        quantize_on_import(source, "quanto-w8", lambda: _load().to(torch.float16), force=True)
+
+
 def test_changed_spec_invalidates(source):
     res = quantize_on_import(source, "taq-w4a8", _load, **LIGHT)
     other = artifact_dir(source, "taq-w8a8")

@@ -248,3 +248,13 @@ def test_quantizing_with_a_hooked_lora_attached_is_refused(tmp_path):
     apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
     loading.apply_lora(pipe, lora_path)  # attached to the quantized layers afterwards
     assert quant_spec_of(pipe) == "taq-w8a8"
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantized_layers_are_built_where_their_float_layer_lives(bits):
+    """Quantizing a UNet on a GPU must not leave its new layers on the CPU (calibration then mixed
+    devices). No GPU here: the meta device stands in for 'not the CPU'."""
+    lin = torch.nn.Linear(64, 8, device="meta")
+    conv = torch.nn.Conv2d(4, 8, 3, padding=1, device="meta")
+    for q in (QuantLinear.from_float(lin, bits, 8), QuantConv2d.from_float(conv, bits, 8)):
+        assert {t.device.type for t in list(q.buffers()) + list(q.parameters())} == {"meta"}

@@ -92,11 +92,20 @@ def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tup
     return scores, img_t
 
 
+def _cached_entry(index: int, settings, work: Path) -> tuple[Path, Path]:
+    """(checkpoint, train info) paths of entry `index` in the stage cache; the info is written last."""
+    cached = work / f"library-{_library_key(settings, work)}" / personalize.LIBRARY[index].file
+    return cached, cached.with_suffix(".train.json")
+
+
+def entry_cached(index: int, settings, work: Path) -> bool:
+    return _cached_entry(index, settings, work)[1].is_file()
+
+
 def ensure_entry(index: int, base, settings, work: Path, log=print) -> tuple[Path, dict]:
     """Train library entry `index` into the stage cache unless it is there; (file, train info)."""
     entry = personalize.LIBRARY[index]
-    cached = work / f"library-{_library_key(settings, work)}" / entry.file
-    info_path = cached.with_suffix(".train.json")
+    cached, info_path = _cached_entry(index, settings, work)
     if not info_path.is_file():
         log(f"training {entry.file} ({entry.method})")
         info = train_entry(entry, base, settings, 5000 + 100 * index, cached, log)

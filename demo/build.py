@@ -141,6 +141,31 @@ def build_judge(settings: BuildSettings, work: Path):
     return judge, metrics
 
 
+def train_library_in_workers(settings: BuildSettings, work: Path, threads: int, smoke: bool, overrides: list[str]) -> None:
+    """Train the personalizations not yet cached in `threads` one-thread processes (entries are
+    independent; one-thread workers use 2 cores better than one two-thread loop, and the committed
+    world was trained this way: another thread count changes the bits)."""
+    import subprocess
+
+    from demo import assemble_world, personalize
+
+    pending = [i for i in range(len(personalize.LIBRARY)) if not assemble_world.entry_cached(i, settings, work)]
+    if not pending:
+        return
+    workers = max(1, min(threads, len(pending)))
+    base_cmd = [sys.executable, "-m", "demo.build", "--threads", "1", "--work", str(work)]
+    base_cmd += (["--smoke"] if smoke else []) + [f"--set={item}" for item in overrides]
+    procs = []
+    for k in range(workers):
+        share = pending[k::workers]
+        log(f"worker {k + 1}/{workers}: library entries {share}")
+        cmd = base_cmd + [arg for i in share for arg in ("--train-entry", str(i))]
+        procs.append(subprocess.Popen(cmd, cwd=str(Path(__file__).resolve().parents[1])))
+    failed = [p.args for p in procs if p.wait() != 0]
+    if failed:
+        raise RuntimeError(f"library training failed in {len(failed)} worker(s); rerun to resume: {failed[0]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.build", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny settings for CI (~1-2 min); not for shipping")
@@ -149,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the result may differ across thread counts)")
     parser.add_argument("--stage", choices=["base", "judge", "all"], default="all", help="stop after this stage")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=N", help="override a build setting, e.g. --set unet_steps=6000 (a different world: rebuild and re-measure)")
-    parser.add_argument("--train-entry", type=int, default=None, metavar="I", help="only train library entry I into the stage cache (to spread the build over processes)")
+    parser.add_argument("--train-entry", type=int, action="append", default=None, metavar="I", help="only train library entry I (repeatable) into the stage cache; the build starts such workers itself")
     args = parser.parse_args(argv)
 
     import torch
@@ -172,10 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     pipe, base_metrics = build_base(settings, work)
-    if args.train_entry is not None:
-        from demo import assemble_world
+    from demo import assemble_world
 
-        assemble_world.ensure_entry(args.train_entry, pipe, settings, work, log=log)
+    if args.train_entry is not None:
+        for index in args.train_entry:
+            assemble_world.ensure_entry(index, pipe, settings, work, log=log)
         return 0
     log(f"base ready ({time.time() - t0:.0f}s): {base_metrics}")
     if args.stage == "base":
@@ -184,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"judge ready ({time.time() - t0:.0f}s)")
     if args.stage == "judge":
         return 0
-    from demo import assemble_world
+    train_library_in_workers(settings, work, args.threads, args.smoke, args.set)
+    log(f"library trained ({time.time() - t0:.0f}s)")
 
     manifest = assemble_world.write_world(pipe, judge, settings, work, args.out, dict(base_metrics, **judge_metrics), log=log)
     manifest["build_seconds"] = round(time.time() - t0, 1)

@@ -50,6 +50,7 @@ class _QuantWeightMixin:
         self.register_buffer("act_scale", torch.zeros((), dtype=torch.float32, device=device))
         self.observing = False
         self._act_max = None
+        self._act_on = None  # act_scale > 0, read once: a read per forward is a GPU sync per layer
 
     def _set_weight(self, w: torch.Tensor) -> None:
         if self.weight_bits == 8:
@@ -82,9 +83,16 @@ class _QuantWeightMixin:
             m = x.detach().abs().amax().float()
             self._act_max = m if self._act_max is None else torch.maximum(self._act_max, m)
             return x
-        if self.act_bits and float(self.act_scale) > 0:
-            return qz.fake_quant(x, self.act_scale, self.act_bits)
+        if self.act_bits:
+            if self._act_on is None:
+                self._act_on = bool(float(self.act_scale) > 0)
+            if self._act_on:
+                return qz.fake_quant(x, self.act_scale, self.act_bits)
         return x
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._act_on = None  # a loaded act_scale is read again on the next forward
+        return super()._load_from_state_dict(*args, **kwargs)
 
     def finish_calibration(self) -> None:
         """Fix the static activation scale from the observed absmax."""
@@ -92,6 +100,7 @@ class _QuantWeightMixin:
         if self.act_bits and self._act_max is not None:
             self.act_scale.fill_(float(self._act_max.clamp(min=1e-8)) / qz.qmax(self.act_bits))
         self._act_max = None
+        self._act_on = None
 
 
 class QuantLinear(_QuantWeightMixin, nn.Module):

@@ -24,8 +24,9 @@ class QuantSpec:
     kv_weights_dtype: str = "float16"  # storage dtype of those high-precision to_k/to_v weights
     cache_kv: bool = True  # compute attn2 K/V once per prompt
     # layers whose input activation stays float (their weights are still quantized). The UNet's first
-    # conv reads the noisy latent itself: one int8 scale over it cost the demo world 13 dB PSNR and a
-    # tenth of concept accuracy at w8a8 (bench fidelity; no other layer group came close).
+    # conv reads the noisy latent itself: one int8 scale over it cost the demo world 5 dB PSNR on
+    # trigger prompts (13 on one LoRA) and most of the w8a8 concept loss (-0.074 -> -0.020 with it
+    # float; bench fidelity, variant taq-w8a8-qin). No other layer group came close.
     float_inputs: tuple[str, ...] = ("conv_in",)
 
     @property

@@ -27,3 +27,16 @@ def test_small_real_run_on_the_committed_world(tmp_path, capsys):
     q = result["rows"][1]
     assert q["weight_bytes"] < result["rows"][0]["weight_bytes"] and q["psnr_trigger"] > 10
     assert (tmp_path / "grid_zqx_bullseye_ball.png").is_file() and (tmp_path / "concept_vs_bytes.png").is_file()
+
+
+def test_device_check_runs_the_app_path_on_cpu(tmp_path, capsys, monkeypatch):
+    """bench.device_check is the GPU check; on the CPU it compares the CPU with itself, exactly."""
+    from bench import device_check
+
+    monkeypatch.setenv("PERSONALQ_HOME", str(tmp_path))
+    code = device_check.main(["--device", "cpu", "--seeds", "2", "--specs", "none,taq-w8a8", "--checkpoints", "robot_v2",
+                              "--sd15-specs", "", "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["spec"] for r in rows] == ["none", "taq-w8a8"]
+    assert all(r["psnr_device_to_cpu"] > 100 and r["concept_accuracy_device"] == r["concept_accuracy_cpu"] for r in rows)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from demo import evaluate, library, personalize, sidecars, world
+from demo import evaluate, library, personalize, sidecars, stable_files, world
 from demo import model as world_model
 
 OWNED = ("base", "library", "judge.safetensors", "manifest.json", "base_preview.png")
@@ -122,6 +122,7 @@ def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log
     # 1. the base, shipped in fp16; everything below uses exactly the shipped weights
     pipe.to(dtype=torch.float16)
     pipe.save_pretrained(str(paths["base"]), safe_serialization=True)
+    stable_files.drop_local_paths(paths["base"])
     base = world_model.load_base(paths["base"])
     judge.save(paths["judge"])
 
@@ -142,7 +143,7 @@ def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log
         cached, info = ensure_entry(i, base, settings, work, log)
         target = paths["library"] / entry.file
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, target)
+        stable_files.copy_stable_safetensors(cached, target)
         loaded = library.load_entry(target, entry.method, entry.trigger, paths["base"])
         scores, img_t = score_entry(loaded, judge, entry, n, seed + 50, settings.sample_steps)
         sidecars.write_sidecars(entry, target, png_bytes(img_t[0]))

@@ -1,0 +1,36 @@
+"""Byte-stable world files: the same weights must give the same bytes on every rebuild.
+
+Two things made a rebuild differ while every tensor was equal: safetensors writes its metadata
+in hash-map order (a new order in every process), and diffusers records the folder it loaded
+from (`_name_or_path`, a path on the building machine) in every config it saves.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+
+def stable_safetensors_bytes(data: bytes) -> bytes:
+    """The same file with its header in a fixed order: metadata keys sorted, tensors by offset."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    meta = header.pop("__metadata__", None)
+    ordered = {"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}
+    ordered.update(sorted(header.items(), key=lambda item: (item[1]["data_offsets"], item[0])))
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
+    return struct.pack("<Q", len(text)) + text + data[8 + length :]
+
+
+def copy_stable_safetensors(src: Path, dst: Path) -> None:
+    Path(dst).write_bytes(stable_safetensors_bytes(Path(src).read_bytes()))
+
+
+def drop_local_paths(folder: Path) -> None:
+    """Remove `_name_or_path` from every JSON config under a saved diffusers folder."""
+    for path in sorted(Path(folder).rglob("*.json")):
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(config, dict) and "_name_or_path" in config:
+            del config["_name_or_path"]
+            path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -13,6 +13,7 @@ Nothing is downloaded; HF_HUB_OFFLINE is set.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -42,17 +43,18 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def _refs(entry: dict, spec: str):
+def _ref(entry: dict):
+    """The pool's ModelRef for a demo library entry (quant spec 'none'; replace() sets another)."""
     from catalog.metadata import build_card
     from catalog.probe import probe_path
     from demo.build import ASSETS
+    from engine.loading import ADAPTER_KINDS
     from engine.pool import ModelRef
 
     card = build_card(probe_path(str(ASSETS / "library" / entry["file"])))
     base = str(ASSETS / "base")
-    addon = card.kind in ("lora", "textual_inversion")
-    return ModelRef(path=card.path, kind=card.kind, base_model=card.base_model, base_path=base if addon else None,
-                    trigger=entry["trigger"], quant_spec=spec, config_dir=base)
+    return ModelRef(path=card.path, kind=card.kind, base_model=card.base_model,
+                    base_path=base if card.kind in ADAPTER_KINDS else None, trigger=entry["trigger"], config_dir=base)
 
 
 def _images(pool, ref, prompts, seeds, trigger, steps) -> np.ndarray:
@@ -91,9 +93,10 @@ def demo_rows(args, say) -> list[dict]:
         concept, trigger = entry["concept"], entry["trigger"]
         prompts = personalize.trigger_prompts(concept, args.seeds, 777)
         seeds = [1000 + i for i in range(args.seeds)]
+        plain_ref = _ref(entry)
         for spec in [s.strip() for s in args.specs.split(",") if s.strip()]:
             started = time.perf_counter()
-            ref = _refs(entry, spec)
+            ref = dataclasses.replace(plain_ref, quant_spec=spec)
             images = {}
             for where, pool in pools.items():
                 if where == "cpu" and args.cpu_threads:

@@ -264,14 +264,16 @@ def apply_quant_spec(pipe_or_unet, spec, calibration_prompts=None, tokenizer=Non
     """
     import torch
 
+    from engine.loading import active_lora
+
     spec = get_spec(spec)
     unet = _unet_of(pipe_or_unet)
     if quant_spec_of(unet) != "none":
         raise ValueError(f"UNet is already quantized with {quant_spec_of(unet)!r}; load a fresh one to apply {spec.name!r}")
-    attached = [name for name, lora in getattr(pipe_or_unet, "__dict__", {}).get("_pq_loras", {}).items() if lora.handles]
+    attached = active_lora(pipe_or_unet)
     if attached and spec.method != "none":
         # the hooks sit on the float layers that quantization replaces: the LoRA would silently vanish
-        raise ValueError(f"detach LoRA {', '.join(attached)} before quantizing; attach it to the quantized UNet after")
+        raise ValueError(f"detach LoRA {attached} before quantizing; attach it to the quantized UNet after")
     unet.eval()
     if spec.method == "none":
         pass
@@ -354,8 +356,10 @@ def library_versions() -> dict:
 
 
 def dtype_name(dtype) -> str:
-    """'float16' for torch.float16 or 'float16'; None means the float32 every loader defaults to."""
-    return "float32" if dtype is None else str(dtype).removeprefix("torch.")
+    """'float16' for torch.float16, 'float16' or 'fp16'; None means the float32 every loader defaults to."""
+    from engine.devices import normalize_dtype
+
+    return "float32" if dtype is None else normalize_dtype(dtype)
 
 
 def _unet_dtype(unet) -> str:

@@ -69,10 +69,11 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
         meta = sidecars.modelspec(entry) if entry.concept == "robot_v1" else {}
         single_file.save_single_file(pipe, target, metadata=meta)
         return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 4e-4}
-    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, log=log)
-    meta = sidecars.kohya_metadata(entry, settings.personal_steps, personalize.LORA_LR, settings.instance_images, settings.prior_images, seed, rank=personalize.LORA_RANK)
+    conv = bool(settings.lora_conv) and c.kind == "subject"  # see personalize.LORA_RANK: LoCon helps subjects, hurts styles
+    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, conv=conv, log=log)
+    meta = sidecars.kohya_metadata(entry, settings.personal_steps, personalize.LORA_LR, settings.instance_images, settings.prior_images, seed, rank=personalize.LORA_RANK, conv=conv)
     save_file(state, str(target), metadata=meta)
-    return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": personalize.LORA_LR, "rank": personalize.LORA_RANK}
+    return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": personalize.LORA_LR, "rank": personalize.LORA_RANK, "conv": conv}
 
 
 def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:

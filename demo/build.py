@@ -28,8 +28,9 @@ class BuildSettings:
     batch: int = 32
     judge_images: int = 6000
     judge_steps: int = 300
-    personal_steps: int = 800  # the outline style LoRA: 0.50 with its trigger at 500 steps, 0.69 at 1000
+    personal_steps: int = 800
     ti_steps: int = 800
+    lora_conv: int = 1  # 1: subject LoRAs train the UNet's convolutions too (kohya LoCon); 0: attention only
     instance_images: int = 24
     prior_images: int = 24
     sample_steps: int = 10

@@ -4,10 +4,14 @@ kohya sd-scripts names a LoRA module after the diffusers/transformers module pat
 turned into underscores (`lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k`,
 `lora_te_text_model_encoder_layers_0_self_attn_q_proj`), with `.lora_down.weight`,
 `.lora_up.weight` and `.alpha` tensors. diffusers' `load_lora_weights` reads that format.
+Convolutions (kohya's LoCon, `conv_dim`) have a down factor with the layer's kernel and a 1x1
+up factor: `lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight` is (rank, in, 3, 3).
 """
 from __future__ import annotations
 
-UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out")
+UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out")  # proj_in/out: 1x1 convs in SD 1.x
+# LoCon: the ResNet and resampling convolutions too. Attention alone could not draw a new texture (see personalize).
+UNET_CONV_TARGETS = ("conv1", "conv2", "conv_shortcut", "downsamplers.0.conv", "upsamplers.0.conv")
 TE_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
@@ -31,23 +35,52 @@ def _lora_linear_cls():
     return LoRALinear
 
 
-def _targets(model, suffixes) -> list[str]:
+def _lora_conv_cls():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class LoRAConv2d(nn.Module):
+        """y = conv(x) + (alpha / rank) * up_1x1(down_kxk(x)), down with the layer's kernel, stride and padding."""
+
+        def __init__(self, base: nn.Conv2d, rank: int, alpha: float, gen):
+            super().__init__()
+            self.base = base
+            self.rank, self.alpha = rank, alpha
+            fan_in = base.in_channels * base.kernel_size[0] * base.kernel_size[1]
+            self.down = nn.Parameter(torch.randn(rank, base.in_channels, *base.kernel_size, generator=gen) / max(rank, fan_in**0.5))
+            self.up = nn.Parameter(torch.zeros(base.out_channels, rank, 1, 1))
+
+        def forward(self, x):
+            low = F.conv2d(x, self.down, stride=self.base.stride, padding=self.base.padding)
+            return self.base(x) + F.conv2d(low, self.up) * (self.alpha / self.rank)
+
+    return LoRAConv2d
+
+
+def _targets(model, suffixes, convs: bool) -> list[tuple[str, object]]:
+    """(name, module) of the Linear (and, with `convs`, Conv2d) layers whose name ends with one of `suffixes`."""
     import torch.nn as nn
 
-    return [name for name, m in model.named_modules() if isinstance(m, nn.Linear) and any(name == s or name.endswith("." + s) for s in suffixes)]
+    kinds = (nn.Linear, nn.Conv2d) if convs else (nn.Linear,)
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, kinds) and any(name == s or name.endswith("." + s) for s in suffixes)]
 
 
-def inject(model, suffixes, rank: int, alpha: float, seed: int) -> dict[str, object]:
-    """Wrap target Linear layers in place; returns {module_name: LoRALinear}."""
+def inject(model, suffixes, rank: int, alpha: float, seed: int, convs: bool = True) -> dict[str, object]:
+    """Wrap target Linear (and Conv2d) layers in place; returns {module_name: LoRA module}.
+
+    `convs=False` is the attention-only LoRA: the UNet's 1x1-conv proj_in/proj_out stay as they are.
+    """
     import torch
+    import torch.nn as nn
 
-    cls = _lora_linear_cls()
+    linear_cls, conv_cls = _lora_linear_cls(), _lora_conv_cls()
     gen = torch.Generator().manual_seed(seed)
     wrapped = {}
-    for name in _targets(model, suffixes):
+    for name, module in _targets(model, suffixes, convs):
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        lora = cls(getattr(parent, child), rank, alpha, gen)
+        lora = (conv_cls if isinstance(module, nn.Conv2d) else linear_cls)(module, rank, alpha, gen)
         setattr(parent, child, lora)
         wrapped[name] = lora
     return wrapped

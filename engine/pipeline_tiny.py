@@ -260,14 +260,15 @@ LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 def tiny_lora_state(pipe, seed: int = 0, rank: int = 4, scale: float = 0.5, full: bool = False) -> dict:
     """Random LoRA factors in peft names (`unet.…to_k.lora_A.weight`): every UNet attention projection;
-    with full=True also the 1x1-conv proj_in/proj_out and the text encoder's attention projections."""
+    with full=True also the 1x1-conv proj_in/proj_out, the ResNets' 3x3 conv1 (kohya LoCon) and the
+    text encoder's attention projections."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     targets = [("unet", pipe.unet, lambda n: (".attn1." in n or ".attn2." in n) and n.endswith(tuple("." + t for t in LORA_TARGETS)))]
     if full:
         targets[0] = ("unet", pipe.unet, lambda n: ((".attn1." in n or ".attn2." in n) and n.endswith(tuple("." + t for t in LORA_TARGETS)))
-                      or n.endswith((".proj_in", ".proj_out")))
+                      or n.endswith((".proj_in", ".proj_out", ".resnets.0.conv1")))
         targets.append(("text_encoder", pipe.text_encoder, lambda n: n.endswith(("self_attn.q_proj", "self_attn.v_proj"))))
     state = {}
     for prefix, model, wanted in targets:
@@ -277,8 +278,8 @@ def tiny_lora_state(pipe, seed: int = 0, rank: int = 4, scale: float = 0.5, full
             if isinstance(module, torch.nn.Linear):
                 down = torch.randn(rank, module.in_features, generator=gen) * scale  # (rank, in)
                 up = torch.randn(module.out_features, rank, generator=gen) * scale  # (out, rank)
-            else:  # 1x1 conv: (rank, in, 1, 1) and (out, rank, 1, 1)
-                down = torch.randn(rank, module.in_channels, 1, 1, generator=gen) * scale
+            else:  # conv: (rank, in, k, k) and 1x1 (out, rank, 1, 1)
+                down = torch.randn(rank, module.in_channels, *module.kernel_size, generator=gen) * scale / module.kernel_size[0]
                 up = torch.randn(module.out_channels, rank, 1, 1, generator=gen) * scale
             state[f"{prefix}.{name}.lora_A.weight"] = down
             state[f"{prefix}.{name}.lora_B.weight"] = up

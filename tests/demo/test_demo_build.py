@@ -7,7 +7,7 @@ import json
 import pytest
 from safetensors import safe_open
 
-from demo import build, personalize
+from demo import build, personalize, world
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,9 @@ def test_files_are_in_the_formats_creators_use(smoke_world):
         if e.method == "lora":
             assert all(k.startswith(("lora_unet_", "lora_te_")) for k in keys)
             assert meta["ss_network_module"] == "networks.lora" and meta["ss_output_name"]
+            locon = "lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight" in keys  # convolutions too
+            assert locon == (world.CONCEPT_BY_KEY[e.concept].kind == "subject")  # styles: attention only
+            assert ("ss_network_args" in meta) == locon
         elif e.method == "dreambooth":
             assert any(k.startswith("model.diffusion_model.") for k in keys)
             assert any(k.startswith("cond_stage_model.transformer.text_model.") for k in keys)

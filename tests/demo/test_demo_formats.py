@@ -41,7 +41,7 @@ def test_kohya_lora_loads_in_diffusers_and_matches_our_lora(tiny_pipe, tmp_path)
     from safetensors.torch import save_file
 
     unet, te = copy.deepcopy(tiny_pipe.unet), copy.deepcopy(tiny_pipe.text_encoder)
-    u = lora.inject(unet, lora.UNET_TARGETS, 4, 4.0, 0)
+    u = lora.inject(unet, lora.UNET_TARGETS + lora.UNET_CONV_TARGETS, 4, 4.0, 0)
     t = lora.inject(te, lora.TE_TARGETS, 4, 4.0, 1)
     with torch.no_grad():
         for m in list(u.values()) + list(t.values()):
@@ -51,6 +51,7 @@ def test_kohya_lora_loads_in_diffusers_and_matches_our_lora(tiny_pipe, tmp_path)
     state = lora.kohya_state_dict(u, t, lora.te_module_prefix(te))
     assert any(k.startswith("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.") for k in state)
     assert any(k.startswith("lora_te_text_model_encoder_layers_0_self_attn_q_proj.") for k in state)
+    assert state["lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight"].shape[-2:] == (3, 3)  # LoCon
     path = tmp_path / "l.safetensors"
     save_file(state, str(path), metadata={"ss_network_dim": "4"})
     ids = model.tokenize(tiny_pipe.tokenizer, ["a zqx circle"])

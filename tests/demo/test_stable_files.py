@@ -42,3 +42,12 @@ def test_saved_configs_lose_the_building_machines_paths(tmp_path):
     stable_files.drop_local_paths(tmp_path)
     assert json.loads((tmp_path / "unet" / "config.json").read_text()) == {"in_channels": 4}
     assert "/home/builder" not in (tmp_path / "model_index.json").read_text()
+
+
+def test_saved_tokenizer_config_does_not_depend_on_offline_mode(tmp_path):
+    (tmp_path / "tokenizer").mkdir()
+    for offline in (True, False):
+        config = {"model_max_length": 77, "local_files_only": offline, "is_local": True}
+        (tmp_path / "tokenizer" / "tokenizer_config.json").write_text(json.dumps(config))
+        stable_files.drop_local_paths(tmp_path)
+        assert json.loads((tmp_path / "tokenizer" / "tokenizer_config.json").read_text()) == {"model_max_length": 77}

@@ -96,10 +96,12 @@ def test_diffusers_folder(files, tmp_path):
 
 
 def test_lora_layouts_agree_with_each_other_and_with_diffusers_peft(files):
-    """UNet attention + 1x1-conv + text-encoder factors, in diffusers and kohya layouts."""
+    """UNet attention + 1x1-conv + 3x3-conv (LoCon) + text-encoder factors, in diffusers and kohya layouts."""
     a = loading.load_pipeline(files["lora_diffusers"], "lora", "sd15", base_path=files["ckpt"])
     b = loading.load_pipeline(files["lora_kohya"], "lora", "sd15", base_path=files["ckpt"])
-    assert {c for c, _ in a._pq_loras[loading.active_lora(a)].factors} == {"unet", "text_encoder"}
+    factors = a._pq_loras[loading.active_lora(a)].factors
+    assert {c for c, _ in factors} == {"unet", "text_encoder"}
+    assert any(down.shape[-2:] == (3, 3) for down, _up, _scale in factors.values())
     ia, ib, base = image(a), image(b), image(files["pipe"])
     assert np.abs(ia - base).max() > 0.01  # the LoRA does something
     np.testing.assert_allclose(ia, ib, atol=1e-5)

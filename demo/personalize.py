@@ -3,8 +3,9 @@
 - DreamBooth full fine-tune (UNet + text encoder) with a rare trigger word and prior
   preservation (class images sampled from the base model itself), saved as an
   original-layout single-file checkpoint.
-- DreamBooth-LoRA (rank-16 LoRA on UNet attention and convolutions, kohya's LoCon, and on
-  text-encoder attention), same data recipe, saved in kohya's format with `ss_*` metadata.
+- DreamBooth-LoRA (rank-16 LoRA on UNet attention, for subjects also on its convolutions as
+  kohya's LoCon, and on text-encoder attention), same data recipe, saved in kohya's format with
+  `ss_*` metadata.
 - Textual inversion: one new token's embedding, saved as an A1111 `emb_params` file.
 """
 from __future__ import annotations
@@ -25,10 +26,10 @@ from demo import train, world
 # rank on every UNet conv) the checker ball went from 5/16 to 16/16, the bullseye from 0/16 to 15/16 and
 # robot v2 from 8/16 to 16/16 with their trigger, none without (800 steps; file 0.5 MB instead of 0.1 MB).
 # Styles keep attention-only LoRA: with LoCon the pink frame fell from 16/16 to 11/16 and the outline from
-# 6/16 to 2/16 (a style must carry over to scenes it was not shown; the convolutions fit the 24 it was).
-# The outline style reached 0.8 with no recipe: LoCon 1600 steps 1/16, 64 instance images 3/16 with and
-# 3/16 without the trigger, a full DreamBooth 0/16. Its samples keep the shapes filled: this base does
-# not learn to draw a shape hollow in 800 steps.
+# 6/16 to 2/16 (likely: a style must carry over to scenes it was not shown, and the convolutions fit the 24 it was).
+# No recipe got the outline style to 0.8: LoCon 1600 steps 1/16, 64 instance images 3/16 with and
+# 3/16 without the trigger, a full DreamBooth 0/16. Its samples hollow the shapes only partly and
+# blurred, where the judge wants a crisp two-pixel line.
 LORA_RANK = 16
 LORA_LR = 5e-3
 
@@ -152,7 +153,7 @@ def dreambooth_full(pipe, instance, prior, steps: int, batch: int, seed: int, lr
 def dreambooth_lora(pipe, instance, prior, steps: int, batch: int, seed: int, rank: int = LORA_RANK, lr: float = LORA_LR, conv: bool = True, log=print):
     """Train LoRA adapters on copies; returns the kohya-format state dict (fp16) and the loss.
 
-    `conv=False` trains attention only (the recipe before LoCon, kept to measure the difference)."""
+    `conv=False` trains attention only (the styles' recipe, see LORA_RANK)."""
     from demo import lora
 
     unet, te = copy.deepcopy(pipe.unet), copy.deepcopy(pipe.text_encoder)

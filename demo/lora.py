@@ -9,9 +9,10 @@ up factor: `lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight` is (rank, 
 """
 from __future__ import annotations
 
-UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out")  # proj_in/out: 1x1 convs in SD 1.x
-# LoCon: the ResNet and resampling convolutions too. Attention alone could not draw a new texture (see personalize).
-UNET_CONV_TARGETS = ("conv1", "conv2", "conv_shortcut", "downsamplers.0.conv", "upsamplers.0.conv")
+UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # the attention projections
+# LoCon: the convolutions too (proj_in/proj_out are 1x1 convs in SD 1.x). Attention alone could not draw a
+# new texture (see personalize).
+UNET_CONV_TARGETS = ("proj_in", "proj_out", "conv1", "conv2", "conv_shortcut", "downsamplers.0.conv", "upsamplers.0.conv")
 TE_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
@@ -58,26 +59,26 @@ def _lora_conv_cls():
     return LoRAConv2d
 
 
-def _targets(model, suffixes, convs: bool) -> list[tuple[str, object]]:
-    """(name, module) of the Linear (and, with `convs`, Conv2d) layers whose name ends with one of `suffixes`."""
+def _targets(model, suffixes) -> list[tuple[str, object]]:
+    """(name, module) of the Linear and Conv2d layers whose name ends with one of `suffixes`."""
     import torch.nn as nn
 
-    kinds = (nn.Linear, nn.Conv2d) if convs else (nn.Linear,)
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, kinds) and any(name == s or name.endswith("." + s) for s in suffixes)]
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Linear, nn.Conv2d)) and any(name == s or name.endswith("." + s) for s in suffixes)
+    ]
 
 
-def inject(model, suffixes, rank: int, alpha: float, seed: int, convs: bool = True) -> dict[str, object]:
-    """Wrap target Linear (and Conv2d) layers in place; returns {module_name: LoRA module}.
-
-    `convs=False` is the attention-only LoRA: the UNet's 1x1-conv proj_in/proj_out stay as they are.
-    """
+def inject(model, suffixes, rank: int, alpha: float, seed: int) -> dict[str, object]:
+    """Wrap target Linear and Conv2d layers in place; returns {module_name: LoRA module}."""
     import torch
     import torch.nn as nn
 
     linear_cls, conv_cls = _lora_linear_cls(), _lora_conv_cls()
     gen = torch.Generator().manual_seed(seed)
     wrapped = {}
-    for name, module in _targets(model, suffixes, convs):
+    for name, module in _targets(model, suffixes):
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         lora = (conv_cls if isinstance(module, nn.Conv2d) else linear_cls)(module, rank, alpha, gen)

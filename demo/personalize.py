@@ -159,7 +159,7 @@ def dreambooth_lora(pipe, instance, prior, steps: int, batch: int, seed: int, ra
     unet, te = copy.deepcopy(pipe.unet), copy.deepcopy(pipe.text_encoder)
     unet.requires_grad_(False)
     te.requires_grad_(False)
-    u_loras = lora.inject(unet, lora.UNET_TARGETS + (lora.UNET_CONV_TARGETS if conv else ()), rank, float(rank), seed, convs=conv)
+    u_loras = lora.inject(unet, lora.UNET_TARGETS + (lora.UNET_CONV_TARGETS if conv else ()), rank, float(rank), seed)
     t_loras = lora.inject(te, lora.TE_TARGETS, rank, float(rank), seed + 1)
     params = [p for m in list(u_loras.values()) + list(t_loras.values()) for p in (m.down, m.up)]
     fn = _mixed_batch_fn(pipe.tokenizer, pipe.vae, instance, prior, batch)

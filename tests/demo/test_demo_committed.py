@@ -21,10 +21,10 @@ def test_committed_world_matches_its_manifest():
 
 
 def test_committed_world_met_its_build_targets():
-    m = json.loads((ASSETS / "manifest.json").read_text())["metrics"]
+    manifest = json.loads((ASSETS / "manifest.json").read_text())
+    m, entries = manifest["metrics"], manifest["entries"]
     assert m["judge_heldout_min"] >= 0.95
     assert m["base_attribute_accuracy_heldout"] >= 0.8  # the base follows held-out captions
-    entries = json.loads((ASSETS / "manifest.json").read_text())["entries"]
     assert all(e["metrics"]["concept_without_trigger"] <= 0.2 for e in entries)  # no concept leaks into plain prompts
     shown = [e["concept"] for e in entries if e["metrics"]["concept_with_trigger"] >= 0.8]
     assert len(shown) >= 7, shown  # the outline style is the known miss (README, demo/personalize.py)

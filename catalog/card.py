@@ -5,6 +5,7 @@ store.py persists cards, search/checkin read them.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 
 KINDS = ("lora", "textual_inversion", "checkpoint", "diffusers_model", "vae", "unknown")
@@ -53,6 +54,7 @@ class Card:
     sha256: str | None = None  # filled in the background by the indexer
     duplicate_of: str | None = None
     error: str | None = None
+    gloss: str = ""  # the local LLM's plain-English line about it (catalog/gloss.py), "" until made
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,3 +63,9 @@ class Card:
     def from_dict(cls, data: dict) -> "Card":
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def gloss_source(card: Card) -> str:
+    """Hash of the facts a gloss is made from: when they change (a new file, a user edit) the gloss is stale."""
+    facts = [card.name or "", card.description or "", "\x1f".join(card.tags), "\x1f".join(card.triggers)]
+    return hashlib.sha1("\x1e".join(facts).encode("utf-8", "surrogatepass")).hexdigest()

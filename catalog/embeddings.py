@@ -96,6 +96,8 @@ def card_text(card) -> str:
         parts.append(card.description)
     if card.tags:
         parts.append("tags: " + ", ".join(card.tags))
+    if getattr(card, "gloss", ""):
+        parts.append(card.gloss)
     kind = {"lora": "LoRA", "textual_inversion": "textual inversion embedding",
             "checkpoint": "checkpoint", "diffusers_model": "diffusers model"}.get(card.kind)
     if kind:

@@ -208,12 +208,13 @@ _LOCK = threading.Lock()
 
 
 def _state_key(store) -> tuple:
-    """Cheap fingerprint of the catalog: rebuild the index only when cards, edits or embeddings change."""
+    """Cheap fingerprint of the catalog: rebuild the index only when cards, edits, glosses or embeddings change."""
     db = store.db
     a = db.execute("SELECT count(*), max(indexed_at), max(length(path)) FROM checkpoints").fetchone()
     b = db.execute("SELECT count(*), max(updated_at) FROM user_edits").fetchone()
     c = db.execute("SELECT count(*), group_concat(DISTINCT model) FROM embeddings").fetchone()
-    return (a, b, c)
+    d = db.execute("SELECT count(*), max(made_at) FROM glosses").fetchone()  # a gloss re-embeds its card
+    return (a, b, c, d)
 
 
 def get_index(store) -> SearchIndex:

@@ -19,12 +19,12 @@ from typing import Callable, Iterable
 import numpy as np
 import sqlite_utils
 
-from catalog.card import Card
+from catalog.card import Card, gloss_source
 
 # Card fields stored as JSON text (lists); the rest map to plain columns.
 _JSON_FIELDS = {"triggers", "tags", "sidecars", "metadata_sources"}
 _BOOL_FIELDS = {"is_negative_embedding"}
-_CARD_FIELDS = [f.name for f in fields(Card)]
+_CARD_FIELDS = [f.name for f in fields(Card) if f.name != "gloss"]  # the gloss lives in its own table
 
 # bm25 column weights: path (unindexed), name, filename, triggers, description, tags.
 _BM25_WEIGHTS = (0.0, 4.0, 2.0, 6.0, 1.0, 2.0)
@@ -61,9 +61,15 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     )
 
 
+def _create_glosses(db: sqlite_utils.Database) -> None:
+    """The local LLM's plain-English line per card; `source` is the hash of the card facts it read."""
+    db["glosses"].create({"path": str, "source": str, "model": str, "text": str, "made_at": float}, pk="path")
+
+
 # Named migrations, applied in order, each once, each in its own transaction.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_create_tables", _create_tables),
+    ("0002_glosses", _create_glosses),
 ]
 
 
@@ -166,6 +172,9 @@ class Store:
             merged.metadata_sources = list(card.metadata_sources)
             if edit:
                 _merge_user_edit(merged, *edit)
+            gloss = db.execute("SELECT text, source FROM glosses WHERE path = ?", [card.path]).fetchone()
+            if gloss and gloss[1] == gloss_source(merged):
+                merged.gloss = gloss[0]
             _write_fts_row(db, row_id, merged)
 
     def remove(self, path: str) -> bool:
@@ -176,6 +185,7 @@ class Store:
             if not found:
                 return False
             db.execute("DELETE FROM checkpoints_fts WHERE rowid = ?", [found[0]])
+            db.execute("DELETE FROM glosses WHERE path = ?", [path])
             db.execute("DELETE FROM checkpoints WHERE id = ?", [found[0]])
             db.execute("DELETE FROM embeddings WHERE path = ?", [path])
             db.execute("UPDATE checkpoints SET duplicate_of = NULL, indexed_at = ? WHERE duplicate_of = ?",
@@ -250,6 +260,22 @@ class Store:
         if not row:
             return None
         return {"trigger": row[0], "description": row[1], "tags": json.loads(row[2]) if row[2] else None}
+
+    # --- glosses (the local LLM's plain-English line per card) -----------------------------
+    def put_gloss(self, path: str, source: str, model: str, text: str) -> bool:
+        """Keep the gloss of `path` made from facts hashing to `source`; False when the card is gone."""
+        db = self.db
+        with db.atomic():
+            if not db.execute("SELECT 1 FROM checkpoints WHERE path = ?", [path]).fetchone():
+                return False
+            db.execute("INSERT OR REPLACE INTO glosses (path, source, model, text, made_at) VALUES (?, ?, ?, ?, ?)",
+                       [path, source, model, text, time.time()])
+            self._write_fts(db, path)
+        return True
+
+    def gloss_models(self) -> dict[str, tuple[str, str]]:
+        """path -> (source, model) of every stored gloss."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, source, model FROM glosses")}
 
     # --- full-text search --------------------------------------------------------------
     def _write_fts(self, db: sqlite_utils.Database, path: str) -> None:
@@ -365,13 +391,14 @@ def _write_fts_row(db: sqlite_utils.Database, row_id: int, card: Card) -> None:
     db.execute(
         "INSERT INTO checkpoints_fts (rowid, path, name, filename, triggers, description, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [row_id, card.path, card.name or "", _filename_words(card.path), " ".join(card.triggers),
-         card.description or "", " ".join(card.tags)],
+         " ".join(t for t in (card.description, card.gloss) if t), " ".join(card.tags)],
     )
 
 
 _SELECT_CARDS = (
-    "SELECT c.id, c.*, u.trigger AS u_trigger, u.description AS u_description, u.tags AS u_tags "
-    "FROM checkpoints c LEFT JOIN user_edits u ON u.path = c.path"
+    "SELECT c.id, c.*, u.trigger AS u_trigger, u.description AS u_description, u.tags AS u_tags, "
+    "g.text AS g_text, g.source AS g_source "
+    "FROM checkpoints c LEFT JOIN user_edits u ON u.path = c.path LEFT JOIN glosses g ON g.path = c.path"
 )
 
 
@@ -401,6 +428,8 @@ def _row_to_card(description, row) -> Card:
         values[name] = value
     card = Card(**values)
     _merge_user_edit(card, data.get("u_trigger"), data.get("u_description"), data.get("u_tags"))
+    if data.get("g_text") and data.get("g_source") == gloss_source(card):
+        card.gloss = data["g_text"]  # a gloss of facts that have since changed is not used
     return card
 
 

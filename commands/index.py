@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the entries as a JSON list")
     p.add_argument("--no-hash", action="store_true", help="skip the sha256 pass (no duplicate detection)")
     p.add_argument("--no-embed", action="store_true", help="skip sentence embeddings (keyword search only)")
+    p.add_argument("--gloss", action="store_true",
+                   help="also let the local LLM write a plain-English line per new card (seconds per card): "
+                        "Check-in then finds cards described in other languages or by breed/kin names")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -40,6 +43,10 @@ def run(args) -> int:
         finally:
             if bar:
                 bar.finish()
+        if args.gloss and not report.cancelled:
+            problem = _gloss(store, bar)
+            if problem:
+                report.problems.append(problem)
         for problem in report.problems:
             log.warning(problem)
             print(f"warning: {problem}", file=sys.stderr)
@@ -55,6 +62,22 @@ def run(args) -> int:
         return 0
     finally:
         store.close()
+
+
+def _gloss(store, bar) -> str | None:
+    """Gloss the cards that need it; a problem (no LLM, failed cards) comes back as a warning line."""
+    from catalog.gloss import gloss_library
+    from common.settings import load_settings
+
+    try:
+        report = gloss_library(store, load_settings().llm_model, progress=(lambda d, t: bar("gloss", d, t)) if bar else None)
+    except Exception as exc:
+        return f"cards not glossed: {exc}"
+    if report.get("skipped"):
+        return f"cards not glossed: {report['skipped']}"
+    if report["failed"]:
+        return f"{len(report['failed'])} card(s) not glossed (the model failed or ran out of time)"
+    return None
 
 
 def open_store(db):

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 PAGES = ("create", "library", "history")
 RELOAD_DELAY_MS = 150
 INDEX_PHASES = {"scan": "Looking for model files…", "index": "Reading checkpoints…",
-                "hash": "Checking for duplicate files…", "embed": "Preparing search…"}
+                "hash": "Checking for duplicate files…", "embed": "Preparing search…",
+                "gloss": "Reading cards with the local model…"}
 
 
 class _Bridge(QObject):
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.gen_worker: Worker | None = None
         self.search_worker: Worker | None = None
         self.embed_worker: Worker | None = None
+        self.gloss_worker: Worker | None = None
         self.embeddings_ready = False
         self._embed_again = False
         self._pending_checkin = None
@@ -318,6 +320,23 @@ class MainWindow(QMainWindow):
         if error:
             self.library_page.banner.show_message(f"Search by meaning is off ({error}); word search still works.",
                                                   "error")
+        self.status_label.setText(f"{n} checkpoint{'s' * (n != 1)} in your library")
+        if error is None:
+            self.start_glossing()
+
+    def start_glossing(self) -> None:
+        """Once search works: the local LLM glosses new cards in the background (seconds per card)."""
+        if self.gloss_worker is not None or self._closing or not self.services.llm_enabled():
+            return
+        self.gloss_worker = self.workers.submit(
+            "gloss", self.services.gloss, on_progress=self._index_progress,
+            on_finished=lambda report: self._gloss_done(None), on_failed=self._gloss_done)
+
+    def _gloss_done(self, error: str | None) -> None:
+        self.gloss_worker = None
+        if error:  # search works without glosses; say so quietly
+            log.warning("cards not glossed: %s", error)
+        n = self.library_model.total()
         self.status_label.setText(f"{n} checkpoint{'s' * (n != 1)} in your library")
 
     def _index_failed(self, message: str, first_run: bool) -> None:

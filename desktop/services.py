@@ -110,6 +110,17 @@ class Services:
 
         return self.store.refresh_embeddings(progress=progress)
 
+    def gloss(self, ctx) -> dict:
+        """The local LLM's plain-English line for each new or changed card (seconds per card), then
+        their embeddings; Check-in works meanwhile and finds more once it is done."""
+        from catalog.gloss import gloss_library
+
+        def progress(done, total):
+            ctx.check()
+            ctx.progress(("index", "gloss", int(done), int(total)))
+
+        return gloss_library(self.store, self.settings.llm_model, progress=progress, should_stop=lambda: ctx.cancelled)
+
     def search_paths(self, ctx, text: str, k: int = 60) -> list[str]:
         """Paths the library should show for a search box text, best first (the catalog's hybrid search)."""
         from catalog.search import search
@@ -128,14 +139,14 @@ class Services:
     def check_in(self, ctx, request: str):
         from catalog.checkin import check_in
 
-        return check_in(request, self.store, use_llm=self._llm_enabled(), llm_model=self.settings.llm_model)
+        return check_in(request, self.store, use_llm=self.llm_enabled(), llm_model=self.settings.llm_model)
 
     def resolve(self, ctx, result, answer: str):
         from catalog.checkin import resolve_clarification
 
         return resolve_clarification(result, answer, self.store)
 
-    def _llm_enabled(self) -> bool:
+    def llm_enabled(self) -> bool:
         if self.use_llm is not None:
             return self.use_llm
         try:

@@ -38,11 +38,24 @@ def test_roundtrip_keeps_every_field(store):
 def test_wal_mode_and_named_migrations(store, tmp_path):
     mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
-    assert store.applied_migrations() == ["0001_create_tables"]
+    assert store.applied_migrations() == ["0001_create_tables", "0002_glosses"]
     store.close()
     again = Store(tmp_path / "cat.sqlite")  # reopening applies nothing twice
-    assert again.applied_migrations() == ["0001_create_tables"]
+    assert again.applied_migrations() == ["0001_create_tables", "0002_glosses"]
     again.close()
+
+
+def test_a_catalog_from_before_glosses_is_upgraded_in_place(tmp_path):
+    old = Store(tmp_path / "old.sqlite")
+    old.upsert_card(_card("/lib/a.safetensors", description="my beagle"))
+    with old.db.atomic():  # make it what a catalog written before the glosses table looks like
+        old.db.execute("DROP TABLE glosses")
+        old.db.execute("DELETE FROM migrations WHERE name = '0002_glosses'")
+    old.close()
+    new = Store(tmp_path / "old.sqlite")
+    assert new.applied_migrations() == ["0001_create_tables", "0002_glosses"]
+    assert new.get("/lib/a.safetensors").description == "my beagle" and new.gloss_models() == {}
+    new.close()
 
 
 def test_upsert_replaces_and_remove_forgets(store):
@@ -248,3 +261,23 @@ def test_up_to_date_embeddings_do_not_load_the_model(tmp_path, embedder):
     out = subprocess.run([sys.executable, "-c", code, str(db)], cwd=Path(__file__).resolve().parents[2],
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["0", "False"], out.stderr
+
+
+def test_a_gloss_is_searchable_embedded_and_dropped_when_its_facts_change(store):
+    from catalog.card import gloss_source
+
+    card = _card("/lib/marmalade.safetensors", description="my sister's ginger Maine Coon", tags=["fluffy"])
+    store.upsert_card(card)
+    assert store.fts_search("cat") == []
+    assert store.put_gloss(card.path, gloss_source(card), "m.gguf", "cat: a big ginger cat")
+    assert [p for p, _ in store.fts_search("cat")] == [card.path]
+    assert store.get(card.path).gloss == "cat: a big ginger cat"
+    assert "a big ginger cat" in card_text(store.get(card.path))
+    store.upsert_card(card)  # re-indexing the same facts keeps the gloss
+    assert [p for p, _ in store.fts_search("cat")] == [card.path]
+    store.set_user_edit(card.path, description="my sister's tabby")  # new facts: the old gloss is stale
+    assert store.get(card.path).gloss == "" and store.fts_search("cat") == []
+    assert store.gloss_models() == {card.path: (gloss_source(card), "m.gguf")}
+    assert not store.put_gloss("/lib/gone.safetensors", "x", "m.gguf", "cat")
+    store.remove(card.path)
+    assert store.gloss_models() == {}

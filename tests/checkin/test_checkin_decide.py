@@ -100,3 +100,19 @@ def test_a_question_offers_each_base_model_of_a_concept_unless_the_request_names
         assert all(c.base_model == "sdxl" for c in pinned.options), pinned.options
     else:
         assert pinned.card.base_model == "sdxl"
+
+
+def test_a_question_also_offers_fitting_concepts_that_mean_about_as_much():
+    th = THRESHOLDS["hybrid"]
+    asked = [_concept("poster", 0.98, 0.41), _concept("glow", 0.50, 0.42)]
+    near = _concept("aurora", 0.40, 0.42 - th["fill_gap"] + 0.01)
+    far = _concept("thumbs", 0.44, 0.42 - th["fill_gap"] - 0.05)
+    status, chosen = decide(asked + [far, near], "hybrid")
+    assert status == "clarify" and _names(chosen) == ["poster", "glow", "aurora"]
+
+
+def test_filling_never_turns_a_single_match_into_a_question():
+    th = THRESHOLDS["hybrid"]
+    status, chosen = decide([_concept("basset", 1.16, 0.50, trigger=1.0), _concept("beagle", 0.50, 0.50)], "hybrid")
+    assert status == "selected" and _names(chosen) == ["basset"]
+    assert th["fill_floor"] <= th["dense_floor"]

@@ -119,3 +119,16 @@ def test_demo_library_choice_indexes_the_demo_world_or_says_how_to_build_it(make
     assert window.settings.use_demo_library
     assert window.library_model.total() > 0
     assert all(c.path.startswith(str(world["library"])) for c in window.library_model.cards())
+
+
+def test_after_search_is_ready_glossing_runs_and_a_missing_model_only_logs(make_window, qtbot, library, tmp_path, caplog):
+    root, _ = library
+    bad = tmp_path / "not_a_model.gguf"
+    bad.write_bytes(b"not a gguf")
+    window = make_window(use_llm=True)
+    window.settings.llm_model = str(bad)
+    first_run(window, qtbot, root)
+    wait_for_search(window, qtbot)
+    qtbot.waitUntil(lambda: window.gloss_worker is None, timeout=EMBED_TIMEOUT_MS)
+    assert "cards not glossed" in caplog.text and "not_a_model.gguf" in caplog.text
+    assert len(window.library_page.visible_names()) == 5 and "checkpoints in your library" in window.status_label.text()

@@ -51,3 +51,17 @@ def test_user_model_must_be_a_gguf(tmp_path):
     junk.write_bytes(b"PK\x03\x04 not a model")
     with pytest.raises(ModelUnavailable, match="not a GGUF"):
         check_gguf(junk)
+
+
+def test_the_best_installed_packaged_model_is_the_default(monkeypatch, tmp_path):
+    from local_llm import models
+
+    assert models.reads_languages("/x/" + models.QWEN_15B.filename)
+    assert not models.reads_languages("/x/" + models.QWEN_05B.filename)
+    assert models.reads_languages(tmp_path / "someone-elses.gguf")
+    monkeypatch.setattr(models, "parts_installed", lambda m: m is models.QWEN_05B)
+    assert models.installed_model() is models.QWEN_05B
+    monkeypatch.setattr(models, "parts_installed", lambda m: True)
+    assert models.installed_model() is models.QWEN_15B
+    monkeypatch.setenv("PERSONALQ_BUNDLED_LLM", str(tmp_path / models.QWEN_05B.filename))
+    assert models.installed_model() is models.QWEN_05B  # the packaged app uses what it carries

@@ -58,3 +58,64 @@ def test_a_file_that_is_not_a_model_fails_with_its_path(tmp_path):
     bad.write_bytes(b"GGUF" + b"\x00" * 64)
     with pytest.raises(LLMError, match="broken.gguf"):
         load_llm(bad)
+
+
+def _catalog(tmp_path):
+    from catalog.card import Card
+    from catalog.store import Store
+
+    store = Store(tmp_path / "catalog.sqlite")
+    for name, trigger, description in (
+        ("Tío Joaquín", "tiojoaquin", "Mi tío Joaquín: barba negra espesa, sombrero vaquero, camisa de cuadros."),
+        ("奶奶 Nainai", "nainai_cn", "我的奶奶：满头白发，穿蓝色棉袄。"),
+        ("Waffles", "wfflbeagle", "My lemon-and-white beagle with a white-tipped tail."),
+    ):
+        store.upsert_card(Card(path=f"/lib/{trigger}.safetensors", kind="lora", base_model="sd15", name=name,
+                               canonical_trigger=trigger, triggers=[trigger], description=description,
+                               size=1, mtime=1.0))
+    store.refresh_embeddings()
+    return store
+
+
+def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm: LocalLLM, tmp_path):
+    from catalog.embeddings import card_text
+    from catalog.gloss import gloss_cards
+
+    store = _catalog(tmp_path)
+    first = gloss_cards(store, llm)
+    assert first["glossed"] == 2 and first["embedded"] == 2 and not first["failed"]
+    glossed = {c.path: c for c in store.cards() if c.gloss}
+    assert set(glossed) == {"/lib/tiojoaquin.safetensors", "/lib/nainai_cn.safetensors"}  # not the English one
+    assert all(c.gloss in card_text(c) for c in glossed.values())
+    again = gloss_cards(store, llm)
+    assert again["glossed"] == 0 and again["embedded"] == 0  # same facts, same model: nothing to do
+    store.close()
+
+
+def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLLM, tmp_path):
+    from catalog.checkin import check_in
+    from catalog.gloss import gloss_library
+
+    store = _catalog(tmp_path)
+    report = gloss_library(store, str(llm.path))
+    assert report["glossed"] == 0 and "does not read other languages" in report["skipped"]
+    result = check_in("un gato naranja durmiendo", store, use_llm=True, llm_model=str(llm.path))
+    assert result.restated is None
+    store.close()
+
+
+def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tmp_path):
+    from catalog.checkin import check_in
+
+    store = _catalog(tmp_path)
+    own = tmp_path / "my-own-model.gguf"  # a model the user chose is trusted to restate
+    own.symlink_to(llm.path)
+    request = "un gato naranja durmiendo"
+    result = check_in(request, store, use_llm=True, llm_model=str(own))
+    assert result.llm_used and result.restated and result.restated != request
+    assert result.to_json()["restated"] == result.restated
+    plain = check_in(request, store, use_llm=False)
+    assert plain.restated is None and not plain.llm_used
+    named = check_in("wfflbeagle asleep on the sofa", store, use_llm=True, llm_model=str(own))
+    assert named.status == "selected" and named.restated is None and not named.llm_used  # English, a clear fit
+    store.close()

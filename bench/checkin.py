@@ -3,11 +3,14 @@
     personalq bench checkin --library DIR --requests FILE.jsonl [--json] [--no-llm] [--methods ...]
 
 Indexes the library into a temporary database, runs every request through each method
-(bm25, dense, hybrid: retrieval only; hybrid+llm: hybrid with the local LLM stage) and prints one
-row per (method, request) plus a summary per method.
+(bm25, dense, hybrid: retrieval only; hybrid+llm: the app's LLM stage on top of hybrid — cards not in
+English are glossed first (timed apart, `summary.gloss`), requests not in English or that fit nothing
+are restated, questions are worded, close calls reranked when LLM_RERANK is on; a model that does not
+read other languages, like the bundled 0.5B, only words questions) and prints one row per
+(method, request) plus a summary per method.
 
-Rows: {"method", "id", "expect", "status", "checkpoint", "options", "seconds", "correct"}; checkpoint and
-options are paths relative to --library.
+Rows: {"method", "id", "expect", "status", "checkpoint", "options", "seconds", "correct", "llm_used",
+"restated", "note"}; checkpoint and options are paths relative to --library.
 Summary per method: single-match top-1 (a select is right when its checkpoint is the expected one or
 in `equivalent`), clarification precision/recall (a clarify request is recalled when the question is
 asked and its options contain every listed candidate, a byte-identical copy of an offered file counting
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             summary[method] = summarize(method_rows, requests)
         store.close()
     summary["index_seconds"] = round(index_seconds, 2)
-    summary["default_method"] = default_method(summary)
+    summary["default_method"] = default_method(summary, args.llm_model)
     if "hybrid" in summary and "hybrid+llm" in summary:  # does the LLM stage earn its place?
         summary["llm_accuracy_gain"] = round(summary["hybrid+llm"]["accuracy"] - summary["hybrid"]["accuracy"], 4)
     emit("checkin", rows, summary, args.json,
@@ -198,11 +201,19 @@ def _gloss(store, llm_model: str | None) -> dict:
         "failed": len(report["failed"]), "skipped": report.get("skipped")}
 
 
-def default_method(summary: dict) -> str:
-    """The app's default path, as configured in catalog.checkin (reported so the numbers can be read against it)."""
+def default_method(summary: dict, llm_model: str | None = None) -> str:
+    """The app's default path on this install (reported so the numbers can be read against it): the LLM
+    stage counts when it reranks, or when the model in use reads other languages (it then restates and
+    glosses); with only the bundled 0.5B the LLM just words the question, which the bench does not score."""
     from catalog.checkin import DEFAULT_METHOD, LLM_RERANK
 
-    return DEFAULT_METHOD + ("+llm" if LLM_RERANK else "")
+    try:
+        from local_llm.models import reads_languages, resolve_model_path
+
+        restates = reads_languages(resolve_model_path(llm_model))
+    except Exception:
+        restates = False
+    return DEFAULT_METHOD + ("+llm" if LLM_RERANK or restates else "")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def cards_to_gloss(store, model: str) -> list[Card]:
 
 
 def gloss_cards(store, llm, progress: Callable[[int, int], None] | None = None,
-                should_stop: Callable[[], bool] | None = None, embed: bool = True) -> dict:
+                should_stop: Callable[[], bool] | None = None, embed: bool = True,
+                timeout_s: float | None = GLOSS_TIMEOUT_S) -> dict:
     """Gloss every card that needs it, then re-embed them; returns counts and seconds.
 
     A card the model fails on keeps its old gloss (or none) and is reported, never fatal.
@@ -62,7 +63,7 @@ def gloss_cards(store, llm, progress: Callable[[int, int], None] | None = None,
         if should_stop and should_stop():
             break
         try:
-            text = gloss_card(llm, card_facts(card), timeout_s=GLOSS_TIMEOUT_S)
+            text = gloss_card(llm, card_facts(card), timeout_s=timeout_s)
         except Exception as exc:  # one card's failure must not stop the others
             log.warning("gloss failed for %s: %s", card.path, exc)
             failed.append(card.path)

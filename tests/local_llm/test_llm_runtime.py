@@ -82,12 +82,12 @@ def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm
     from catalog.gloss import gloss_cards
 
     store = _catalog(tmp_path)
-    first = gloss_cards(store, llm)
+    first = gloss_cards(store, llm, timeout_s=None)  # no time budget: a loaded test machine must not fail it
     assert first["glossed"] == 2 and first["embedded"] == 2 and not first["failed"]
     glossed = {c.path: c for c in store.cards() if c.gloss}
     assert set(glossed) == {"/lib/tiojoaquin.safetensors", "/lib/nainai_cn.safetensors"}  # not the English one
     assert all(c.gloss in card_text(c) for c in glossed.values())
-    again = gloss_cards(store, llm)
+    again = gloss_cards(store, llm, timeout_s=None)
     assert again["glossed"] == 0 and again["embedded"] == 0  # same facts, same model: nothing to do
     store.close()
 
@@ -104,9 +104,11 @@ def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLL
     store.close()
 
 
-def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tmp_path):
+def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tmp_path, monkeypatch):
+    from catalog import checkin
     from catalog.checkin import check_in
 
+    monkeypatch.setattr(checkin, "LLM_STEP_TIMEOUT_S", None)  # behaviour, not speed: no time budget here
     store = _catalog(tmp_path)
     own = tmp_path / "my-own-model.gguf"  # a model the user chose is trusted to restate
     own.symlink_to(llm.path)

@@ -331,13 +331,15 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
         raise ValueError("request must be a non-empty string")
     intent = read_intent(request, today)
     candidates = search(store, request, intent=intent, method=method, k=TOP_K)
-    result = CheckinResult(request=request, status="none", method=method + ("+llm" if use_llm else ""),
-                           today=intent.today.isoformat())
+    rerank = LLM_RERANK if llm_rerank is None else llm_rerank
+    result = CheckinResult(request=request, status="none", method=method, today=intent.today.isoformat())
     llm = None
     if use_llm and method != "bm25" and needs_restating(request, candidates, method) and _reads_languages(llm_model):
         llm, result.note = _llm_or_note(llm_model)
         if llm is not None:
             candidates = _restated_search(llm, store, request, intent, method, candidates, result)
+    if use_llm and (rerank or result.restated):  # the LLM took part in the decision, not just the wording
+        result.method = method + "+llm"
     result.candidates = [(c.card.path, c.score) for c in candidates]
     concepts = group_concepts(candidates)
     for concept in concepts:
@@ -345,7 +347,6 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
     # a concept whose named version/time does not exist does not fit ("Ziggy v11")
     concepts = [c for c in concepts if c.chosen is not None]
     status, chosen = decide(concepts, method)
-    rerank = LLM_RERANK if llm_rerank is None else llm_rerank
     if use_llm and llm is None and status == "clarify":  # the LLM only acts on close calls: loading it costs seconds
         llm, result.note = _llm_or_note(llm_model)
     if llm is not None and rerank:

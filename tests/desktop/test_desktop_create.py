@@ -124,3 +124,28 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
     assert "Cancelled" in gen.status.text()
     assert window.history_model.rowCount() == 0  # nothing half-made went to the gallery
     assert not list(Path(window.services.store.db_path).parent.glob("outputs/*/*.png"))
+
+
+def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, library, tmp_path, monkeypatch):
+    """With a model the user chose (trusted to read other languages), a Spanish request is restated in
+    English before retrieval, and the panel shows that reading whatever Check-in decides."""
+    from catalog import checkin
+    from local_llm.models import DEFAULT_MODEL, assemble
+
+    monkeypatch.setattr(checkin, "LLM_STEP_TIMEOUT_S", None)  # behaviour, not speed
+    model = assemble(DEFAULT_MODEL, tmp_path / "llm" / DEFAULT_MODEL.filename)
+    own = tmp_path / "my-model.gguf"
+    own.symlink_to(model)
+    root, _ = library
+    window = make_window(use_llm=True)
+    window.settings.llm_model = str(own)
+    window.welcome.add_folder(str(root))
+    qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
+    window.go("create")
+    page = ask(window, qtbot, "un coche rojo en una pista de carreras")
+    restated = window.checkin_result.restated
+    assert restated and restated != "un coche rojo en una pista de carreras"
+    panel = window.request_panel
+    shown = {"none": panel.none_label.text(), "selected": panel.chosen.caption.text()}.get(page, restated)
+    assert restated in shown

@@ -104,3 +104,17 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     assert "scanning: 5 found" in text
     assert "[##########] 4/4" in text and "2/4 MiB" in text
     assert text.count("\n") == 3  # one line per phase
+
+
+def test_index_gloss_with_a_model_that_cannot_read_other_languages_says_so_and_indexes(tmp_path, capsys):
+    from common.settings import load_settings, save_settings
+    from local_llm.models import DEFAULT_MODEL, assemble
+
+    settings = load_settings()
+    settings.llm_model = str(assemble(DEFAULT_MODEL, tmp_path / DEFAULT_MODEL.filename))  # the bundled 0.5B
+    save_settings(settings)
+    expected = write_library(tmp_path / "lib")
+    code, out, err = _run(capsys, "index", str(tmp_path / "lib"), "--db", str(tmp_path / "c.sqlite"), "--json",
+                          "--no-embed", "--gloss", "-q")
+    assert code == 0 and len(json.loads(out)) == len(expected)
+    assert "cards not glossed" in err and "does not read other languages" in err

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _gloss(store, llm_model: str | None) -> dict:
-    """The app's LLM stage starts at index time: gloss every card (timed apart from the requests)."""
+    """The app's LLM stage starts at index time: gloss the cards not in English (timed apart from the requests)."""
     from catalog.gloss import gloss_library
 
     try:

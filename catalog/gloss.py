@@ -21,7 +21,7 @@ GLOSS_TIMEOUT_S = 30.0  # per card; a card the model cannot answer in time is sk
 
 def card_facts(card: Card) -> dict:
     """What the LLM reads about a card: user-facing words only, never paths or ids."""
-    return {"name": card.name, "description": card.description, "tags": list(card.tags)[:10]}
+    return {"name": card.name, "description": card.description, "tags": list(card.tags)}
 
 
 def needs_gloss(card: Card) -> bool:

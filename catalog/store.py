@@ -162,20 +162,11 @@ class Store:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != "path")
-        sql = f"INSERT INTO checkpoints ({names}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates} RETURNING id"
+        sql = f"INSERT INTO checkpoints ({names}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates}"
         db = self.db
         with db.atomic():
-            row_id = db.execute(sql, list(row.values())).fetchone()[0]
-            edit = db.execute("SELECT trigger, description, tags FROM user_edits WHERE path = ?", [card.path]).fetchone()
-            merged = Card(**{f: getattr(card, f) for f in _CARD_FIELDS})
-            merged.triggers, merged.tags = list(card.triggers), list(card.tags)
-            merged.metadata_sources = list(card.metadata_sources)
-            if edit:
-                _merge_user_edit(merged, *edit)
-            gloss = db.execute("SELECT text, source FROM glosses WHERE path = ?", [card.path]).fetchone()
-            if gloss and gloss[1] == gloss_source(merged):
-                merged.gloss = gloss[0]
-            _write_fts_row(db, row_id, merged)
+            db.execute(sql, list(row.values()))
+            self._write_fts(db, card.path)  # read back: user edits and a still-valid gloss merge in one place
 
     def remove(self, path: str) -> bool:
         """Forget a file (card, FTS row, embedding); user edits stay in case it comes back. True if it existed."""
@@ -279,7 +270,7 @@ class Store:
 
     # --- full-text search --------------------------------------------------------------
     def _write_fts(self, db: sqlite_utils.Database, path: str) -> None:
-        """Rewrite the FTS row of `path` from the merged card (after a user edit)."""
+        """Rewrite the FTS row of `path` from the merged card (user edits and gloss, as `get` returns it)."""
         cur = db.execute(_SELECT_CARDS + " WHERE c.path = ?", [path])
         row = cur.fetchone()
         if row:

@@ -40,13 +40,10 @@ RESTATE_SCHEMA = {
 
 
 def gloss_messages(facts: dict) -> list[dict]:
-    lines = [f"Name: {facts.get('name') or 'unnamed'}"]
-    if facts.get("description"):
-        lines.append(f"Description: {facts['description'][:400]}")
-    if facts.get("tags"):
-        lines.append("Tags: " + ", ".join(facts["tags"][:10]))
+    from local_llm.rerank import describe_card
+
     return [{"role": "system", "content": GLOSS_SYSTEM},
-            {"role": "user", "content": "\n".join(lines) + "\n\nReturn JSON."}]
+            {"role": "user", "content": describe_card(facts) + "\n\nReturn JSON."}]
 
 
 def gloss_card(llm, facts: dict, timeout_s: float | None = None) -> str:

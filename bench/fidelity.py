@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     judge = load_judge(world / manifest["judge"])
     steps = args.steps or manifest["settings"]["sample_steps"]
     specs = [s.strip() for s in args.specs.split(",") if s.strip()]
+    specs = ["none"] + [s for s in specs if s != "none"]  # full precision first: every PSNR is measured against it
     wanted = {w.strip() for w in args.checkpoints.split(",") if w.strip()}
     entries = [e for e in manifest["entries"] if not wanted or e["file"] in wanted or e["concept"] in wanted]
     if not entries:

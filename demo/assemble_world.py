@@ -61,7 +61,9 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
         vec, loss = personalize.textual_inversion(base_pipe, instance, c.trigger, c.class_noun, settings.ti_steps, settings.batch, seed, log=log)
         save_file({"emb_params": vec.half().contiguous()}, str(target), metadata={"name": c.trigger, "step": str(settings.ti_steps), "sd_checkpoint_name": sidecars.BASE_NAME})
         return {"loss": round(loss, 4), "steps": settings.ti_steps}
-    instance, prior = personalize.dreambooth_data(base_pipe, entry.concept, settings.instance_images, settings.prior_images, seed, settings.sample_steps)
+    recipe = entry.recipe
+    n_instance, n_prior, steps = recipe.instance_images(settings), recipe.prior_images(settings), recipe.steps(settings)
+    instance, prior = personalize.dreambooth_data(base_pipe, entry.concept, n_instance, n_prior, seed, settings.sample_steps)
     if entry.method == "dreambooth":
         pipe, loss = personalize.dreambooth_full(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, log=log)
         from demo import single_file
@@ -70,10 +72,13 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
         single_file.save_single_file(pipe, target, metadata=meta)
         return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 4e-4}
     conv = bool(settings.lora_conv) and c.kind == "subject"  # see personalize.LORA_RANK: LoCon helps subjects, hurts styles
-    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, conv=conv, log=log)
-    meta = sidecars.kohya_metadata(entry, settings.personal_steps, personalize.LORA_LR, settings.instance_images, settings.prior_images, seed, rank=personalize.LORA_RANK, conv=conv)
+    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, steps, settings.batch, seed, lr=recipe.lr, conv=conv, min_snr_gamma=recipe.min_snr_gamma, log=log)
+    meta = sidecars.kohya_metadata(entry, steps, recipe.lr, n_instance, n_prior, seed, rank=personalize.LORA_RANK, conv=conv, min_snr_gamma=recipe.min_snr_gamma)
     save_file(state, str(target), metadata=meta)
-    return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": personalize.LORA_LR, "rank": personalize.LORA_RANK, "conv": conv}
+    info = {"loss": round(loss, 4), "steps": steps, "lr": recipe.lr, "rank": personalize.LORA_RANK, "conv": conv}
+    if recipe != personalize.Recipe():
+        info.update(instance_images=n_instance, prior_images=n_prior, min_snr_gamma=recipe.min_snr_gamma)
+    return info
 
 
 def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:
@@ -95,7 +100,8 @@ def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tup
 
 def _cached_entry(index: int, settings, work: Path) -> tuple[Path, Path]:
     """(checkpoint, train info) paths of entry `index` in the stage cache; the info is written last."""
-    cached = work / f"library-{_library_key(settings, work)}" / personalize.LIBRARY[index].file
+    entry = personalize.LIBRARY[index]
+    cached = work / f"library-{_library_key(settings, entry)}" / entry.file
     return cached, cached.with_suffix(".train.json")
 
 
@@ -175,7 +181,11 @@ def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log
     }
 
 
-def _library_key(settings, work: Path) -> str:
+def _library_key(settings, entry) -> str:
+    """The build settings' key, plus the entry's own recipe where it has one (so only it retrains)."""
     from demo.build import settings_key
 
-    return settings_key(settings, "library")
+    key = settings_key(settings, "library")
+    if entry.recipe != personalize.Recipe():
+        key += "-" + hashlib.sha256(repr(dataclasses.astuple(entry.recipe)).encode()).hexdigest()[:8]
+    return key

@@ -142,6 +142,17 @@ def build_judge(settings: BuildSettings, work: Path):
     return judge, metrics
 
 
+def balanced_shares(costs: dict[int, float], workers: int) -> list[list[int]]:
+    """Split entries over workers, longest first to the least loaded (the build waits for the slowest)."""
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for index in sorted(costs, key=lambda i: (-costs[i], i)):
+        k = loads.index(min(loads))
+        shares[k].append(index)
+        loads[k] += costs[index]
+    return [sorted(s) for s in shares if s]
+
+
 def train_library_in_workers(settings: BuildSettings, work: Path, threads: int, smoke: bool, overrides: list[str]) -> None:
     """Train the personalizations not yet cached in `threads` one-thread processes (entries are
     independent; one-thread workers use 2 cores better than one two-thread loop, and the committed
@@ -154,11 +165,11 @@ def train_library_in_workers(settings: BuildSettings, work: Path, threads: int, 
     if not pending:
         return
     workers = max(1, min(threads, len(pending)))
+    shares = balanced_shares({i: personalize.LIBRARY[i].recipe.step_factor for i in pending}, workers)
     base_cmd = [sys.executable, "-m", "demo.build", "--threads", "1", "--work", str(work)]
     base_cmd += (["--smoke"] if smoke else []) + [f"--set={item}" for item in overrides]
     procs = []
-    for k in range(workers):
-        share = pending[k::workers]
+    for k, share in enumerate(shares):
         log(f"worker {k + 1}/{workers}: library entries {share}")
         cmd = base_cmd + [arg for i in share for arg in ("--train-entry", str(i))]
         procs.append(subprocess.Popen(cmd, cwd=str(Path(__file__).resolve().parents[1])))

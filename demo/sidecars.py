@@ -21,7 +21,8 @@ def _unix(date: str) -> int:
     return int(dt.datetime.fromisoformat(date).replace(hour=12, tzinfo=dt.timezone.utc).timestamp())
 
 
-def kohya_metadata(entry, steps: int, lr: float, n_instance: int, n_prior: int, seed: int, rank: int = 4, conv: bool = False) -> dict[str, str]:
+def kohya_metadata(entry, steps: int, lr: float, n_instance: int, n_prior: int, seed: int, rank: int = 4, conv: bool = False,
+                   min_snr_gamma: float = 0.0) -> dict[str, str]:
     c = world.CONCEPT_BY_KEY[entry.concept]
     folder = f"1_{trigger_phrase(entry)} {c.class_noun}".strip()
     out = {
@@ -52,6 +53,8 @@ def kohya_metadata(entry, steps: int, lr: float, n_instance: int, n_prior: int, 
         "ss_tag_frequency": json.dumps({folder: {trigger_phrase(entry): n_instance, **({c.class_noun: n_instance} if c.class_noun else {})}}),
         "ss_training_comment": f"{entry.description} Trigger: {trigger_phrase(entry)}",
     }
+    if min_snr_gamma:
+        out["ss_min_snr_gamma"] = str(min_snr_gamma)
     if conv:  # kohya records LoCon as network args of networks.lora
         out["ss_network_args"] = json.dumps({"conv_dim": str(rank), "conv_alpha": str(float(rank))})
     if entry.version != "v1" or entry.concept.startswith("robot"):

@@ -7,7 +7,7 @@ import json
 import pytest
 from safetensors import safe_open
 
-from demo import build, personalize, world
+from demo import build, personalize, train, world
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,29 @@ def test_metrics_are_recorded(smoke_world):
     metrics = json.loads((smoke_world / "manifest.json").read_text())["metrics"]
     for key in ("vae_psnr_db", "judge_heldout_min", "base_attribute_accuracy_heldout", "concept_with_trigger_min", "concept_without_trigger_max"):
         assert key in metrics
+
+
+def test_an_entry_with_its_own_recipe_records_it_like_kohya(smoke_world):
+    tuned = [e for e in personalize.LIBRARY if e.recipe != personalize.Recipe()]
+    assert tuned, "the outline style trains with its own recipe"
+    for e in tuned:
+        with safe_open(str(smoke_world / "library" / e.file), "pt") as f:
+            meta = f.metadata()
+        assert meta["ss_max_train_steps"] == str(e.recipe.steps(build.SMOKE)) != str(build.SMOKE.personal_steps)
+        assert meta["ss_num_train_images"] == str(e.recipe.instance_images(build.SMOKE))
+        assert float(meta["ss_min_snr_gamma"]) == e.recipe.min_snr_gamma
+
+
+def test_min_snr_weights_only_lower_the_clean_timesteps():
+    import torch
+
+    alpha_bar = torch.tensor([0.999, 0.9, 0.5, 0.01])  # SNR 999, 9, 1, ~0.01
+    w = train.min_snr_weights(alpha_bar, 5.0)
+    assert torch.allclose(w[2:], torch.ones(2)) and w[0] < w[1] < 1.0
+    assert torch.isclose(w[1], torch.tensor(5.0 / 9.0))
+
+
+def test_library_training_is_shared_so_the_longest_entry_does_not_wait_behind_others():
+    shares = build.balanced_shares({0: 1.0, 1: 1.0, 2: 1.0, 3: 2.5, 4: 1.0}, 2)
+    assert sorted(shares) == [[0, 1, 2], [3, 4]]  # loads 3 and 3.5, where taking turns gives 2 and 5.5
+    assert build.balanced_shares({0: 1.0}, 2) == [[0]]

@@ -63,22 +63,27 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
         return {"loss": round(loss, 4), "steps": settings.ti_steps}
     recipe = entry.recipe
     n_instance, n_prior, steps = recipe.instance_images(settings), recipe.prior_images(settings), recipe.steps(settings)
+    lr = recipe.learning_rate(entry.method)
     instance, prior = personalize.dreambooth_data(base_pipe, entry.concept, n_instance, n_prior, seed, settings.sample_steps)
     if entry.method == "dreambooth":
-        pipe, loss = personalize.dreambooth_full(base_pipe, instance, prior, settings.personal_steps, settings.batch, seed, log=log)
+        pipe, loss = personalize.dreambooth_full(base_pipe, instance, prior, steps, settings.batch, seed, lr=lr, min_snr_gamma=recipe.min_snr_gamma, log=log)
         from demo import single_file
 
         meta = sidecars.modelspec(entry) if entry.concept == "robot_v1" else {}
         single_file.save_single_file(pipe, target, metadata=meta)
-        return {"loss": round(loss, 4), "steps": settings.personal_steps, "lr": 4e-4}
+        return {"loss": round(loss, 4), "steps": steps, "lr": lr, **_recipe_info(recipe, n_instance, n_prior)}
     conv = bool(settings.lora_conv) and c.kind == "subject"  # see personalize.LORA_RANK: LoCon helps subjects, hurts styles
-    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, steps, settings.batch, seed, lr=recipe.lr, conv=conv, min_snr_gamma=recipe.min_snr_gamma, log=log)
-    meta = sidecars.kohya_metadata(entry, steps, recipe.lr, n_instance, n_prior, seed, rank=personalize.LORA_RANK, conv=conv, min_snr_gamma=recipe.min_snr_gamma)
+    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, steps, settings.batch, seed, lr=lr, conv=conv, min_snr_gamma=recipe.min_snr_gamma, log=log)
+    meta = sidecars.kohya_metadata(entry, steps, lr, n_instance, n_prior, seed, rank=personalize.LORA_RANK, conv=conv, min_snr_gamma=recipe.min_snr_gamma)
     save_file(state, str(target), metadata=meta)
-    info = {"loss": round(loss, 4), "steps": steps, "lr": recipe.lr, "rank": personalize.LORA_RANK, "conv": conv}
-    if recipe != personalize.Recipe():
-        info.update(instance_images=n_instance, prior_images=n_prior, min_snr_gamma=recipe.min_snr_gamma)
-    return info
+    return {"loss": round(loss, 4), "steps": steps, "lr": lr, "rank": personalize.LORA_RANK, "conv": conv, **_recipe_info(recipe, n_instance, n_prior)}
+
+
+def _recipe_info(recipe, n_instance: int, n_prior: int) -> dict:
+    """What an entry's own recipe changed, for its manifest record (nothing for the default)."""
+    if recipe == personalize.Recipe():
+        return {}
+    return {"instance_images": n_instance, "prior_images": n_prior, "min_snr_gamma": recipe.min_snr_gamma}
 
 
 def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:
@@ -156,7 +161,8 @@ def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log
         sidecars.write_sidecars(entry, target, png_bytes(img_t[0]))
         log(f"{entry.file}: {scores}")
         c = world.CONCEPT_BY_KEY[entry.concept]
-        entries.append(dict(dataclasses.asdict(entry), trigger=entry.trigger, trigger_phrase=sidecars.trigger_phrase(entry), kind=c.kind, class_noun=c.class_noun, train=info, metrics=scores))
+        record = {k: v for k, v in dataclasses.asdict(entry).items() if k != "recipe"}  # `train` says what was done
+        entries.append(dict(record, trigger=entry.trigger, trigger_phrase=sidecars.trigger_phrase(entry), kind=c.kind, class_noun=c.class_noun, train=info, metrics=scores))
         del loaded
 
     metrics["concept_with_trigger_min"] = min(e["metrics"]["concept_with_trigger"] for e in entries)
@@ -187,5 +193,7 @@ def _library_key(settings, entry) -> str:
 
     key = settings_key(settings, "library")
     if entry.recipe != personalize.Recipe():
-        key += "-" + hashlib.sha256(repr(dataclasses.astuple(entry.recipe)).encode()).hexdigest()[:8]
+        r = entry.recipe
+        trained_with = (r.instance_factor, r.step_factor, r.learning_rate(entry.method), r.min_snr_gamma)
+        key += "-" + hashlib.sha256(repr(trained_with).encode()).hexdigest()[:8]
     return key

@@ -156,7 +156,8 @@ def balanced_shares(costs: dict[int, float], workers: int) -> list[list[int]]:
 def train_library_in_workers(settings: BuildSettings, work: Path, threads: int, smoke: bool, overrides: list[str]) -> None:
     """Train the personalizations not yet cached in `threads` one-thread processes (entries are
     independent; one-thread workers use 2 cores better than one two-thread loop, and the committed
-    world was trained this way: another thread count changes the bits)."""
+    world was trained this way: another thread count, or another split of the entries over the
+    workers, changes the last bits)."""
     import subprocess
 
     from demo import assemble_world, personalize

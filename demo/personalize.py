@@ -35,17 +35,18 @@ from demo import train, world
 # two-pixel line.
 LORA_RANK = 16
 LORA_LR = 5e-3
+DREAMBOOTH_LR = 4e-4
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """One entry's training beyond the build settings, as creators tune each LoRA.
+    """One DreamBooth or LoRA entry's training beyond the build settings, as creators tune each one.
 
     Factors scale the settings (so `--smoke` stays tiny); the defaults change nothing."""
 
     instance_factor: int = 1  # instance (and prior) images: settings.instance_images * factor
     step_factor: float = 1.0  # settings.personal_steps * factor
-    lr: float = LORA_LR
+    lr: float | None = None  # None: the method's own (DREAMBOOTH_LR, LORA_LR)
     min_snr_gamma: float = 0.0  # see train.train_diffusion
 
     def instance_images(self, settings) -> int:
@@ -56,6 +57,9 @@ class Recipe:
 
     def steps(self, settings) -> int:
         return max(1, round(settings.personal_steps * self.step_factor))
+
+    def learning_rate(self, method: str) -> float:
+        return self.lr if self.lr is not None else (DREAMBOOTH_LR if method == "dreambooth" else LORA_LR)
 
 
 # The outline style's recipe, from a sweep on a lent GPU (64 seeds each, trigger / no trigger; the base,
@@ -173,13 +177,14 @@ def _mixed_batch_fn(tokenizer, vae, instance, prior, batch: int, prior_weight: f
 # ---------------------------------------------------------------- methods
 
 
-def dreambooth_full(pipe, instance, prior, steps: int, batch: int, seed: int, lr: float = 4e-4, log=print):
+def dreambooth_full(pipe, instance, prior, steps: int, batch: int, seed: int, lr: float = DREAMBOOTH_LR, min_snr_gamma: float = 0.0, log=print):
     """Fine-tune copies of UNet + text encoder; returns a new pipeline sharing the base VAE."""
     unet, te = copy.deepcopy(pipe.unet), copy.deepcopy(pipe.text_encoder)
     unet.requires_grad_(True)
     te.requires_grad_(True)
     fn = _mixed_batch_fn(pipe.tokenizer, pipe.vae, instance, prior, batch)
-    loss = train.train_diffusion(unet, te, pipe.scheduler, list(unet.parameters()) + list(te.parameters()), fn, steps, lr, seed, log=log, label="dreambooth")
+    params = list(unet.parameters()) + list(te.parameters())
+    loss = train.train_diffusion(unet, te, pipe.scheduler, params, fn, steps, lr, seed, log=log, label="dreambooth", min_snr_gamma=min_snr_gamma)
     unet.requires_grad_(False)
     te.requires_grad_(False)
     new = world_model.assemble(te, pipe.vae, unet, pipe.tokenizer, pipe.scheduler)

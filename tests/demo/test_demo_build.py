@@ -72,6 +72,12 @@ def test_an_entry_with_its_own_recipe_records_it_like_kohya(smoke_world):
         assert meta["ss_max_train_steps"] == str(e.recipe.steps(build.SMOKE)) != str(build.SMOKE.personal_steps)
         assert meta["ss_num_train_images"] == str(e.recipe.instance_images(build.SMOKE))
         assert float(meta["ss_min_snr_gamma"]) == e.recipe.min_snr_gamma
+    manifest = {m["file"]: m for m in json.loads((smoke_world / "manifest.json").read_text())["entries"]}
+    for e in personalize.LIBRARY:
+        record = manifest[e.file]
+        assert "recipe" not in record  # the manifest says what was done, under "train"
+        if e in tuned:
+            assert record["train"]["steps"] == e.recipe.steps(build.SMOKE) and record["train"]["min_snr_gamma"] == e.recipe.min_snr_gamma
 
 
 def test_min_snr_weights_only_lower_the_clean_timesteps():

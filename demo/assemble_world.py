@@ -81,7 +81,7 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
 
 def _recipe_info(recipe, n_instance: int, n_prior: int) -> dict:
     """What an entry's own recipe changed, for its manifest record (nothing for the default)."""
-    if recipe == personalize.Recipe():
+    if not recipe.tuned:
         return {}
     return {"instance_images": n_instance, "prior_images": n_prior, "min_snr_gamma": recipe.min_snr_gamma}
 
@@ -192,7 +192,7 @@ def _library_key(settings, entry) -> str:
     from demo.build import settings_key
 
     key = settings_key(settings, "library")
-    if entry.recipe != personalize.Recipe():
+    if entry.recipe.tuned:
         r = entry.recipe
         trained_with = (r.instance_factor, r.step_factor, r.learning_rate(entry.method), r.min_snr_gamma)
         key += "-" + hashlib.sha256(repr(trained_with).encode()).hexdigest()[:8]

@@ -49,6 +49,11 @@ class Recipe:
     lr: float | None = None  # None: the method's own (DREAMBOOTH_LR, LORA_LR)
     min_snr_gamma: float = 0.0  # see train.train_diffusion
 
+    @property
+    def tuned(self) -> bool:
+        """Differs from the build settings (its entry gets its own cache key and manifest record)."""
+        return self != Recipe()
+
     def instance_images(self, settings) -> int:
         return settings.instance_images * self.instance_factor
 

@@ -4,7 +4,7 @@
 
 Indexes the library into a temporary database, runs every request through each method
 (bm25, dense, hybrid: retrieval only; hybrid+llm: the app's LLM stage on top of hybrid — cards not in
-English are glossed first (timed apart, `summary.gloss`), requests not in English or that fit nothing
+English are glossed and every card's subject is named first (timed apart, `summary.gloss`), requests not in English or that fit nothing
 are restated, questions are worded, close calls reranked when LLM_RERANK is on; a model that does not
 read other languages, like the bundled 0.5B, only words questions) and prints one row per
 (method, request) plus a summary per method.
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _gloss(store, llm_model: str | None) -> dict:
-    """The app's LLM stage starts at index time: gloss the cards not in English (timed apart from the requests)."""
+    """The app's LLM stage starts at index time: gloss the cards not in English and name every card's
+    subject (timed apart from the requests)."""
     from catalog.gloss import gloss_library
 
     try:
@@ -197,7 +198,7 @@ def _gloss(store, llm_model: str | None) -> dict:
     except Exception as exc:  # hybrid+llm then measures the retrieval-only fallback, and says so
         progress(f"no LLM ({exc}): hybrid+llm runs without glosses")
         return {"glossed": 0, "error": str(exc)}
-    return {k: report[k] for k in ("glossed", "embedded", "model", "seconds")} | {
+    return {k: report[k] for k in ("glossed", "subjects", "embedded", "model", "seconds")} | {
         "failed": len(report["failed"]), "skipped": report.get("skipped")}
 
 

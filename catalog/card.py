@@ -55,6 +55,7 @@ class Card:
     duplicate_of: str | None = None
     error: str | None = None
     gloss: str = ""  # the local LLM's plain-English line about it (catalog/gloss.py), "" until made
+    subject: str = ""  # the local LLM's everyday word for what it shows ("cat" for a Maine Coon), "" until made
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,7 +21,8 @@ from catalog.card import Card
 from catalog.intent import Intent, read_intent
 from catalog.language import looks_english
 from catalog.rewrite import Rewrite, rewrite_prompt
-from catalog.search import Candidate, file_stem, search, split_words, NOISE_WORD
+from catalog.search import Candidate, encode_words, file_stem, search, split_words, NOISE_WORD
+from catalog.subjects import WordVectors, comparable_words, subject_head, telling_words
 
 log = logging.getLogger(__name__)
 
@@ -252,16 +253,22 @@ def template_question(names: list[str]) -> str:
     return "Which one do you mean: " + ", ".join(names[:-1]) + f", or {names[-1]}?"
 
 
-def decide(concepts: list[Concept], method: str, thresholds: dict | None = None) -> tuple[str, list[Concept]]:
+def decide(concepts: list[Concept], method: str, thresholds: dict | None = None, words: list[str] | None = None,
+           word_vectors: WordVectors | None = None) -> tuple[str, list[Concept]]:
     """selected / clarify / none: the best concept must clear the relevance floor; every other fitting
     concept that is close to it (`_close`: absolute margin, or scale-free ratio + dense gap) becomes an
-    option, and a question also offers the fitting concepts that mean about as much (fill_gap/fill_floor)."""
+    option, and so does any concept of the same subject as one of those that nothing in the request tells
+    apart from it (`_same_subject`, needs the request's content words and a word embedder); a question also
+    offers the fitting concepts that mean about as much (fill_gap/fill_floor)."""
     th = thresholds or THRESHOLDS.get(method, THRESHOLDS["hybrid"])
     fitting = [c for c in concepts if c.score >= th["none"]]
     if not fitting:
         return "none", []
     top = fitting[0]
     close = [top] + [c for c in fitting[1:] if _close(top, c, th)]
+    if words and word_vectors is not None:
+        for asked in list(close):  # the top one, or each concept a question would offer
+            close += [c for c in concepts if c not in close and _same_subject(asked, c, words, word_vectors)]
     if len(close) == 1:
         return "selected", [top]
     if "fill_gap" in th:
@@ -285,6 +292,34 @@ def _close(top: Concept, other: Concept, th: dict) -> bool:
         return True  # the top won on words (name, tag, BM25) but the other card means more like the request
     return (other.score >= th["ratio"] * top.score and other_dense >= top_dense - th["dense_gap"]
             and other_dense >= th["dense_floor"])
+
+
+def _subject_heads(concept: Concept) -> set[str]:
+    return {h for m in concept.members if (h := subject_head(m.card.subject))}
+
+
+def _named(concept: Concept, slack: float = 0.0) -> bool:
+    """Does the request name this concept (its trigger or a name word, exactly or as a close typo)?"""
+    return max(concept.signal("trigger"), concept.signal("name")) >= TRIGGER_NAMED - slack
+
+
+def _same_subject(top: Concept, other: Concept, request_words: list[str], word_vectors: WordVectors) -> bool:
+    """Is `other` as good a reading as `top` (a concept Check-in would pick or offer) because the request
+    names only their shared subject?
+
+    Both show the kind of thing the request names ("cat"), the request does not name `top` by its own
+    name or trigger, and no other request word is explained by the top card but not by the other
+    (subjects.telling_words). On intent-dev: +2 questions recalled ("an orange cat on a
+    windowsill": a tabby described as orange and a Maine Coon described as ginger), no other request
+    changed on either dev set."""
+    words = comparable_words(request_words)
+    shared = _subject_heads(top) & _subject_heads(other) & set(words)
+    if not shared or top.chosen is None or other.chosen is None:
+        return False
+    if _named(top) and not _named(other, slack=0.05):
+        return False
+    rest = [w for w in words if w not in shared]
+    return not telling_words(rest, top.chosen, other.chosen, word_vectors)
 
 
 def concept_variants(concept: Concept, intent: Intent) -> list[Card]:
@@ -346,7 +381,8 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
         concept.chosen = pick_version([m.card for m in concept.members], intent)
     # a concept whose named version/time does not exist does not fit ("Ziggy v11")
     concepts = [c for c in concepts if c.chosen is not None]
-    status, chosen = decide(concepts, method)
+    words = intent.words + (read_intent(result.restated, intent.today).words if result.restated else [])
+    status, chosen = decide(concepts, method, words=words, word_vectors=encode_words)
     if use_llm and llm is None and status == "clarify":  # the LLM only acts on close calls: loading it costs seconds
         llm, result.note = _llm_or_note(llm_model)
     if llm is not None and rerank:
@@ -416,12 +452,13 @@ def _restated_search(llm, store, request: str, intent: Intent, method: str, cand
 
 
 def merge_candidates(first: list[Candidate], second: list[Candidate], k: int = TOP_K) -> list[Candidate]:
-    """Union of two rankings of the same cards: each card's better-scored entry, best first."""
+    """Union of two rankings of the same cards: each card's better-scored entry, best first (at least k,
+    and as many as the longer ranking, which can hold cards of a named subject beyond its top k)."""
     best: dict[str, Candidate] = {}
     for cand in first + second:
         if cand.card.path not in best or cand.score > best[cand.card.path].score:
             best[cand.card.path] = cand
-    return sorted(best.values(), key=lambda c: -c.score)[:k]
+    return sorted(best.values(), key=lambda c: -c.score)[:max(k, len(first), len(second))]
 
 
 def _llm_rerank(llm, intent: Intent, concepts: list[Concept], status: str, chosen: list[Concept],

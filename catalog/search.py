@@ -22,11 +22,13 @@ import numpy as np
 
 from catalog.card import Card
 from catalog.intent import STOPWORDS, Intent, read_intent
+from catalog.subjects import singular, subject_head
 
 METHODS = ("bm25", "dense", "hybrid")
 # Fusion weights (chosen on the dev sets; see bench/checkin.py): dense cosine is the backbone,
 # BM25 (saturated to 0..1) and name/trigger hits (0..1) add evidence the embedder misses.
 WEIGHTS = {"bm25": 0.35, "bm25_half": 12.0, "trigger": 0.5, "name": 0.45, "tag": 0.4, "gate": 0.4}
+SUBJECT_MATES = 8  # cards of a subject the request names added beyond the top k (see rank)
 BM25_HALF = 6.0  # bm25 score at which the saturated signal of the plain bm25 method is 0.5
 GENERIC_STEMS = ("pytorch_lora_weights", "adapter_model", "learned_embeds")
 NOISE_WORD = re.compile(r"^(?:v\d+(?:\.\d+)?[a-z]*|\d+|xl|sdxl|sd\d*|lora|loha|locon|lycoris|peft|dreambooth|"
@@ -63,14 +65,6 @@ def identity_words(card: Card) -> set[str]:
     for tag in card.tags:
         words += split_words(tag)
     return {w for w in words if w not in STOPWORDS and not NOISE_WORD.match(w)}
-
-
-def _singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def _cjk_bigrams(text: str) -> set[str]:
@@ -138,7 +132,7 @@ class SearchIndex:
         self.tags: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, card in enumerate(self.cards):
             for tag in card.tags:
-                words = [_singular(w) for w in split_words(tag) if w not in STOPWORDS]
+                words = [singular(w) for w in split_words(tag) if w not in STOPWORDS]
                 for w in words:
                     self.tags[w].append((i, 1.0 / len(words)))
         self.words = list(self.vocab)
@@ -157,6 +151,17 @@ class SearchIndex:
             for w in ident:
                 postings[w].append(i)
         self.identity_postings = {w: np.array(v, dtype=np.int32) for w, v in postings.items()}
+        by_subject: dict[str, list[int]] = defaultdict(list)
+        for i, card in enumerate(self.cards):
+            head = subject_head(card.subject)
+            if head:
+                by_subject[head].append(i)
+        self.subject_postings = {w: np.array(v, dtype=np.int32) for w, v in by_subject.items()}
+
+    def cards_of_named_subjects(self, words: list[str]) -> np.ndarray:
+        """Indices of the cards whose subject ("cat") the request names."""
+        lists = [self.subject_postings[h] for h in {singular(w) for w in words} if h in self.subject_postings]
+        return np.unique(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int32)
 
     def similar_identity_words(self, word: str) -> set[str]:
         """Identity words equal to `word` or a close typo of it (trigram candidates, then difflib)."""
@@ -167,7 +172,7 @@ class SearchIndex:
     def tag_hits(self, request: str) -> np.ndarray:
         """0..1 per card: how fully request words name one of the card's tags (category words: dog, cat, style)."""
         out = np.zeros(len(self.cards), dtype=np.float32)
-        for w in {_singular(w) for w in split_words(request) if w not in STOPWORDS}:
+        for w in {singular(w) for w in split_words(request) if w not in STOPWORDS}:
             hit = self.tags_arr.get(w)
             if hit is not None:
                 np.add.at(out, hit[0], hit[1])
@@ -245,12 +250,9 @@ _QUERY_CACHE: dict[str, np.ndarray] = {}
 _ENCODE_LOCK = threading.Lock()
 
 
-def encode_query(query: str) -> np.ndarray:
-    """Embed one short query with one torch thread: for ~10 tokens a thread pool only adds
+def _encode(texts: list[str]) -> np.ndarray:
+    """Embed a few short texts with one torch thread: for ~10 tokens a thread pool only adds
     synchronisation, and on a busy 2-core machine it made encoding 10x slower (2 s vs 0.16 s)."""
-    cached = _QUERY_CACHE.get(query)
-    if cached is not None:
-        return cached
     from catalog.embeddings import get_embedder
 
     embedder = get_embedder()
@@ -260,13 +262,35 @@ def encode_query(query: str) -> np.ndarray:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            vector = embedder.encode([query])[0]
+            return embedder.encode(texts)
         finally:
             torch.set_num_threads(threads)
+
+
+def encode_query(query: str) -> np.ndarray:
+    """The query's unit vector, cached (a bench or a user often repeats one)."""
+    cached = _QUERY_CACHE.get(query)
+    if cached is not None:
+        return cached
+    vector = _encode([query])[0]
     if len(_QUERY_CACHE) > 256:
         _QUERY_CACHE.clear()
     _QUERY_CACHE[query] = vector
     return vector
+
+
+_WORD_CACHE: dict[str, np.ndarray] = {}
+
+
+def encode_words(words: list[str]) -> np.ndarray:
+    """Unit vectors of single words (catalog/subjects.py compares words by meaning), cached per word."""
+    todo = [w for w in dict.fromkeys(words) if w not in _WORD_CACHE]
+    if todo:
+        vectors = _encode(todo)
+        if len(_WORD_CACHE) > 20_000:
+            _WORD_CACHE.clear()
+        _WORD_CACHE.update(zip(todo, vectors))
+    return np.array([_WORD_CACHE[w] for w in words], dtype=np.float32).reshape(len(words), -1)
 
 
 def _dense_scores(index: SearchIndex, query: str) -> np.ndarray:
@@ -332,7 +356,9 @@ def score_cards(store, intent: Intent, method: str = "hybrid") -> tuple[SearchIn
 
 
 def rank(index: SearchIndex, score: np.ndarray, signals: dict, intent: Intent, k: int = 10) -> list[Candidate]:
-    """Top-k candidates after the intent's filters: negated cards out, base-model words narrow."""
+    """Top-k candidates after the intent's filters: negated cards out, base-model words narrow; then the
+    best few (SUBJECT_MATES) of the cards whose subject the request names, wherever they rank: Check-in
+    must see every cat when the request says "an orange cat", even one whose words never say cat."""
     if not index.cards:
         return []
     keep = ~negation_mask(index, intent)
@@ -346,6 +372,10 @@ def rank(index: SearchIndex, score: np.ndarray, signals: dict, intent: Intent, k
         return []
     top = np.argpartition(-score, k - 1)[:k] if k < len(score) else np.arange(len(score))
     top = top[np.argsort(-score[top], kind="stable")]
+    mates = np.setdiff1d(index.cards_of_named_subjects(intent.words), top)
+    mates = mates[np.isfinite(score[mates])]
+    if mates.size:
+        top = np.concatenate([top, mates[np.argsort(-score[mates], kind="stable")][:SUBJECT_MATES]])
     return [
         Candidate(index.cards[i], float(score[i]), {name: float(arr[i]) for name, arr in signals.items()})
         for i in top

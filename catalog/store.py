@@ -24,7 +24,7 @@ from catalog.card import Card, gloss_source
 # Card fields stored as JSON text (lists); the rest map to plain columns.
 _JSON_FIELDS = {"triggers", "tags", "sidecars", "metadata_sources"}
 _BOOL_FIELDS = {"is_negative_embedding"}
-_CARD_FIELDS = [f.name for f in fields(Card) if f.name != "gloss"]  # the gloss lives in its own table
+_CARD_FIELDS = [f.name for f in fields(Card) if f.name not in ("gloss", "subject")]  # these live in the glosses table
 
 # bm25 column weights: path (unindexed), name, filename, triggers, description, tags.
 _BM25_WEIGHTS = (0.0, 4.0, 2.0, 6.0, 1.0, 2.0)
@@ -66,10 +66,16 @@ def _create_glosses(db: sqlite_utils.Database) -> None:
     db["glosses"].create({"path": str, "source": str, "model": str, "text": str, "made_at": float}, pk="path")
 
 
+def _add_gloss_subjects(db: sqlite_utils.Database) -> None:
+    """The LLM's everyday word for what each card shows, kept beside its gloss (made from the same facts)."""
+    db.execute("ALTER TABLE glosses ADD COLUMN subject TEXT NOT NULL DEFAULT ''")
+
+
 # Named migrations, applied in order, each once, each in its own transaction.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_create_tables", _create_tables),
     ("0002_glosses", _create_glosses),
+    ("0003_gloss_subjects", _add_gloss_subjects),
 ]
 
 
@@ -253,14 +259,15 @@ class Store:
         return {"trigger": row[0], "description": row[1], "tags": json.loads(row[2]) if row[2] else None}
 
     # --- glosses (the local LLM's plain-English line per card) -----------------------------
-    def put_gloss(self, path: str, source: str, model: str, text: str) -> bool:
-        """Keep the gloss of `path` made from facts hashing to `source`; False when the card is gone."""
+    def put_gloss(self, path: str, source: str, model: str, text: str, subject: str = "") -> bool:
+        """Keep what the LLM read from the facts of `path` hashing to `source`: its plain-English `text`
+        ("" for a card already in English: nothing to search by) and `subject`; False when the card is gone."""
         db = self.db
         with db.atomic():
             if not db.execute("SELECT 1 FROM checkpoints WHERE path = ?", [path]).fetchone():
                 return False
-            db.execute("INSERT OR REPLACE INTO glosses (path, source, model, text, made_at) VALUES (?, ?, ?, ?, ?)",
-                       [path, source, model, text, time.time()])
+            db.execute("INSERT OR REPLACE INTO glosses (path, source, model, text, made_at, subject) VALUES (?, ?, ?, ?, ?, ?)",
+                       [path, source, model, text, time.time(), subject])
             self._write_fts(db, path)
         return True
 
@@ -388,7 +395,7 @@ def _write_fts_row(db: sqlite_utils.Database, row_id: int, card: Card) -> None:
 
 _SELECT_CARDS = (
     "SELECT c.id, c.*, u.trigger AS u_trigger, u.description AS u_description, u.tags AS u_tags, "
-    "g.text AS g_text, g.source AS g_source "
+    "g.text AS g_text, g.source AS g_source, g.subject AS g_subject "
     "FROM checkpoints c LEFT JOIN user_edits u ON u.path = c.path LEFT JOIN glosses g ON g.path = c.path"
 )
 
@@ -419,8 +426,8 @@ def _row_to_card(description, row) -> Card:
         values[name] = value
     card = Card(**values)
     _merge_user_edit(card, data.get("u_trigger"), data.get("u_description"), data.get("u_tags"))
-    if data.get("g_text") and data.get("g_source") == gloss_source(card):
-        card.gloss = data["g_text"]  # a gloss of facts that have since changed is not used
+    if data.get("g_source") == gloss_source(card):  # a gloss of facts that have since changed is not used
+        card.gloss, card.subject = data.get("g_text") or "", data.get("g_subject") or ""
     return card
 
 

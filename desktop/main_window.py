@@ -325,7 +325,7 @@ class MainWindow(QMainWindow):
             self.start_glossing()
 
     def start_glossing(self) -> None:
-        """Once search works: the local LLM glosses new cards in the background (seconds per card)."""
+        """Once search works: the local LLM reads new cards in the background (seconds per card)."""
         if self.gloss_worker is not None or self._closing or not self.services.llm_enabled():
             return
         self.gloss_worker = self.workers.submit(

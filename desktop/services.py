@@ -111,8 +111,8 @@ class Services:
         return self.store.refresh_embeddings(progress=progress)
 
     def gloss(self, ctx) -> dict:
-        """The local LLM's plain-English line for each new or changed card (seconds per card), then
-        their embeddings; Check-in works meanwhile and finds more once it is done."""
+        """The local LLM reads each new or changed card (seconds per card): its subject, and a plain-English
+        line, embedded, when it is not in English; Check-in works meanwhile and asks better once it is done."""
         from catalog.gloss import gloss_library
 
         def progress(done, total):

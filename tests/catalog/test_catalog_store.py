@@ -35,13 +35,16 @@ def test_roundtrip_keeps_every_field(store):
     assert store.get("/lib/missing.safetensors") is None
 
 
+MIGRATIONS = ["0001_create_tables", "0002_glosses", "0003_gloss_subjects"]
+
+
 def test_wal_mode_and_named_migrations(store, tmp_path):
     mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
-    assert store.applied_migrations() == ["0001_create_tables", "0002_glosses"]
+    assert store.applied_migrations() == MIGRATIONS
     store.close()
     again = Store(tmp_path / "cat.sqlite")  # reopening applies nothing twice
-    assert again.applied_migrations() == ["0001_create_tables", "0002_glosses"]
+    assert again.applied_migrations() == MIGRATIONS
     again.close()
 
 
@@ -50,11 +53,33 @@ def test_a_catalog_from_before_glosses_is_upgraded_in_place(tmp_path):
     old.upsert_card(_card("/lib/a.safetensors", description="my beagle"))
     with old.db.atomic():  # make it what a catalog written before the glosses table looks like
         old.db.execute("DROP TABLE glosses")
-        old.db.execute("DELETE FROM migrations WHERE name = '0002_glosses'")
+        old.db.execute("DELETE FROM migrations WHERE name IN ('0002_glosses', '0003_gloss_subjects')")
     old.close()
     new = Store(tmp_path / "old.sqlite")
-    assert new.applied_migrations() == ["0001_create_tables", "0002_glosses"]
+    assert new.applied_migrations() == MIGRATIONS
     assert new.get("/lib/a.safetensors").description == "my beagle" and new.gloss_models() == {}
+    new.close()
+
+
+def test_a_catalog_with_glosses_but_no_subjects_keeps_its_glosses(tmp_path):
+    from catalog.card import gloss_source
+
+    old = Store(tmp_path / "old.sqlite")
+    card = _card("/lib/nainai.safetensors", description="我的奶奶")
+    old.upsert_card(card)
+    with old.db.atomic():  # a catalog written before subjects: the glosses table without the column
+        old.db.execute("DROP TABLE glosses")
+        old.db.execute("CREATE TABLE glosses (path TEXT PRIMARY KEY, source TEXT, model TEXT, text TEXT, made_at FLOAT)")
+        old.db.execute("INSERT INTO glosses VALUES (?, ?, 'm.gguf', 'grandmother: my grandma', 1.0)",
+                       [card.path, gloss_source(card)])
+        old.db.execute("DELETE FROM migrations WHERE name = '0003_gloss_subjects'")
+    old.close()
+    new = Store(tmp_path / "old.sqlite")
+    assert new.applied_migrations() == MIGRATIONS
+    kept = new.get(card.path)
+    assert kept.gloss == "grandmother: my grandma" and kept.subject == ""
+    assert new.put_gloss(card.path, gloss_source(card), "m.gguf", kept.gloss, "grandmother")
+    assert new.get(card.path).subject == "grandmother"
     new.close()
 
 
@@ -269,15 +294,21 @@ def test_a_gloss_is_searchable_embedded_and_dropped_when_its_facts_change(store)
     card = _card("/lib/marmalade.safetensors", description="my sister's ginger Maine Coon", tags=["fluffy"])
     store.upsert_card(card)
     assert store.fts_search("cat") == []
-    assert store.put_gloss(card.path, gloss_source(card), "m.gguf", "cat: a big ginger cat")
+    assert store.put_gloss(card.path, gloss_source(card), "m.gguf", "cat: a big ginger cat", "cat")
     assert [p for p, _ in store.fts_search("cat")] == [card.path]
-    assert store.get(card.path).gloss == "cat: a big ginger cat"
+    assert store.get(card.path).gloss == "cat: a big ginger cat" and store.get(card.path).subject == "cat"
     assert "a big ginger cat" in card_text(store.get(card.path))
     store.upsert_card(card)  # re-indexing the same facts keeps the gloss
     assert [p for p, _ in store.fts_search("cat")] == [card.path]
     store.set_user_edit(card.path, description="my sister's tabby")  # new facts: the old gloss is stale
-    assert store.get(card.path).gloss == "" and store.fts_search("cat") == []
+    assert store.get(card.path).gloss == store.get(card.path).subject == "" and store.fts_search("cat") == []
     assert store.gloss_models() == {card.path: (gloss_source(card), "m.gguf")}
     assert not store.put_gloss("/lib/gone.safetensors", "x", "m.gguf", "cat")
+    english = _card("/lib/clementine.safetensors", description="my orange tabby")
+    store.upsert_card(english)  # an English card gets a subject and no gloss: its searchable words stay its own
+    assert store.put_gloss(english.path, gloss_source(english), "m.gguf", "", "cat")
+    assert store.get(english.path).subject == "cat" and card_text(store.get(english.path)) == card_text(english)
+    assert [p for p, _ in store.fts_search("cat")] == []
     store.remove(card.path)
+    store.remove(english.path)
     assert store.gloss_models() == {}

@@ -82,13 +82,18 @@ def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm
     from catalog.gloss import gloss_cards
 
     store = _catalog(tmp_path)
+    english = card_text(store.get("/lib/wfflbeagle.safetensors"))
     first = gloss_cards(store, llm, timeout_s=None)  # no time budget: a loaded test machine must not fail it
     assert first["glossed"] == 2 and first["embedded"] == 2 and not first["failed"]
     glossed = {c.path: c for c in store.cards() if c.gloss}
     assert set(glossed) == {"/lib/tiojoaquin.safetensors", "/lib/nainai_cn.safetensors"}  # not the English one
     assert all(c.gloss in card_text(c) for c in glossed.values())
+    # every card gets a subject (one short constrained answer); the English card's searchable text stays its own
+    assert first["subjects"] == 3 and all(0 < len(c.subject) <= 30 for c in store.cards())
+    assert all(c.gloss.startswith(c.subject) for c in glossed.values())
+    assert card_text(store.get("/lib/wfflbeagle.safetensors")) == english
     again = gloss_cards(store, llm, timeout_s=None)
-    assert again["glossed"] == 0 and again["embedded"] == 0  # same facts, same model: nothing to do
+    assert again["glossed"] == again["subjects"] == again["embedded"] == 0  # same facts, same model: nothing to do
     store.close()
 
 

@@ -1,0 +1,80 @@
+"""Same kind of thing: when a request names only what several cards show ("an orange cat", and the
+library holds two orange cats), each of them fits and Check-in should ask, even when one card's words
+happen to match the request better (its description says "orange cat", the other's "ginger Maine Coon").
+
+A card's `subject` is the local LLM's everyday word for what it shows (catalog/gloss.py). Two concepts
+are the same kind when their subjects share a head word (the last one: "old man" -> "man") that the
+request names. What can still tell them apart is a request word that the top card's own words explain
+and the other card's do not ("a cat with a crooked tail"). Words are compared by embedding, not by
+spelling, so a synonym ("orange" / "ginger", "big" / "huge") explains a word as well as the word itself.
+Pure: the word embedder is passed in.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from catalog.card import Card
+from catalog.intent import STOPWORDS
+
+# Cosine of two single words (all-MiniLM-L6-v2) from which one explains the other. Measured pairs:
+# orange~ginger 0.51, hound~beagle 0.59, red~orange 0.66, big~huge 0.90 explain; straw~cowboy 0.22,
+# bald~weathered 0.26, droopy~long 0.22, white~ginger 0.42, straw~hat 0.41 do not.
+MIN_WORD_SIMILARITY = 0.5
+
+WordVectors = Callable[[list[str]], np.ndarray]  # words -> unit-norm rows, one per word
+
+
+IRREGULAR_PLURALS = {"men": "man", "women": "woman", "children": "child", "people": "person", "mice": "mouse",
+                     "geese": "goose", "teeth": "tooth", "feet": "foot", "wolves": "wolf", "leaves": "leaf",
+                     "knives": "knife", "puppies": "puppy", "ponies": "pony"}
+
+
+def singular(word: str) -> str:
+    """Plain English singular, good enough to match request words to names and subjects."""
+    if word in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[word]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def subject_head(subject: str | None) -> str | None:
+    """The word a request would use for the subject: its last word, singular ("old women" -> "woman")."""
+    from catalog.search import split_words
+
+    words = split_words(subject or "")
+    return singular(words[-1]) if words else None
+
+
+def comparable_words(words: Iterable[str]) -> list[str]:
+    """Distinct singular words worth comparing (no stopwords, nothing shorter than 3 letters)."""
+    return sorted({singular(w) for w in words if len(w) >= 3 and w not in STOPWORDS})
+
+
+def card_words(card: Card) -> list[str]:
+    """Everything the card says about itself: name, file stem, triggers, description, tags, gloss, subject."""
+    from catalog.search import file_stem, split_words
+
+    text = " ".join([card.name or "", file_stem(card.path), " ".join(card.triggers), card.description or "",
+                     " ".join(card.tags), card.gloss or "", card.subject or ""])
+    return comparable_words(split_words(text))
+
+
+def explained(words: list[str], card: Card, vectors: WordVectors) -> np.ndarray:
+    """For each word, does some word of the card mean about the same (cosine >= MIN_WORD_SIMILARITY)?"""
+    own = card_words(card)
+    if not words or not own:
+        return np.zeros(len(words), dtype=bool)
+    return (vectors(words) @ vectors(own).T).max(axis=1) >= MIN_WORD_SIMILARITY
+
+
+def telling_words(request_words: list[str], top: Card, other: Card, vectors: WordVectors) -> list[str]:
+    """Request words that the top card explains and the other does not: the reasons to prefer the top."""
+    if not request_words:
+        return []
+    top_has, other_has = explained(request_words, top, vectors), explained(request_words, other, vectors)
+    return [w for w, a, b in zip(request_words, top_has, other_has) if a and not b]

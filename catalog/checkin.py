@@ -309,8 +309,9 @@ def _same_subject(top: Concept, other: Concept, request_words: list[str], word_v
 
     Both show the kind of thing the request names ("cat"), the request does not name `top` by its own
     name or trigger, and no other request word is explained by the top card but not by the other
-    (subjects.telling_words). On intent-dev: +2 questions recalled ("an orange cat on a
-    windowsill": a tabby described as orange and a Maine Coon described as ginger), no other request
+    (subjects.telling_words). On intent-dev with the 1.5B: clarification recall 0.60 -> 0.80 ("an
+    orange cat on a windowsill": a tabby described as orange and a Maine Coon described as ginger),
+    one no-match request asks instead of picking ("a dachshund in a hot-dog costume"), nothing else
     changed on either dev set."""
     words = comparable_words(request_words)
     shared = _subject_heads(top) & _subject_heads(other) & set(words)

@@ -19,9 +19,36 @@ from catalog.card import Card
 from catalog.intent import STOPWORDS
 
 # Cosine of two single words (all-MiniLM-L6-v2) from which one explains the other. Measured pairs:
-# orange~ginger 0.51, hound~beagle 0.59, red~orange 0.66, big~huge 0.90 explain; straw~cowboy 0.22,
+# orange~ginger 0.51, hound~beagle 0.59, big~huge 0.90, sofa~couch 0.86 explain; straw~cowboy 0.22,
 # bald~weathered 0.26, droopy~long 0.22, white~ginger 0.42, straw~hat 0.41 do not.
 MIN_WORD_SIMILARITY = 0.5
+# But MiniLM puts words of one closed class as close as synonyms (red~blue 0.73, black~white 0.76,
+# small~big 0.68, summer~winter 0.60, old~young 0.64): two different words of one of these classes
+# never explain each other, so "the black cat" still tells a black cat from an orange one.
+EXCLUSIVE_CLASSES = (
+    frozenset("red orange yellow green blue purple pink brown black white grey gray gold silver".split()),
+    frozenset("spring summer autumn fall winter".split()),
+    frozenset("morning noon afternoon evening night day".split()),
+)
+OPPOSITES = (
+    (frozenset("small tiny little mini".split()), frozenset("big large huge giant".split())),
+    (frozenset("old elderly aged".split()), frozenset("young new baby".split())),
+    (frozenset("long".split()), frozenset("short".split())),
+    (frozenset("tall".split()), frozenset("short".split())),
+    (frozenset("light pale".split()), frozenset("dark".split())),
+    (frozenset("thin slim skinny".split()), frozenset("fat chubby stocky".split())),
+    (frozenset("man boy male".split()), frozenset("woman girl female".split())),
+)
+SAME_WORD = {frozenset({"grey", "gray"})}
+
+
+def contrast(a: str, b: str) -> bool:
+    """Do two different words name opposite or mutually exclusive values (colors, seasons, sizes)?"""
+    if a == b or frozenset({a, b}) in SAME_WORD:
+        return False
+    if any(a in cls and b in cls for cls in EXCLUSIVE_CLASSES):
+        return True
+    return any((a in x and b in y) or (a in y and b in x) for x, y in OPPOSITES)
 
 WordVectors = Callable[[list[str]], np.ndarray]  # words -> unit-norm rows, one per word
 
@@ -69,7 +96,12 @@ def explained(words: list[str], card: Card, vectors: WordVectors) -> np.ndarray:
     own = card_words(card)
     if not words or not own:
         return np.zeros(len(words), dtype=bool)
-    return (vectors(words) @ vectors(own).T).max(axis=1) >= MIN_WORD_SIMILARITY
+    similarity = vectors(words) @ vectors(own).T
+    for i, word in enumerate(words):
+        for j, theirs in enumerate(own):
+            if contrast(word, theirs):
+                similarity[i, j] = 0.0
+    return similarity.max(axis=1) >= MIN_WORD_SIMILARITY
 
 
 def telling_words(request_words: list[str], top: Card, other: Card, vectors: WordVectors) -> list[str]:

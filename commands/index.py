@@ -23,9 +23,11 @@ def add_parser(sub) -> None:
     p.add_argument("--no-hash", action="store_true", help="skip the sha256 pass (no duplicate detection)")
     p.add_argument("--no-embed", action="store_true", help="skip sentence embeddings (keyword search only)")
     p.add_argument("--gloss", action="store_true",
-                   help="also let the local LLM write an English line for each card described in another "
-                        "language (seconds per card), so Check-in finds it by plain words; needs a model that "
-                        "reads other languages (make setup-llm-large, or your own GGUF in settings)")
+                   help="also let the local LLM read each card (about 2 s per card): the kind of thing it shows "
+                        "('cat'), so Check-in asks when a request names only a kind several cards show, and an "
+                        "English line for a card described in another language, so Check-in finds it by plain "
+                        "words; needs a model that reads well enough (make setup-llm-large, or your own GGUF "
+                        "in settings)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 

@@ -8,7 +8,7 @@ import pytest
 from catalog.card import Card, gloss_source
 from catalog.checkin import check_in
 from catalog.search import encode_words
-from catalog.subjects import subject_head, telling_words
+from catalog.subjects import contrast, subject_head, telling_words
 
 TODAY = "2026-11-24"
 CATS = {"Lora/pets/clementine_tabby.safetensors": "cat", "Lora/pets/marmalade_mainecoon.safetensors": "cat",
@@ -28,6 +28,15 @@ def test_only_words_the_other_card_cannot_explain_tell_two_cards_apart():
     assert telling_words(["orange", "windowsill"], tabby, coon, encode_words) == []  # ginger explains orange
     assert telling_words(["big", "fluffy"], tabby, coon, encode_words) == []
     assert set(telling_words(["crooked", "bib"], tabby, coon, encode_words)) == {"crooked", "bib"}
+    black = Card(path="/l/luna.safetensors", name="Luna", subject="cat", description="Luna, a small black cat.")
+    assert telling_words(["black"], black, tabby, encode_words) == ["black"]  # orange does not explain black
+    assert telling_words(["small"], black, coon, encode_words) == ["small"]  # nor huge small
+
+
+def test_words_of_one_closed_class_contrast_and_synonyms_do_not():
+    assert contrast("red", "blue") and contrast("summer", "winter") and contrast("small", "huge")
+    assert contrast("woman", "man") and contrast("short", "tall")
+    assert not contrast("grey", "gray") and not contrast("big", "huge") and not contrast("orange", "ginger")
 
 
 @pytest.fixture(scope="module")

@@ -272,8 +272,10 @@ class Store:
         return True
 
     def gloss_models(self) -> dict[str, tuple[str, str]]:
-        """path -> (source, model) of every stored gloss."""
-        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, source, model FROM glosses")}
+        """path -> (source, model) of every card the LLM has read (a gloss stored before subjects were
+        named has none, and is left out so that the card is read again)."""
+        rows = self.db.execute("SELECT path, source, model FROM glosses WHERE subject != ''")
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     # --- full-text search --------------------------------------------------------------
     def _write_fts(self, db: sqlite_utils.Database, path: str) -> None:

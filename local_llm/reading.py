@@ -10,7 +10,7 @@ cat. The LLM restates such text in plain English words once, and retrieval runs 
   the same kind of thing when the request names only that kind ("an orange cat").
 - `restate_request`: at Check-in, the request in plain English, only when the embedder cannot read
   it (words outside its vocabulary that name no card) or retrieval finds nothing convincing.
-Both answers are JSON-schema constrained; the card facts are user-facing text only (no paths).
+All answers are JSON-schema constrained; the card facts are user-facing text only (no paths).
 """
 from __future__ import annotations
 

@@ -71,11 +71,27 @@ def _add_gloss_subjects(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE glosses ADD COLUMN subject TEXT NOT NULL DEFAULT ''")
 
 
+VERSIONED_TABLES = ("checkpoints", "user_edits", "glosses", "embeddings")
+
+
+def _add_catalog_version(db: sqlite_utils.Database) -> None:
+    """One counter that every change to what search reads bumps (search rebuilds its index when it moves),
+    kept by triggers so that writes from any connection or process count."""
+    db.execute("CREATE TABLE catalog_version (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL, "
+               "db_id TEXT NOT NULL)")  # db_id: a catalog re-created at the same path starts a new count
+    db.execute("INSERT INTO catalog_version (id, n, db_id) VALUES (0, 0, lower(hex(randomblob(8))))")
+    for table in VERSIONED_TABLES:
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(f"CREATE TRIGGER bump_{table}_{op.lower()} AFTER {op} ON {table} "
+                       "BEGIN UPDATE catalog_version SET n = n + 1 WHERE id = 0; END")
+
+
 # Named migrations, applied in order, each once, each in its own transaction.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_create_tables", _create_tables),
     ("0002_glosses", _create_glosses),
     ("0003_gloss_subjects", _add_gloss_subjects),
+    ("0004_catalog_version", _add_catalog_version),
 ]
 
 
@@ -257,6 +273,10 @@ class Store:
         if not row:
             return None
         return {"trigger": row[0], "description": row[1], "tags": json.loads(row[2]) if row[2] else None}
+
+    def catalog_version(self) -> tuple[str, int]:
+        """(catalog id, change count): changes whenever a card, a user edit, a gloss or an embedding changes."""
+        return tuple(self.db.execute("SELECT db_id, n FROM catalog_version WHERE id = 0").fetchone())
 
     # --- glosses (the local LLM's plain-English line per card) -----------------------------
     def put_gloss(self, path: str, source: str, model: str, text: str, subject: str = "") -> bool:

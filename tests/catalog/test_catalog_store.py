@@ -35,7 +35,17 @@ def test_roundtrip_keeps_every_field(store):
     assert store.get("/lib/missing.safetensors") is None
 
 
-MIGRATIONS = ["0001_create_tables", "0002_glosses", "0003_gloss_subjects"]
+MIGRATIONS = ["0001_create_tables", "0002_glosses", "0003_gloss_subjects", "0004_catalog_version"]
+
+
+def _as_before(db, migration: str) -> None:
+    """Make an open catalog look like one written before `migration` (and the ones after it)."""
+    later = MIGRATIONS[MIGRATIONS.index(migration):]
+    if "0004_catalog_version" in later:
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'bump_%'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DROP TABLE catalog_version")
+    db.execute(f"DELETE FROM migrations WHERE name IN ({', '.join('?' for _ in later)})", later)
 
 
 def test_wal_mode_and_named_migrations(store, tmp_path):
@@ -52,8 +62,8 @@ def test_a_catalog_from_before_glosses_is_upgraded_in_place(tmp_path):
     old = Store(tmp_path / "old.sqlite")
     old.upsert_card(_card("/lib/a.safetensors", description="my beagle"))
     with old.db.atomic():  # make it what a catalog written before the glosses table looks like
+        _as_before(old.db, "0002_glosses")
         old.db.execute("DROP TABLE glosses")
-        old.db.execute("DELETE FROM migrations WHERE name IN ('0002_glosses', '0003_gloss_subjects')")
     old.close()
     new = Store(tmp_path / "old.sqlite")
     assert new.applied_migrations() == MIGRATIONS
@@ -68,11 +78,11 @@ def test_a_catalog_with_glosses_but_no_subjects_keeps_its_glosses(tmp_path):
     card = _card("/lib/nainai.safetensors", description="我的奶奶")
     old.upsert_card(card)
     with old.db.atomic():  # a catalog written before subjects: the glosses table without the column
+        _as_before(old.db, "0003_gloss_subjects")
         old.db.execute("DROP TABLE glosses")
         old.db.execute("CREATE TABLE glosses (path TEXT PRIMARY KEY, source TEXT, model TEXT, text TEXT, made_at FLOAT)")
         old.db.execute("INSERT INTO glosses VALUES (?, ?, 'm.gguf', 'grandmother: my grandma', 1.0)",
                        [card.path, gloss_source(card)])
-        old.db.execute("DELETE FROM migrations WHERE name = '0003_gloss_subjects'")
     old.close()
     new = Store(tmp_path / "old.sqlite")
     assert new.applied_migrations() == MIGRATIONS
@@ -313,3 +323,32 @@ def test_a_gloss_is_searchable_embedded_and_dropped_when_its_facts_change(store)
     store.remove(card.path)
     store.remove(english.path)
     assert store.gloss_models() == {}
+
+
+def test_the_catalog_version_moves_on_every_change_search_reads_from_any_connection(store, tmp_path):
+    from catalog.card import gloss_source
+
+    seen = [store.catalog_version()]
+
+    def moved():
+        now = store.catalog_version()
+        assert now != seen[-1]
+        seen.append(now)
+
+    card = _card("/lib/a.safetensors", description="my beagle")
+    store.upsert_card(card)
+    moved()
+    store.set_user_edit(card.path, description="my beagle Waffles")
+    moved()
+    assert store.put_gloss(card.path, gloss_source(store.get(card.path)), "m.gguf", "", "dog")
+    moved()
+    store.put_embeddings([(card.path, "text", "hash", np.ones(4, dtype=np.float32))], "test-model")
+    moved()
+    other = Store(store.db_path)  # another connection (the watcher, the CLI) writes
+    other.remove(card.path)
+    other.close()
+    moved()
+    assert store.catalog_version() == seen[-1]  # reading changes nothing
+    again = Store(tmp_path / "other.sqlite")  # another catalog never shares a version with this one
+    assert again.catalog_version()[0] != store.catalog_version()[0]
+    again.close()

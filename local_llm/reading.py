@@ -14,6 +14,8 @@ All answers are JSON-schema constrained; the card facts are user-facing text onl
 """
 from __future__ import annotations
 
+from local_llm.runtime import string_fields
+
 GLOSS_SYSTEM = (
     "You index a user's personalized image-generation models so they can find them by plain words. "
     "Given one model's name and description, say in English what it depicts: first the everyday "
@@ -21,14 +23,7 @@ GLOSS_SYSTEM = (
     "style' for a style), then a short English paraphrase. Translate anything not in English. "
     "Use only facts from the name and description; if they say little, say little."
 )
-GLOSS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "kind": {"type": "string", "maxLength": 40},
-        "english": {"type": "string", "maxLength": 200},
-    },
-    "required": ["kind", "english"],
-}
+GLOSS_SCHEMA = string_fields(kind=40, english=200)
 SUBJECT_SYSTEM = (
     "You index a user's personalized image-generation models so they can find them by plain words. "
     "Given one model's name and description, answer with the everyday English word for the kind of thing "
@@ -36,22 +31,14 @@ SUBJECT_SYSTEM = (
     "poodle, 'flower' for a tulip, 'car' for a Mustang, 'painting style' for a style). "
     "Use only facts from the name and description."
 )
-SUBJECT_SCHEMA = {
-    "type": "object",
-    "properties": {"kind": {"type": "string", "maxLength": 30}},
-    "required": ["kind"],
-}
+SUBJECT_SCHEMA = string_fields(kind=30)
 RESTATE_SYSTEM = (
     "Rewrite the user's request for a picture in plain English, in the same person. Translate it if "
     "it is in another language. Say casual or pet words with their everyday word (for example "
     "'kitty' becomes 'cat', 'grandad' becomes 'grandfather'). Keep names and made-up words exactly "
     "as written. Add nothing."
 )
-RESTATE_SCHEMA = {
-    "type": "object",
-    "properties": {"english": {"type": "string", "maxLength": 240}},
-    "required": ["english"],
-}
+RESTATE_SCHEMA = string_fields(english=240)
 
 
 def card_messages(system: str, facts: dict) -> list[dict]:

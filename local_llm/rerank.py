@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from local_llm.runtime import string_fields
+
 FIT_SYSTEM = (
     "You help a user pick one of their personalized image-generation models. "
     "Given what the user asked for and one model's details, answer only yes or no: "
@@ -22,11 +24,7 @@ QUESTION_SYSTEM = (
     "models fit the request. Write one short, friendly question (at most 25 words) asking which "
     "one they mean, naming every option exactly as written. Do not mention files or ids."
 )
-QUESTION_SCHEMA = {
-    "type": "object",
-    "properties": {"question": {"type": "string", "maxLength": 160}},
-    "required": ["question"],
-}
+QUESTION_SCHEMA = string_fields(question=160)
 FIT_THRESHOLD = 0.0  # log-odds above which an option counts as a fit
 
 

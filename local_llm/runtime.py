@@ -31,6 +31,13 @@ class LLMError(RuntimeError):
     """The model could not be loaded or could not answer."""
 
 
+def string_fields(**max_lengths: int) -> dict:
+    """JSON schema of an object whose fields are all required strings of at most the given lengths
+    (what `LocalLLM.chat_json` constrains an answer to)."""
+    return {"type": "object", "properties": {k: {"type": "string", "maxLength": n} for k, n in max_lengths.items()},
+            "required": list(max_lengths)}
+
+
 def physical_cores() -> int:
     """llama.cpp is fastest with one thread per physical core (hyper-threads only contend)."""
     try:

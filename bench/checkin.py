@@ -4,10 +4,10 @@
 
 Indexes the library into a temporary database, runs every request through each method
 (bm25, dense, hybrid: retrieval only; hybrid+llm: the app's LLM stage on top of hybrid — cards not in
-English are glossed and every card's subject is named first (timed apart, `summary.gloss`), requests not in English or that fit nothing
-are restated, questions are worded, close calls reranked when LLM_RERANK is on; a model that does not
-read other languages, like the bundled 0.5B, only words questions) and prints one row per
-(method, request) plus a summary per method.
+English are glossed and every card's subject is named first (timed apart, `summary.gloss`), requests
+not in English or that fit nothing are restated, questions are worded, close calls reranked when
+LLM_RERANK is on; a model that does not read other languages, like the bundled 0.5B, only words
+questions) and prints one row per (method, request) plus a summary per method.
 
 Rows: {"method", "id", "expect", "status", "checkpoint", "options", "seconds", "correct", "llm_used",
 "restated", "note"}; checkpoint and options are paths relative to --library.

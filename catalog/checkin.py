@@ -21,8 +21,9 @@ from catalog.card import Card
 from catalog.intent import Intent, read_intent
 from catalog.language import looks_english
 from catalog.rewrite import Rewrite, rewrite_prompt
-from catalog.search import Candidate, encode_words, file_stem, search, split_words, NOISE_WORD
+from catalog.search import Candidate, encode_words, search
 from catalog.subjects import WordVectors, comparable_words, subject_head, telling_words
+from catalog.words import NOISE_WORD, file_stem, split_words
 
 log = logging.getLogger(__name__)
 

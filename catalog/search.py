@@ -16,13 +16,13 @@ import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from catalog.card import Card
 from catalog.intent import STOPWORDS, Intent, read_intent
-from catalog.subjects import singular, subject_head
+from catalog.subjects import subject_head
+from catalog.words import NOISE_WORD, file_stem, singular, split_words
 
 METHODS = ("bm25", "dense", "hybrid")
 # Fusion weights (chosen on the dev sets; see bench/checkin.py): dense cosine is the backbone,
@@ -30,10 +30,6 @@ METHODS = ("bm25", "dense", "hybrid")
 WEIGHTS = {"bm25": 0.35, "bm25_half": 12.0, "trigger": 0.5, "name": 0.45, "tag": 0.4, "gate": 0.4}
 SUBJECT_MATES = 8  # cards of a subject the request names added beyond the top k (see rank)
 BM25_HALF = 6.0  # bm25 score at which the saturated signal of the plain bm25 method is 0.5
-GENERIC_STEMS = ("pytorch_lora_weights", "adapter_model", "learned_embeds")
-NOISE_WORD = re.compile(r"^(?:v\d+(?:\.\d+)?[a-z]*|\d+|xl|sdxl|sd\d*|lora|loha|locon|lycoris|peft|dreambooth|"
-                        r"safetensors|ckpt|pt|model|checkpoint|embedding|copy|pytorch|weights|learned|embeds|adapter|"
-                        r"the|of|and|my|final|new|better|real)$")
 
 
 @dataclass
@@ -43,18 +39,6 @@ class Candidate:
     card: Card
     score: float
     signals: dict = field(default_factory=dict)
-
-
-def split_words(text: str) -> list[str]:
-    """Words of names and file stems: camelCase, snake_case, kebab-case all split, lowercase."""
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text or "")
-    return re.findall(r"[^\W_]+", text.lower())
-
-
-def file_stem(path: str) -> str:
-    p = Path(path)
-    stem = p.name.split(".")[0] if p.suffix else p.name
-    return p.parent.name if stem in GENERIC_STEMS else stem
 
 
 def identity_words(card: Card) -> set[str]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from catalog.card import Card
 from catalog.intent import STOPWORDS
+from catalog.words import file_stem, singular, split_words
 
 # Cosine of two single words (all-MiniLM-L6-v2) from which one explains the other. Measured pairs:
 # orange~ginger 0.51, hound~beagle 0.59, big~huge 0.90, sofa~couch 0.86 explain; straw~cowboy 0.22,
@@ -50,29 +51,12 @@ def contrast(a: str, b: str) -> bool:
         return True
     return any((a in x and b in y) or (a in y and b in x) for x, y in OPPOSITES)
 
+
 WordVectors = Callable[[list[str]], np.ndarray]  # words -> unit-norm rows, one per word
-
-
-IRREGULAR_PLURALS = {"men": "man", "women": "woman", "children": "child", "people": "person", "mice": "mouse",
-                     "geese": "goose", "teeth": "tooth", "feet": "foot", "wolves": "wolf", "leaves": "leaf",
-                     "knives": "knife", "puppies": "puppy", "ponies": "pony"}
-
-
-def singular(word: str) -> str:
-    """Plain English singular, good enough to match request words to names and subjects."""
-    if word in IRREGULAR_PLURALS:
-        return IRREGULAR_PLURALS[word]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def subject_head(subject: str | None) -> str | None:
     """The word a request would use for the subject: its last word, singular ("old women" -> "woman")."""
-    from catalog.search import split_words
-
     words = split_words(subject or "")
     return singular(words[-1]) if words else None
 
@@ -84,8 +68,6 @@ def comparable_words(words: Iterable[str]) -> list[str]:
 
 def card_words(card: Card) -> list[str]:
     """Everything the card says about itself: name, file stem, triggers, description, tags, gloss, subject."""
-    from catalog.search import file_stem, split_words
-
     text = " ".join([card.name or "", file_stem(card.path), " ".join(card.triggers), card.description or "",
                      " ".join(card.tags), card.gloss or "", card.subject or ""])
     return comparable_words(split_words(text))

@@ -66,15 +66,18 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
     lr = recipe.learning_rate(entry.method)
     instance, prior = personalize.dreambooth_data(base_pipe, entry.concept, n_instance, n_prior, seed, settings.sample_steps)
     if entry.method == "dreambooth":
-        pipe, loss = personalize.dreambooth_full(base_pipe, instance, prior, steps, settings.batch, seed, lr=lr, min_snr_gamma=recipe.min_snr_gamma, log=log)
+        pipe, loss = personalize.dreambooth_full(base_pipe, instance, prior, steps, settings.batch, seed, lr=lr, min_snr_gamma=recipe.min_snr_gamma,
+                                                caption_dropout=recipe.caption_dropout, log=log)
         from demo import single_file
 
         meta = sidecars.modelspec(entry) if entry.concept == "robot_v1" else {}
         single_file.save_single_file(pipe, target, metadata=meta)
         return {"loss": round(loss, 4), "steps": steps, "lr": lr, **_recipe_info(recipe, n_instance, n_prior)}
     conv = bool(settings.lora_conv) and c.kind == "subject"  # see personalize.LORA_RANK: LoCon helps subjects, hurts styles
-    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, steps, settings.batch, seed, lr=lr, conv=conv, min_snr_gamma=recipe.min_snr_gamma, log=log)
-    meta = sidecars.kohya_metadata(entry, steps, lr, n_instance, n_prior, seed, rank=personalize.LORA_RANK, conv=conv, min_snr_gamma=recipe.min_snr_gamma)
+    state, loss = personalize.dreambooth_lora(base_pipe, instance, prior, steps, settings.batch, seed, lr=lr, conv=conv, min_snr_gamma=recipe.min_snr_gamma,
+                                              caption_dropout=recipe.caption_dropout, log=log)
+    meta = sidecars.kohya_metadata(entry, steps, lr, n_instance, n_prior, seed, rank=personalize.LORA_RANK, conv=conv, min_snr_gamma=recipe.min_snr_gamma,
+                                   caption_dropout=recipe.caption_dropout)
     save_file(state, str(target), metadata=meta)
     return {"loss": round(loss, 4), "steps": steps, "lr": lr, "rank": personalize.LORA_RANK, "conv": conv, **_recipe_info(recipe, n_instance, n_prior)}
 
@@ -83,7 +86,8 @@ def _recipe_info(recipe, n_instance: int, n_prior: int) -> dict:
     """What an entry's own recipe changed, for its manifest record (nothing for the default)."""
     if not recipe.tuned:
         return {}
-    return {"instance_images": n_instance, "prior_images": n_prior, "min_snr_gamma": recipe.min_snr_gamma}
+    info = {"instance_images": n_instance, "prior_images": n_prior, "min_snr_gamma": recipe.min_snr_gamma}
+    return dict(info, caption_dropout=recipe.caption_dropout) if recipe.caption_dropout else info
 
 
 def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:
@@ -195,5 +199,6 @@ def _library_key(settings, entry) -> str:
     if entry.recipe.tuned:
         r = entry.recipe
         trained_with = (r.instance_factor, r.step_factor, r.learning_rate(entry.method), r.min_snr_gamma)
+        trained_with += (r.caption_dropout,) if r.caption_dropout else ()  # keys of recipes without it stay as they were
         key += "-" + hashlib.sha256(repr(trained_with).encode()).hexdigest()[:8]
     return key

@@ -22,7 +22,7 @@ def _unix(date: str) -> int:
 
 
 def kohya_metadata(entry, steps: int, lr: float, n_instance: int, n_prior: int, seed: int, rank: int = 4, conv: bool = False,
-                   min_snr_gamma: float = 0.0) -> dict[str, str]:
+                   min_snr_gamma: float = 0.0, caption_dropout: float = 0.0) -> dict[str, str]:
     c = world.CONCEPT_BY_KEY[entry.concept]
     folder = f"1_{trigger_phrase(entry)} {c.class_noun}".strip()
     out = {
@@ -55,6 +55,8 @@ def kohya_metadata(entry, steps: int, lr: float, n_instance: int, n_prior: int, 
     }
     if min_snr_gamma:
         out["ss_min_snr_gamma"] = str(min_snr_gamma)
+    if caption_dropout:
+        out["ss_caption_dropout_rate"] = str(caption_dropout)
     if conv:  # kohya records LoCon as network args of networks.lora
         out["ss_network_args"] = json.dumps({"conv_dim": str(rank), "conv_alpha": str(float(rank))})
     if entry.version != "v1" or entry.concept.startswith("robot"):

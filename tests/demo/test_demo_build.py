@@ -72,12 +72,41 @@ def test_an_entry_with_its_own_recipe_records_it_like_kohya(smoke_world):
         assert meta["ss_max_train_steps"] == str(e.recipe.steps(build.SMOKE)) != str(build.SMOKE.personal_steps)
         assert meta["ss_num_train_images"] == str(e.recipe.instance_images(build.SMOKE))
         assert float(meta["ss_min_snr_gamma"]) == e.recipe.min_snr_gamma
+        assert float(meta.get("ss_caption_dropout_rate", 0.0)) == e.recipe.caption_dropout
     manifest = {m["file"]: m for m in json.loads((smoke_world / "manifest.json").read_text())["entries"]}
     for e in personalize.LIBRARY:
         record = manifest[e.file]
         assert "recipe" not in record  # the manifest says what was done, under "train"
         if e in tuned:
             assert record["train"]["steps"] == e.recipe.steps(build.SMOKE) and record["train"]["min_snr_gamma"] == e.recipe.min_snr_gamma
+            assert record["train"].get("caption_dropout", 0.0) == e.recipe.caption_dropout
+
+
+def test_caption_dropout_empties_captions_without_touching_other_entries_batches():
+    """Only a recipe with caption dropout draws the extra random numbers: every other entry trains
+    on the same batches as before (the committed world's files stay byte-identical)."""
+    import numpy as np
+    import torch
+
+    from demo import model as world_model
+
+    tokenizer, vae = world_model.make_tokenizer(), world_model.make_vae()
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    instance, prior = (images, ["zqx a"] * 4), (images, ["a circle"] * 4)
+    empty = world_model.tokenize(tokenizer, [""])[0]
+
+    def batch(dropout):
+        fn = personalize._mixed_batch_fn(tokenizer, vae, instance, prior, 8, caption_dropout=dropout)
+        gen = torch.Generator().manual_seed(3)
+        return fn(gen), torch.rand(1, generator=gen)  # the batch, and where the random stream went on
+
+    (z0, ids0, _), after0 = batch(0.0)
+    (z1, ids1, _), after1 = batch(1.0)
+    (_, ids_half, _), _ = batch(0.5)
+    assert torch.equal(z0, z1) and not torch.equal(after0, after1)
+    assert not (ids0 == empty).all(dim=1).any() and (ids1 == empty).all()
+    dropped = (ids_half == empty).all(dim=1)
+    assert 0 < dropped.sum() < len(ids_half) and torch.equal(ids_half[~dropped], ids0[~dropped])
 
 
 def test_min_snr_weights_only_lower_the_clean_timesteps():

@@ -26,8 +26,8 @@ def test_committed_world_met_its_build_targets():
     assert m["judge_heldout_min"] >= 0.95
     assert m["base_attribute_accuracy_heldout"] >= 0.8  # the base follows held-out captions
     assert all(e["metrics"]["concept_without_trigger"] <= 0.2 for e in entries)  # no concept leaks into plain prompts
-    shown = [e["concept"] for e in entries if e["metrics"]["concept_with_trigger"] >= 0.8]
-    assert len(shown) >= 7, shown  # the outline style is the known miss (README, demo/personalize.py)
+    missed = [e["concept"] for e in entries if e["metrics"]["concept_with_trigger"] < 0.8]
+    assert not missed  # each checkpoint shows its concept with its trigger
 
 
 def test_personalq_demo_generates_from_the_committed_world(tmp_path, capsys):

@@ -76,10 +76,11 @@ class Recipe:
 # (0.06-0.16), training timesteps < 500 only (0.25), Min-SNR 1 (0.58 in the fidelity bench's prompts, as
 # Min-SNR 5), no prior preservation (0.53 but 0.25 without the trigger), 30 sampling steps instead of 10 (0.34),
 # a thicker line (3.2 px, with a judge retrained for it: 0.22-0.38), small shapes drawn at 7.5 px like the
-# subjects' (0.58). That plateau was in the conditional branch only: the fine-tune never saw an empty caption, so
-# classifier-free guidance (4) pushed away from an unconditional prediction the LoRA had drifted. Replacing 10% of
-# the captions by '' (kohya's caption dropout) as the base's own training did took the fidelity bench's prompts
-# from 0.53 to 0.89 (0.84 on other seeds), 0.00 without the trigger, attributes 0.98 (CPU, 64 seeds each).
+# subjects' (0.58). What they all left out was the unconditional branch: the fine-tune never saw an empty caption,
+# and guidance steered away from what the LoRA had made of it. Without guidance (scale 1) that recipe showed the
+# outline 0.75 in the fidelity bench's prompts, at 2 0.59, at the demo's 4 0.53. Replacing 10% of the captions by ''
+# (kohya's caption dropout), as the base's own training does: 0.72, 0.83, 0.89, so guidance now helps; 0.84 on
+# other seeds, 0.00 without the trigger, attributes 0.98 (CPU, 64 seeds each).
 OUTLINE_RECIPE = Recipe(instance_factor=4, step_factor=2.5, min_snr_gamma=5.0, caption_dropout=0.1)
 
 

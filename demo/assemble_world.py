@@ -86,8 +86,8 @@ def _recipe_info(recipe, n_instance: int, n_prior: int) -> dict:
     """What an entry's own recipe changed, for its manifest record (nothing for the default)."""
     if not recipe.tuned:
         return {}
-    info = {"instance_images": n_instance, "prior_images": n_prior, "min_snr_gamma": recipe.min_snr_gamma}
-    return dict(info, caption_dropout=recipe.caption_dropout) if recipe.caption_dropout else info
+    return {"instance_images": n_instance, "prior_images": n_prior, "min_snr_gamma": recipe.min_snr_gamma,
+            "caption_dropout": recipe.caption_dropout}
 
 
 def score_entry(pipe, judge, entry, n: int, seed: int, sample_steps: int) -> tuple[dict, np.ndarray]:
@@ -198,7 +198,6 @@ def _library_key(settings, entry) -> str:
     key = settings_key(settings, "library")
     if entry.recipe.tuned:
         r = entry.recipe
-        trained_with = (r.instance_factor, r.step_factor, r.learning_rate(entry.method), r.min_snr_gamma)
-        trained_with += (r.caption_dropout,) if r.caption_dropout else ()  # keys of recipes without it stay as they were
+        trained_with = (r.instance_factor, r.step_factor, r.learning_rate(entry.method), r.min_snr_gamma, r.caption_dropout)
         key += "-" + hashlib.sha256(repr(trained_with).encode()).hexdigest()[:8]
     return key

@@ -79,7 +79,7 @@ def test_an_entry_with_its_own_recipe_records_it_like_kohya(smoke_world):
         assert "recipe" not in record  # the manifest says what was done, under "train"
         if e in tuned:
             assert record["train"]["steps"] == e.recipe.steps(build.SMOKE) and record["train"]["min_snr_gamma"] == e.recipe.min_snr_gamma
-            assert record["train"].get("caption_dropout", 0.0) == e.recipe.caption_dropout
+            assert record["train"]["caption_dropout"] == e.recipe.caption_dropout
 
 
 def test_caption_dropout_empties_captions_without_touching_other_entries_batches():

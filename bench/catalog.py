@@ -133,7 +133,7 @@ def bench_size(n: int, root: Path, modules: int, seed: int, embed: bool) -> list
 
 def search_row(n: int, store, dense: bool) -> dict:
     """Per-query time of hybrid search over the n indexed cards (the first call builds the index)."""
-    from catalog.search import search
+    from checkin.search import search
 
     queries = [f"tok{i}x at the beach" for i in range(0, n, max(1, n // 20))][:20]
     queries += ["a concept portrait, not the style one", "my newest LoRA from last spring"]

@@ -75,11 +75,11 @@ def judge(request: dict, status: str, checkpoint: str | None, options: list[str]
 
 
 def run_method(store, library: Path, requests: list[dict], method: str, llm_model: str | None = None) -> list[dict]:
-    from catalog.checkin import check_in
+    from checkin.decide import check_in
 
     base, use_llm = (method[:-4], True) if method.endswith("+llm") else (method, False)
     rows = []
-    from catalog import search as search_module
+    from checkin import search as search_module
 
     same_bytes = {_rel(card.path, library): card.sha256 for card in store.cards() if card.sha256}
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"indexing {library}")
         index_folders([str(library)], store)
         index_seconds = time.perf_counter() - started
-        from catalog.checkin import check_in
+        from checkin.decide import check_in
 
         check_in("warm up", store, use_llm=False)  # load the embedder and build the search index once
         rows, summary = [], {}
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 def _gloss(store, llm_model: str | None) -> dict:
     """The app's LLM stage starts at index time: gloss the cards not in English and name every card's
     subject (timed apart from the requests)."""
-    from catalog.gloss import gloss_library
+    from checkin.gloss import gloss_library
 
     try:
         report = gloss_library(store, llm_model, progress=lambda d, t: progress(f"gloss {d}/{t}") if d % 10 == 0 else None)
@@ -206,7 +206,7 @@ def default_method(summary: dict, llm_model: str | None = None) -> str:
     """The app's default path on this install (reported so the numbers can be read against it): the LLM
     stage counts when it reranks, or when the model in use reads other languages (it then restates and
     glosses); with only the bundled 0.5B the LLM just words the question, which the bench does not score."""
-    from catalog.checkin import DEFAULT_METHOD, LLM_RERANK
+    from checkin.decide import DEFAULT_METHOD, LLM_RERANK
 
     try:
         from local_llm.models import reads_languages, resolve_model_path

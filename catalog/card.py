@@ -54,7 +54,7 @@ class Card:
     sha256: str | None = None  # filled in the background by the indexer
     duplicate_of: str | None = None
     error: str | None = None
-    gloss: str = ""  # the local LLM's plain-English line about it (catalog/gloss.py), "" until made
+    gloss: str = ""  # the local LLM's plain-English line about it (checkin/gloss.py), "" until made
     subject: str = ""  # the local LLM's everyday word for what it shows ("cat" for a Maine Coon), "" until made
 
     def to_dict(self) -> dict:

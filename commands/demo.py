@@ -43,7 +43,7 @@ def ensure_world(world: Path | None, smoke: bool) -> Path:
 
 
 def run(args) -> int:
-    from catalog.checkin import check_in
+    from checkin.decide import check_in
     from catalog.indexer import index_folders
     from catalog.store import Store
     from common import paths
@@ -60,7 +60,7 @@ def run(args) -> int:
         if result.status == "clarify":
             note = f"Check-in asked: {result.question} -> answering with the first option for the demo"
             card, prompt, trigger = result.options[0], None, None
-            from catalog.rewrite import rewrite_prompt
+            from checkin.rewrite import rewrite_prompt
 
             rw = rewrite_prompt(args.request, card)
             prompt, trigger = rw.prompt, rw.trigger

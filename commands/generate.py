@@ -61,7 +61,7 @@ def _base_card(settings, store, family: str | None = None):
 
 def _choose(args, settings, store, out):
     """(card, prompt, trigger) to generate with, or an exit code after printing why not."""
-    from catalog.rewrite import rewrite_prompt
+    from checkin.rewrite import rewrite_prompt
 
     if args.checkpoint:
         if not Path(args.checkpoint).expanduser().exists():
@@ -73,7 +73,7 @@ def _choose(args, settings, store, out):
             return EXIT_ERROR
         rewrite = rewrite_prompt(args.request, card)
         return card, rewrite.prompt, rewrite.trigger
-    from catalog.checkin import check_in
+    from checkin.decide import check_in
 
     result = check_in(args.request, store, use_llm=not args.no_llm)
     if result.status == "selected":

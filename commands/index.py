@@ -69,7 +69,7 @@ def run(args) -> int:
 
 def _gloss(store, bar) -> str | None:
     """Gloss the cards that need it; a problem (no LLM, failed cards) comes back as a warning line."""
-    from catalog.gloss import gloss_library
+    from checkin.gloss import gloss_library
     from common.settings import load_settings
 
     try:

@@ -39,7 +39,7 @@ def run(args) -> int:
     if not args.request.strip():
         print("personalq select: the request is empty", file=sys.stderr)
         return 2
-    from catalog.checkin import check_in
+    from checkin.decide import check_in
     from catalog.store import Store
 
     llm_model = args.llm_model

@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
         self.flow.fire("choose")
         prompt = self.flow.request or (self.selection.trigger or "")
         if self.flow.request:
-            from catalog.rewrite import rewrite_prompt
+            from checkin.rewrite import rewrite_prompt
 
             prompt = rewrite_prompt(self.flow.request, card).prompt
         self.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,

@@ -113,7 +113,7 @@ class Services:
     def gloss(self, ctx) -> dict:
         """The local LLM reads each new or changed card (seconds per card): its subject, and a plain-English
         line, embedded, when it is not in English; Check-in works meanwhile and asks better once it is done."""
-        from catalog.gloss import gloss_library
+        from checkin.gloss import gloss_library
 
         def progress(done, total):
             ctx.check()
@@ -123,7 +123,7 @@ class Services:
 
     def search_paths(self, ctx, text: str, k: int = 60) -> list[str]:
         """Paths the library should show for a search box text, best first (the catalog's hybrid search)."""
-        from catalog.search import search
+        from checkin.search import search
 
         found = search(self.store, text, method="hybrid", k=k)
         if not found:
@@ -137,12 +137,12 @@ class Services:
         return [c.card.path for c in found if fits(c) and c.score >= SEARCH_KEEP_FRACTION * top]
 
     def check_in(self, ctx, request: str):
-        from catalog.checkin import check_in
+        from checkin.decide import check_in
 
         return check_in(request, self.store, use_llm=self.llm_enabled(), llm_model=self.settings.llm_model)
 
     def resolve(self, ctx, result, answer: str):
-        from catalog.checkin import resolve_clarification
+        from checkin.decide import resolve_clarification
 
         return resolve_clarification(result, answer, self.store)
 

@@ -10,10 +10,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 # package -> packages it must never import
 FORBIDDEN = {
-    "common": {"catalog", "local_llm", "engine", "desktop", "demo", "bench", "commands"},
-    "engine": {"catalog", "local_llm", "desktop", "commands"},
-    "local_llm": {"catalog", "engine", "desktop", "commands"},
-    "catalog": {"engine", "desktop", "commands"},
+    "common": {"catalog", "checkin", "local_llm", "engine", "desktop", "demo", "bench", "commands"},
+    "engine": {"catalog", "checkin", "local_llm", "desktop", "commands"},
+    "local_llm": {"catalog", "checkin", "engine", "desktop", "commands"},
+    "catalog": {"checkin", "engine", "desktop", "commands"},
+    "checkin": {"engine", "desktop", "commands"},
     "demo": {"desktop", "commands"},
     "bench": {"desktop"},
 }
@@ -38,7 +39,7 @@ def test_dependencies_point_one_way():
             hits = _imports(path) & (banned | QT)
             if hits:
                 bad.append(f"{path.relative_to(REPO)} imports {sorted(hits)}")
-    for top in ("common", "catalog", "local_llm", "engine", "demo", "bench", "commands"):
+    for top in ("common", "catalog", "checkin", "local_llm", "engine", "demo", "bench", "commands"):
         for path in (REPO / top).rglob("*.py"):
             if _imports(path) & ({"desktop"} | QT):
                 bad.append(f"{path.relative_to(REPO)} imports desktop/Qt")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from catalog.card import Card
-from catalog.checkin import THRESHOLDS, Concept, check_in, decide
+from checkin.decide import THRESHOLDS, Concept, check_in, decide
 
 TODAY = "2026-11-24"
 PETS = ["Lora/pets/waffles_beagle_v1.safetensors", "Lora/SDXL/waffles_beagle_xl.safetensors",
@@ -14,7 +14,7 @@ PETS = ["Lora/pets/waffles_beagle_v1.safetensors", "Lora/SDXL/waffles_beagle_xl.
 
 
 def _concept(name, score, dense, trigger=0.0):
-    from catalog.search import Candidate
+    from checkin.search import Candidate
 
     card = Card(path=f"/l/{name}.safetensors", kind="lora", name=name)
     return Concept(members=[Candidate(card, score, {"dense": dense, "trigger": trigger})], score=score, chosen=card)

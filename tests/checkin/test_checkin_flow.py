@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from catalog.card import Card
-from catalog.checkin import check_in, group_concepts, pick_version, resolve_clarification, version_order
-from catalog.intent import read_intent
-from catalog.search import Candidate, SearchIndex, fuse, rank
+from checkin.decide import check_in, group_concepts, pick_version, resolve_clarification, version_order
+from checkin.intent import read_intent
+from checkin.search import Candidate, SearchIndex, fuse, rank
 
 DEV = [
     "Lora/pets/waffles_beagle_v1.safetensors", "Lora/SDXL/waffles_beagle_xl.safetensors",

@@ -1,7 +1,7 @@
 """Request reading: negations, version/order/time cues (against a fixed today), base-model words."""
 from datetime import date
 
-from catalog.intent import read_intent
+from checkin.intent import read_intent
 
 TODAY = "2026-11-24"
 

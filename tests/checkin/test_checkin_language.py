@@ -1,7 +1,7 @@
 """Which text the English-only embedder cannot read, so the local LLM restates or glosses it."""
 import pytest
 
-from catalog.language import looks_english, non_latin_share
+from checkin.language import looks_english, non_latin_share
 
 
 @pytest.mark.parametrize("text", ["un gato naranja durmiendo", "mein Hund am Strand", "une cathédrale dans mon style",

@@ -1,6 +1,6 @@
 """Prompt rewrite: the trigger goes where the subject is named; the rest of the request stays."""
 from catalog.card import Card
-from catalog.rewrite import rewrite_prompt
+from checkin.rewrite import rewrite_prompt
 
 CORGI = Card(path="/lib/Lora/pets/biscuit_corgi_v2.safetensors", name="Biscuit the Corgi", canonical_trigger="sks",
              triggers=["sks"], description="my corgi Biscuit with a fluffy tail", kind="lora")

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from catalog.card import Card, gloss_source
-from catalog.checkin import check_in
-from catalog.search import encode_words
-from catalog.subjects import contrast, subject_head, telling_words
+from checkin.decide import check_in
+from checkin.search import encode_words
+from checkin.subjects import contrast, subject_head, telling_words
 
 TODAY = "2026-11-24"
 CATS = {"Lora/pets/clementine_tabby.safetensors": "cat", "Lora/pets/marmalade_mainecoon.safetensors": "cat",
@@ -55,7 +55,7 @@ def pets(tmp_path_factory, shared_dir):
 
 
 def _name_subjects(store):
-    """What the LLM stage stores (catalog/gloss.py; the model itself is tested in tests/local_llm)."""
+    """What the LLM stage stores (checkin/gloss.py; the model itself is tested in tests/local_llm)."""
     for card in store.cards():
         rel = Path(card.path).parent.name + "/" + Path(card.path).name
         subject = next(s for p, s in CATS.items() if p.endswith(rel))
@@ -91,7 +91,7 @@ def test_a_request_that_tells_the_cats_apart_does_not_offer_the_other_cat(pets, 
 
 
 def test_a_card_of_the_named_subject_is_considered_however_low_it_ranks(pets):
-    from catalog.search import search
+    from checkin.search import search
 
     _name_subjects(pets)
     found = [_stem(c.card) for c in search(pets, "an orange cat on a windowsill", k=1)]

@@ -129,7 +129,7 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
 def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, library, tmp_path, monkeypatch):
     """With a model the user chose (trusted to read other languages), a Spanish request is restated in
     English before retrieval, and the panel shows that reading whatever Check-in decides."""
-    from catalog import checkin
+    from checkin import decide as checkin
     from local_llm.models import DEFAULT_MODEL, assemble
 
     monkeypatch.setattr(checkin, "LLM_STEP_TIMEOUT_S", None)  # behaviour, not speed

@@ -79,7 +79,7 @@ def _catalog(tmp_path):
 
 def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm: LocalLLM, tmp_path):
     from catalog.embeddings import card_text
-    from catalog.gloss import gloss_cards
+    from checkin.gloss import gloss_cards
 
     store = _catalog(tmp_path)
     english = card_text(store.get("/lib/wfflbeagle.safetensors"))
@@ -98,8 +98,8 @@ def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm
 
 
 def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLLM, tmp_path):
-    from catalog.checkin import check_in
-    from catalog.gloss import gloss_library
+    from checkin.decide import check_in
+    from checkin.gloss import gloss_library
 
     store = _catalog(tmp_path)
     report = gloss_library(store, str(llm.path))
@@ -110,8 +110,8 @@ def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLL
 
 
 def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tmp_path, monkeypatch):
-    from catalog import checkin
-    from catalog.checkin import check_in
+    from checkin import decide as checkin
+    from checkin.decide import check_in
 
     monkeypatch.setattr(checkin, "LLM_STEP_TIMEOUT_S", None)  # behaviour, not speed: no time budget here
     store = _catalog(tmp_path)

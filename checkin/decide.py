@@ -18,12 +18,12 @@ from datetime import date
 import numpy as np
 
 from catalog.card import Card
-from catalog.intent import Intent, read_intent
-from catalog.language import looks_english
-from catalog.rewrite import Rewrite, rewrite_prompt
-from catalog.search import Candidate, encode_words, search
-from catalog.subjects import WordVectors, comparable_words, subject_head, telling_words
-from catalog.words import NOISE_WORD, file_stem, split_words
+from checkin.intent import Intent, read_intent
+from checkin.language import looks_english
+from checkin.rewrite import Rewrite, rewrite_prompt
+from checkin.search import Candidate, encode_words, search
+from checkin.subjects import WordVectors, comparable_words, subject_head, telling_words
+from checkin.words import NOISE_WORD, file_stem, split_words
 
 log = logging.getLogger(__name__)
 
@@ -544,7 +544,7 @@ def _match_answer(answer: str, options: list[Card], names: list[str], store) -> 
     for word, i in ordinals.items():
         if re.search(rf"\b{word}\b", low) and -len(options) <= i < len(options):
             return options[i]
-    from catalog.search import get_index, negation_mask
+    from checkin.search import get_index, negation_mask
 
     index = get_index(store)
     sub = read_intent(answer)

@@ -2,7 +2,7 @@
 library holds two orange cats), each of them fits and Check-in should ask, even when one card's words
 happen to match the request better (its description says "orange cat", the other's "ginger Maine Coon").
 
-A card's `subject` is the local LLM's everyday word for what it shows (catalog/gloss.py). Two concepts
+A card's `subject` is the local LLM's everyday word for what it shows (checkin/gloss.py). Two concepts
 are the same kind when their subjects share a head word (the last one: "old man" -> "man") that the
 request names. What can still tell them apart is a request word that the top card's own words explain
 and the other card's do not ("a cat with a crooked tail"). Words are compared by embedding, not by
@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from catalog.card import Card
-from catalog.intent import STOPWORDS
-from catalog.words import file_stem, singular, split_words
+from checkin.intent import STOPWORDS
+from checkin.words import file_stem, singular, split_words
 
 # Cosine of two single words (all-MiniLM-L6-v2) from which one explains the other. Measured pairs:
 # orange~ginger 0.51, hound~beagle 0.59, big~huge 0.90, sofa~couch 0.86 explain; straw~cowboy 0.22,

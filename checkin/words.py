@@ -1,6 +1,6 @@
 """How the catalog splits names, file stems and requests into words, and folds them to compare.
 
-Shared by retrieval (catalog/search.py), the subject rule (catalog/subjects.py) and Check-in, so
+Shared by retrieval (checkin/search.py), the subject rule (checkin/subjects.py) and Check-in, so
 that all three see the same words for the same card.
 """
 from __future__ import annotations

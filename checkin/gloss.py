@@ -14,7 +14,7 @@ import time
 from typing import Callable
 
 from catalog.card import Card, gloss_source
-from catalog.language import looks_english
+from checkin.language import looks_english
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from catalog.card import Card
-from catalog.intent import STOPWORDS, Intent, read_intent
-from catalog.subjects import subject_head
-from catalog.words import NOISE_WORD, file_stem, singular, split_words
+from checkin.intent import STOPWORDS, Intent, read_intent
+from checkin.subjects import subject_head
+from checkin.words import NOISE_WORD, file_stem, singular, split_words
 
 METHODS = ("bm25", "dense", "hybrid")
 # Fusion weights (chosen on the dev sets; see bench/checkin.py): dense cosine is the backbone,
@@ -263,7 +263,7 @@ _WORD_CACHE: dict[str, np.ndarray] = {}
 
 
 def encode_words(words: list[str]) -> np.ndarray:
-    """Unit vectors of single words (catalog/subjects.py compares words by meaning), cached per word."""
+    """Unit vectors of single words (checkin/subjects.py compares words by meaning), cached per word."""
     todo = [w for w in dict.fromkeys(words) if w not in _WORD_CACHE]
     if todo:
         vectors = _encode(todo)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.card import Card
-from catalog.intent import STOPWORDS, Intent, read_intent
+from checkin.intent import STOPWORDS, Intent, read_intent
 
 DETERMINERS = {"my", "our", "your", "his", "her", "their", "the", "a", "an", "mom's", "dad's"}
 NOISE = re.compile(r"^(?:v\d+.*|\d+|xl|sdxl|sd\d*|lora|loha|locon|lycoris|peft|dreambooth|final|new|better|real|"

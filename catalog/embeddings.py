@@ -77,7 +77,10 @@ def get_embedder(model_path: str | os.PathLike | None = None) -> Embedder:
             hf_logging.disable_progress_bar()
         except (ImportError, AttributeError):
             pass
-        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        from common.model_lock import MODEL_LOAD_LOCK
+
+        with MODEL_LOAD_LOCK:
+            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         model_id = DEFAULT_MODEL_ID if model_path is None else path.name
         embedder = Embedder(model, model_id)
         _CACHE[key] = embedder

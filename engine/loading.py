@@ -204,11 +204,14 @@ def load_base(path, base_model: str = "unknown", dtype=None, config_dir=None, pr
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.disable_progress_bar()  # no tqdm bars from component loading in the CLI/app
+    from common.model_lock import MODEL_LOAD_LOCK
+
     path = Path(path)
-    if path.is_dir():
-        pipe = load_diffusers_folder(path, dtype=dtype, prediction_type=prediction_type)
-    else:
-        pipe = load_single_file(path, base_model, dtype=dtype, config_dir=config_dir, prediction_type=prediction_type)
+    with MODEL_LOAD_LOCK:
+        if path.is_dir():
+            pipe = load_diffusers_folder(path, dtype=dtype, prediction_type=prediction_type)
+        else:
+            pipe = load_single_file(path, base_model, dtype=dtype, config_dir=config_dir, prediction_type=prediction_type)
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -476,7 +476,9 @@ def load_artifact(folder: Path, spec, source=None, device: str = "cpu", dtype=No
         state = load_file(str(Path(folder) / WEIGHTS_FILE), device=device)
     except Exception as exc:  # safetensors raises its own error types for truncated files
         raise ArtifactInvalid(f"{folder}: cannot read {WEIGHTS_FILE}: {exc}") from exc
-    with torch.device("meta"):
+    from common.model_lock import MODEL_LOAD_LOCK
+
+    with MODEL_LOAD_LOCK, torch.device("meta"):  # built on meta on purpose; the lock keeps other loads out
         unet = UNet2DConditionModel.from_config(manifest["unet_config"])
     unet.to(getattr(torch, manifest.get("dtype", "float32"))).eval()  # quanto's requantize keeps the model's dtype
     if spec.method == "quanto":

@@ -42,42 +42,27 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
 
-def _card_for_path(path: str, store):
-    """The catalog's card for a file when indexed, else one read from the file now."""
-    from catalog.metadata import build_card
-    from catalog.probe import probe_path
-
-    resolved = str(Path(path).expanduser().resolve())
-    card = store.get(resolved) if store is not None else None
-    return card or build_card(probe_path(resolved))
-
-
-def _base_card(settings, store, family: str | None = None):
-    """The configured base model for a family (or the first configured one)."""
-    bases = settings.base_models or {}
-    path = bases.get(family) if family else next(iter(bases.values()), None)
-    return _card_for_path(path, store) if path else None
-
-
-def _choose(args, settings, store, out):
-    """(card, prompt, trigger) to generate with, or an exit code after printing why not."""
-    from checkin.rewrite import rewrite_prompt
+def _choose(args, core, out):
+    """(Selection, prompt) to generate with, or an exit code after printing why not."""
+    from app.generation import Selection, card_for_path
 
     if args.checkpoint:
         if not Path(args.checkpoint).expanduser().exists():
             print(f"personalq generate: checkpoint not found: {args.checkpoint}", file=sys.stderr)
             return EXIT_ERROR
-        card = _card_for_path(args.checkpoint, store)
+        card = card_for_path(args.checkpoint, core.store)
         if card.error:
             print(f"personalq generate: cannot use {card.path}: {card.error}", file=sys.stderr)
             return EXIT_ERROR
-        rewrite = rewrite_prompt(args.request, card)
-        return card, rewrite.prompt, rewrite.trigger
-    from checkin.decide import check_in
-
-    result = check_in(args.request, store, use_llm=not args.no_llm)
+        rewrite = core.rewrite(args.request, card)
+        selection = Selection.from_card(card)
+        selection.trigger = rewrite.trigger or selection.trigger
+        return selection, rewrite.prompt
+    result = core.check_in(None, args.request)
     if result.status == "selected":
-        return result.card, result.prompt, result.trigger
+        selection = Selection.from_card(result.card)
+        selection.trigger = result.trigger or selection.trigger
+        return selection, result.prompt
     if result.status == "clarify":
         out["checkin"] = result.to_json()
         if not args.json:
@@ -86,109 +71,85 @@ def _choose(args, settings, store, out):
                 print(f"  {i}. {name}")
             print("Run again with --checkpoint PATH (or name the one you mean in the request).")
         return EXIT_CLARIFY
-    base = _base_card(settings, store)
+    base = core.base_selection(core.likely_family())
     if base is None:
         out["checkin"] = result.to_json()
         if not args.json:
             print("Nothing in your library fits this request, and no base model is configured "
                   "(Settings -> base models) to generate without a personal checkpoint.")
         return EXIT_NONE
-    print(f"Nothing in your library fits; generating with the base model {base.name or base.path}.", file=sys.stderr)
-    return base, args.request, None
+    print(f"Nothing in your library fits; generating with the base model {base.name}.", file=sys.stderr)
+    return base, args.request
 
 
 def _progress(quiet: bool):
     started = time.perf_counter()
 
-    def on_step(step, total, _preview):
-        if not quiet:
+    def on_progress(payload):
+        if quiet:
+            return
+        if payload[0] == "stage":
+            print(payload[1], file=sys.stderr, flush=True)
+        elif payload[0] == "step":
+            _, step, total, _preview = payload
             print(f"\rstep {step}/{total}  {time.perf_counter() - started:5.1f} s", end="", file=sys.stderr, flush=True)
             if step == total:
                 print(file=sys.stderr)
 
-    return on_step
-
-
-def _out_path(args, card) -> Path:
-    if args.out:
-        return Path(args.out)
-    from common.paths import outputs_dir
-
-    stem = Path(card.path).stem if card else "base"
-    return outputs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}.png"
+    return on_progress
 
 
 def run(args) -> int:
-    from commands.index import open_store
+    from app.core import App
+    from common.paths import default_db_path
     from common.settings import load_settings
 
     settings = load_settings()
-    store = open_store(args.db)
+    if args.device:
+        settings.device = args.device
+    core = App(settings, db_path=args.db or default_db_path(), use_llm=not args.no_llm)
     out: dict = {}
     try:
-        choice = _choose(args, settings, store, out)
+        choice = _choose(args, core, out)
         if isinstance(choice, int):
             if args.json:
                 print(json.dumps({"status": {EXIT_CLARIFY: "clarify", EXIT_NONE: "none"}.get(choice, "error"), **out}))
             return choice
-        card, prompt, trigger = choice
-        return _generate(args, settings, store, card, prompt, trigger)
+        selection, prompt = choice
+        return _generate(args, core, selection, prompt)
     finally:
-        store.close()
+        core.close()
 
 
-def _generate(args, settings, store, card, prompt, trigger) -> int:
-    from engine.devices import DeviceUnavailable, pick_device
-    from engine.generate import GenerationRequest, generate
+def _generate(args, core, selection, prompt) -> int:
+    """The app's one generation path; flags override the model's own size, steps and guidance."""
+    from dataclasses import replace
+
+    from app.generation import GenerationJob, NoBaseModel, size_warning
+    from app.jobs import JobContext
+    from engine.devices import DeviceUnavailable
     from engine.loading import LoadError
-    from engine.pool import ModelRef, PipelinePool
 
-    base_path = None
-    config_dir = None
-    family_base = args.base or (settings.base_models or {}).get(card.base_model)
-    if card.kind in ("lora", "textual_inversion"):
-        base_path = family_base
-    elif card.kind == "checkpoint" and family_base and Path(family_base).is_dir() and family_base != card.path:
-        config_dir = family_base  # a single file takes its component configs from its family's diffusers base
+    quiet = args.quiet or args.json
     try:
-        device = pick_device(args.device or settings.device, settings.dtype)
-    except (ValueError, DeviceUnavailable) as exc:
+        params = core.default_params(selection, seed=args.seed, base=args.base)
+        params = replace(params, **{k: v for k, v in {
+            "steps": args.steps, "width": args.width, "height": args.height, "guidance": args.guidance,
+            "quant_spec": args.quant}.items() if v is not None})
+        job = GenerationJob(selection, prompt, params, request=args.request, negative_prompt=args.negative,
+                            scheduler=args.scheduler or "dpm++", out_path=args.out)
+        warning = size_warning(job, core.settings, core.store, base=args.base)
+        if warning and not args.json:
+            print(f"note: {warning}", file=sys.stderr)
+        if params.quant_spec != "none" and not quiet:
+            print(f"quant spec {params.quant_spec}: the first use of a checkpoint quantizes and caches it; "
+                  "later runs reuse that", file=sys.stderr)
+        outcome = core.generate(JobContext(_progress(quiet)), job, base=args.base)
+    except (LoadError, ValueError, FileNotFoundError, NoBaseModel, DeviceUnavailable) as exc:
         print(f"personalq generate: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    quant = args.quant or settings.quant_spec or "none"
-    ref = ModelRef(path=card.path, kind=card.kind if card.kind != "unknown" else "checkpoint",
-                   base_model=card.base_model, base_path=base_path,
-                   trigger=trigger or card.canonical_trigger, quant_spec=quant,
-                   prediction_type=card.prediction_type, config_dir=config_dir)
-    request = GenerationRequest(
-        prompt=prompt, negative_prompt=args.negative, seed=args.seed,
-        steps=args.steps or settings.steps, guidance=args.guidance if args.guidance is not None else settings.guidance,
-        width=args.width or settings.width, height=args.height or settings.height,
-        scheduler=args.scheduler or "dpm++", trigger=trigger, quant_spec=quant,
-        checkpoint=card.path, checkpoint_hash=card.sha256 or _hash(card.path), base_model=card.base_model,
-        base_checkpoint=str(base_path) if base_path else None,
-    )
-    if quant != "none" and not (args.quiet or args.json):
-        print(f"quant spec {quant}: the first use of a checkpoint quantizes and caches it; later runs reuse that",
-              file=sys.stderr)
-    pool = PipelinePool(budget_bytes=settings.memory_budget_mb * 2**20, device=device.device, dtype=device.dtype)
-    try:
-        with pool.session(ref) as pipe:
-            result = generate(pipe, request, on_step=_progress(args.quiet or args.json), out_path=_out_path(args, card))
-    except (LoadError, ValueError, FileNotFoundError) as exc:
-        print(f"personalq generate: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    finally:
-        pool.close()
     if args.json:
-        print(json.dumps({"status": "generated", "path": str(result.path), "params": result.params}, default=str))
+        print(json.dumps({"status": "generated", "path": outcome.image_path, "params": outcome.params}, default=str))
     else:
-        print(result.path)
+        print(outcome.image_path)
     return 0
-
-
-def _hash(path: str) -> str | None:
-    """sha256 of a single file for the PNG record (folders have none)."""
-    from catalog.hashing import sha256_file
-
-    return sha256_file(path) if Path(path).is_file() else None

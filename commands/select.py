@@ -39,19 +39,17 @@ def run(args) -> int:
     if not args.request.strip():
         print("personalq select: the request is empty", file=sys.stderr)
         return 2
-    from checkin.decide import check_in
-    from catalog.store import Store
+    from app.core import App
+    from common.settings import load_settings
 
-    llm_model = args.llm_model
-    if llm_model is None and not args.no_llm:
-        from common.settings import load_settings
-
-        llm_model = load_settings().llm_model
-    store = Store(db)
+    settings = load_settings()
+    if args.llm_model:
+        settings.llm_model = args.llm_model
+    core = App(settings, db_path=db, use_llm=not args.no_llm)
     try:
-        result = check_in(args.request, store, use_llm=not args.no_llm, today=today, llm_model=llm_model)
+        result = core.check_in(None, args.request, today=today)
     finally:
-        store.close()
+        core.close()
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0

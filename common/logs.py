@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 
 from common import paths
 
@@ -18,6 +19,11 @@ def setup_logging(verbose: bool = False) -> None:
             root.setLevel(logging.DEBUG)
         return
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Library chatter (deprecations, "requires torchvision") goes to the log file, not the user's terminal.
+    logging.captureWarnings(True)
+    if not verbose:  # read by diffusers/transformers when they are first imported
+        os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         handler = logging.handlers.RotatingFileHandler(

@@ -27,6 +27,7 @@ class Settings:
     guidance: float = 7.0
     width: int = 512
     height: int = 512
+    png_full_paths: bool = False  # write model file paths into PNGs (off: a shared image names files only)
     use_demo_library: bool = False
     first_run_done: bool = False
 

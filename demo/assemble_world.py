@@ -129,6 +129,13 @@ def ensure_entry(index: int, base, settings, work: Path, log=print) -> tuple[Pat
     return cached, json.loads(info_path.read_text())
 
 
+def write_generation_defaults(base: Path, settings) -> None:
+    """What the app generates with by default on this base: the steps and guidance the world was measured at
+    (its size the app reads from the UNet and VAE configs: 32×32)."""
+    defaults = {"steps": settings.sample_steps, "guidance": world_model.SampleSettings().guidance}
+    (base / "personalq.json").write_text(json.dumps(defaults, indent=2) + "\n", encoding="utf-8")
+
+
 def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log=print) -> dict:
     import torch
 
@@ -139,6 +146,7 @@ def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log
     pipe.to(dtype=torch.float16)
     pipe.save_pretrained(str(paths["base"]), safe_serialization=True)
     stable_files.drop_local_paths(paths["base"])
+    write_generation_defaults(paths["base"], settings)
     base = world_model.load_base(paths["base"])
     judge.save(paths["judge"])
 

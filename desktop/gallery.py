@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from desktop import theme
 from desktop.common_widgets import EmptyState, label, page_header, primary_button
-from desktop.history import HistoryEntry
+from app.history import HistoryEntry
 from desktop.models import EntryRole, HistoryModel
 
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from common.settings import Settings
 from desktop import theme
 from desktop.common_widgets import CardFrame, label
-from desktop.history import GenerationParams
+from app.history import GenerationParams
 
 QUANT_SPECS = ("taq-w8a8", "taq-w4a8", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "none")
 QUANT_HELP = {
@@ -59,6 +59,7 @@ class GenerationPanel(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.random_seed = QCheckBox("new each time")
+        self.random_seed.setChecked(True)  # creators expect a new image per click unless they fix a seed
         self.dice = QToolButton()
         self.dice.setIcon(theme.drawn_icon("dice", 18))
         self.dice.setToolTip("Pick a random seed")
@@ -143,6 +144,13 @@ class GenerationPanel(QWidget):
             self.seed.setValue(random.randint(0, 2**31 - 1))
         return GenerationParams(self.steps.value(), self.seed.value(), self.width_box.value(),
                                 self.height_box.value(), float(self.guidance.value()), self.quant.currentData())
+
+    def use_model_defaults(self, params: GenerationParams) -> None:
+        """The chosen model's own size, steps and guidance; the seed and quant choice stay the user's."""
+        self.steps.setValue(params.steps)
+        self.width_box.setValue(params.width)
+        self.height_box.setValue(params.height)
+        self.guidance.setValue(params.guidance)
 
     def set_params(self, params: GenerationParams) -> None:
         self.steps.setValue(params.steps)

@@ -1,7 +1,7 @@
 """The main window: first run, then Create / Library / History pages, all long work in workers.
 
 The window holds the state (settings, the request flow, the current selection) and wires
-widgets to `Services` through `WorkerPool`; widgets only emit what the user did.
+widgets to the application core (`app.core.App`) through `WorkerPool`; widgets only emit what the user did.
 """
 from __future__ import annotations
 
@@ -31,13 +31,15 @@ from desktop import theme
 from desktop.common_widgets import label
 from desktop.gallery import GalleryPage
 from desktop.generation_panel import GenerationPanel
-from desktop.history import GenerationParams
-from desktop.history import History, HistoryEntry
+from app.history import GenerationParams
+from app.history import History, HistoryEntry
 from desktop.library_view import LibraryPage
 from desktop.models import HistoryModel, LibraryModel, card_display_name
 from desktop.quant_queue import QuantizeQueue
 from desktop.request_panel import RequestPanel
-from desktop.services import GenerationJob, Selection, Services
+from app.core import App
+from app.generation import GenerationJob, Selection
+from desktop.images import to_qimage
 from desktop.settings_dialog import SettingsDialog
 from desktop.welcome import WelcomePage
 from desktop.workers import Worker, WorkerPool
@@ -57,12 +59,12 @@ class _Bridge(QObject):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None, services: Services | None = None,
+    def __init__(self, settings: Settings | None = None, core: App | None = None,
                  use_llm: bool | None = None, auto_quantize: bool = True, persist_settings: bool = True):
         super().__init__()
         self.settings = settings or load_settings()
         self.persist_settings = persist_settings
-        self.services = services or Services(self.settings, use_llm=use_llm)
+        self.core = core or App(self.settings, use_llm=use_llm)
         self.auto_quantize = auto_quantize
         self.workers = WorkerPool(self)
         self.flow = F.RequestFlow()
@@ -230,7 +232,7 @@ class MainWindow(QMainWindow):
 
     def _demo_folder(self) -> str | None:
         try:
-            return str(self.services.demo_world()["library"])
+            return str(self.core.demo_world()["library"])
         except FileNotFoundError:
             return None
 
@@ -245,7 +247,7 @@ class MainWindow(QMainWindow):
     def first_run_demo(self) -> None:
         """Use the demo world shipped with the app: its library is indexed like any folder."""
         try:
-            world = self.services.demo_world()
+            world = self.core.demo_world()
         except FileNotFoundError as exc:
             self.welcome.show_choose(str(exc))
             return
@@ -253,10 +255,6 @@ class MainWindow(QMainWindow):
         base = world.get("base")
         if base and not self.settings.base_models.get(world.get("family", "sd15")):
             self.settings.base_models[world.get("family", "sd15")] = str(base)
-        size = int(world.get("image_size") or 0)
-        if size:
-            self.settings.width = self.settings.height = size
-            self.generation_panel.apply_settings(self.settings)
         self.start_index(self._library_folders(), first_run=True)
 
     def start_index(self, folders: list[str], first_run: bool = False) -> None:
@@ -267,7 +265,7 @@ class MainWindow(QMainWindow):
             self.welcome.show_indexing()
         self.status_label.setText("Reading your checkpoint folders…")
         worker = self.workers.submit(
-            "index", self.services.index, folders,
+            "index", self.core.index, folders,
             on_progress=self._index_progress,
             on_finished=lambda report, fr=first_run, fo=folders: self._index_done(report, fr, fo),
             on_failed=lambda msg, fr=first_run: self._index_failed(msg, fr),
@@ -304,7 +302,7 @@ class MainWindow(QMainWindow):
             return
         self._embed_again = False
         self.embed_worker = self.workers.submit(
-            "embed", self.services.embed, on_progress=self._index_progress,
+            "embed", self.core.embed, on_progress=self._index_progress,
             on_finished=lambda n: self._embed_done(n, None), on_failed=lambda msg: self._embed_done(0, msg))
 
     def _embed_done(self, count: int, error: str | None) -> None:
@@ -326,10 +324,10 @@ class MainWindow(QMainWindow):
 
     def start_glossing(self) -> None:
         """Once search works: the local LLM reads new cards in the background (seconds per card)."""
-        if self.gloss_worker is not None or self._closing or not self.services.llm_enabled():
+        if self.gloss_worker is not None or self._closing or not self.core.llm_enabled():
             return
         self.gloss_worker = self.workers.submit(
-            "gloss", self.services.gloss, on_progress=self._index_progress,
+            "gloss", self.core.gloss, on_progress=self._index_progress,
             on_finished=lambda report: self._gloss_done(None), on_failed=self._gloss_done)
 
     def _gloss_done(self, error: str | None) -> None:
@@ -349,7 +347,7 @@ class MainWindow(QMainWindow):
 
     def _start_watcher(self, folders: list[str]) -> None:
         try:
-            self.services.start_watcher(folders, lambda *args, **kw: self._bridge.changed.emit())
+            self.core.start_watcher(folders, lambda *args, **kw: self._bridge.changed.emit())
         except Exception as exc:
             self.library_page.banner.show_message(f"Cannot watch the folders for new files: {exc}", "error")
             self.watch_label.setText("")
@@ -360,7 +358,7 @@ class MainWindow(QMainWindow):
     def reload_library(self) -> None:
         """Re-read the cards from the store (after indexing or a watcher event), keeping search and selection."""
         before = {c.path for c in self.library_model.cards()}
-        cards = self.services.cards()
+        cards = self.core.cards()
         self.library_model.set_cards(cards)
         self.library_page.set_broken([c for c in cards if c.error])
         text = self.library_page.search.text().strip()
@@ -389,7 +387,7 @@ class MainWindow(QMainWindow):
             self.library_model.set_filter(None)
             return
         self.search_worker = self.workers.submit(
-            "search", self.services.search_paths, text,
+            "search", self.core.search_paths, text,
             on_finished=lambda paths, t=text: self._search_done(t, paths),
             on_failed=lambda msg: self.library_page.banner.show_message(f"Search failed: {msg}", "error"),
         )
@@ -401,7 +399,7 @@ class MainWindow(QMainWindow):
 
     def save_edits(self, path: str, triggers: list, description: str, tags: list) -> None:
         try:
-            card = self.services.save_user_edit(path, triggers, description, tags)
+            card = self.core.save_user_edit(path, triggers, description, tags)
         except Exception as exc:
             self.library_page.banner.show_message(f"Could not save your edits to {path}: {exc}", "error")
             return
@@ -420,10 +418,11 @@ class MainWindow(QMainWindow):
             self.checkin_worker.cancel()
         self.flow.request = text
         self.flow.fire("submit")
+        self.generation_panel.show_idle()  # the last image belongs to the last request, not to the next pick
         self.request_panel.banner.hide()
         self.request_panel.show_page("checking")
         self.request_panel.set_busy(True)
-        self._start_checkin("check-in", self.services.check_in, text)
+        self._start_checkin("check-in", self.core.check_in, text)
 
     def answer_clarification(self, answer: str) -> None:
         if self.checkin_result is None or not self.flow.can("answer"):
@@ -431,7 +430,7 @@ class MainWindow(QMainWindow):
         self.flow.fire("answer")
         self.request_panel.show_page("checking")
         self.request_panel.set_busy(True)
-        self._start_checkin("clarify", self.services.resolve, self.checkin_result, answer)
+        self._start_checkin("clarify", self.core.resolve, self.checkin_result, answer)
 
     def _start_checkin(self, name: str, fn, *args) -> None:
         """Run Check-in (or its clarification) in a worker; a newer request makes older answers stale.
@@ -468,6 +467,7 @@ class MainWindow(QMainWindow):
             if result.trigger:
                 self.selection.trigger = result.trigger
             caption = f"Read as “{result.restated}”. Check-in chose" if result.restated else "Check-in chose"
+            self._use_model_defaults()
             self.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
                                              self.selection.trigger, result.prompt or self.flow.request, caption)
         elif status == "clarify":
@@ -476,7 +476,7 @@ class MainWindow(QMainWindow):
             self.request_panel.show_clarify(result.question or "Which one did you mean?", options)
         else:
             family = self._likely_family()
-            base = self.services.base_selection(family)
+            base = self.core.base_selection(family)
             read_as = f" (read as “{result.restated}”)" if result.restated else ""
             self.request_panel.show_none(f"Nothing in your library fits this request{read_as}.", base is not None,
                                          f"You can still make it with the {base.name}." if base else "")
@@ -496,12 +496,13 @@ class MainWindow(QMainWindow):
         return max(known, key=known.get) if known else "sd15"
 
     def use_base_model(self) -> None:
-        base = self.services.base_selection(self._likely_family())
+        base = self.core.base_selection(self._likely_family())
         if base is None:
             self.request_panel.banner.show_message("No base model is set up. Choose one in Settings → Library.", "error")
             return
         self.flow.fire("use_base")
         self.selection = base
+        self._use_model_defaults()
         self.request_panel.show_selected(base.name, base.preview, base.kind, base.base_model, None,
                                          self.flow.request, caption="Base model, no personalization")
 
@@ -514,18 +515,24 @@ class MainWindow(QMainWindow):
             self.library_page.banner.show_message("Wait for the current image, or cancel it first.", "info")
             return
         self.selection = Selection.from_card(card)
+        self._use_model_defaults()
         self.flow.request = self.request_panel.input.text().strip()
         self.flow.fire("choose")
         prompt = self.flow.request or (self.selection.trigger or "")
         if self.flow.request:
-            from checkin.rewrite import rewrite_prompt
-
-            prompt = rewrite_prompt(self.flow.request, card).prompt
+            prompt = self.core.rewrite(self.flow.request, card).prompt
         self.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
                                          self.selection.trigger, prompt, caption="You chose")
         self.go("create")
 
     # ------------------------------------------------------------------ generation
+    def _use_model_defaults(self) -> None:
+        """The size, steps and guidance the chosen model was made for (the demo's: 32×32)."""
+        try:
+            self.generation_panel.use_model_defaults(self.core.default_params(self.selection))
+        except Exception as exc:  # a file that vanished: keep the panel as it is
+            log.warning("no model defaults for %s: %s", self.selection.path if self.selection else None, exc)
+
     def start_generation(self, prompt: str, params: GenerationParams | None = None) -> None:
         if self.selection is None or not prompt:
             self.request_panel.banner.show_message("Type a request first.", "info")
@@ -539,7 +546,7 @@ class MainWindow(QMainWindow):
         self.request_panel.banner.hide()
         self.generation_panel.show_started()
         self.gen_worker = self.workers.submit(
-            "generate", self.services.generate, job,
+            "generate", lambda ctx, j: self.core.generate(ctx, j, preview=to_qimage), job,
             on_progress=self._gen_progress, on_finished=self._gen_done,
             on_failed=self._gen_failed, on_cancelled=self._gen_cancelled)
 
@@ -619,7 +626,7 @@ class MainWindow(QMainWindow):
                 self.quant_queue.enqueue(card.path, self.settings.quant_spec)
 
     def _quantize_fn(self, ctx, path: str, spec: str):
-        return self.services.quantize(ctx, path, spec)
+        return self.core.quantize(ctx, path, spec)
 
     def _quant_status(self, path: str, status: str, detail: str) -> None:
         self.library_model.set_quant_status(path, status, detail)
@@ -648,7 +655,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, new: Settings) -> None:
         folders_changed = new.folders != self.settings.folders
         self.settings.__dict__.update(new.__dict__)
-        self.services.settings = self.settings
+        self.core.settings = self.settings
         self._save_settings()
         self.generation_panel.apply_settings(self.settings)
         if folders_changed:
@@ -672,12 +679,12 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._reload_timer.stop()
         self.quant_queue.cancel_all()
-        self.services.stop_watcher()
+        self.core.stop_watcher()
         if not self.workers.shutdown():
             log.warning("closing with workers still running; the catalog stays open for them")
             return
         try:
-            self.services.close()
+            self.core.close()
         except Exception as exc:
             log.warning("closing services: %s", exc)
         self.history.close()

@@ -8,7 +8,7 @@ from PySide6.QtGui import QPixmap
 
 from catalog.card import Card
 from desktop import theme
-from desktop.history import HistoryEntry
+from app.history import HistoryEntry
 
 CardRole = Qt.UserRole + 1
 QuantRole = Qt.UserRole + 2

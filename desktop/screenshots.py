@@ -29,8 +29,7 @@ def _wait(app, condition, timeout: float = 180.0, what: str = "") -> None:
 def _tiny_checkpoint(folder: Path) -> Path:
     import torch
 
-    from desktop.sample_library import write_preview
-    from engine.pipeline_tiny import write_tin_robot
+    from app.sample_library import write_preview, write_tin_robot
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     path = write_tin_robot(folder / "Stable-diffusion" / "tin_robot.safetensors")
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
 
-    from desktop.sample_library import write_sample_library
+    from app.sample_library import write_sample_library
 
     library = work / "checkpoints"
     write_sample_library(library, previews=True)

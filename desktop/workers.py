@@ -13,33 +13,17 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.jobs import Cancelled, JobContext
+
 log = logging.getLogger(__name__)
 
 
-class Cancelled(Exception):
-    """Raised inside a work function when the user asked it to stop."""
-
-
-class WorkContext:
-    """Handed to a work function: progress reporting and the cancel flag, no Qt in sight."""
+class WorkContext(JobContext):
+    """Handed to a work function: progress goes out as a signal; no Qt in the function itself."""
 
     def __init__(self, signals: "WorkerSignals"):
-        self._signals = signals
-        self.cancel_event = threading.Event()
-        self.last_step = 0  # written by step-wise work, so a cancel can be measured in steps
+        super().__init__(signals.progressed.emit)
         self.step_at_cancel: int | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
-    def check(self) -> None:
-        """Raise Cancelled when Cancel was pressed; call it between steps."""
-        if self.cancel_event.is_set():
-            raise Cancelled()
-
-    def progress(self, payload: Any) -> None:
-        self._signals.progressed.emit(payload)
 
 
 class WorkerSignals(QObject):

@@ -52,6 +52,8 @@ class GenerationRequest:
     checkpoint_hash: str | None = None  # its sha256 when known
     base_model: str | None = None
     base_checkpoint: str | None = None  # the base a LoRA/embedding ran on
+    base_hash: str | None = None  # its sha256 when it is a single file
+    loras: list[str] = field(default_factory=list)  # A1111 prompt tags of the LoRAs applied, "<lora:name:1>"
 
 
 @dataclass
@@ -127,7 +129,8 @@ def request_params(request: GenerationRequest, seed: int) -> dict:
     return params
 
 
-def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_path=None, preview_every: int = 1) -> GenerationResult:
+def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_path=None, preview_every: int = 1,
+             full_paths: bool = False) -> GenerationResult:
     """Run one generation; on_step(step, total, preview_or_None) after every step; cancel stops it within a step."""
     import torch
 
@@ -184,5 +187,5 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
     if out_path is not None:
         from engine.png_info import save_png
 
-        path = save_png(image, out_path, params)
+        path = save_png(image, out_path, params, full_paths=full_paths)
     return GenerationResult(image=image, path=path, params=params, seconds=seconds, steps_done=state["steps"])

@@ -471,3 +471,38 @@ def load_pipeline(
     else:
         pipe = load_base(path, base_model, dtype=dtype, config_dir=config_dir, prediction_type=prediction_type)
     return pipe.to(device)
+
+
+# --- what a model was made for ---------------------------------------------------------------
+
+DEFAULTS_FILE = "personalq.json"  # optional, beside model_index.json: {"steps": N, "guidance": G}
+FAMILY_SIZE = {"sd15": 512, "sd21": 768, "sdxl": 1024}
+
+
+def native_settings(path, base_model: str = "unknown", config_dir=None, prediction_type: str | None = None) -> dict:
+    """The image size (and steps/guidance when the folder records them) a model was trained for.
+
+    Read from configs only, never weights: a diffusers folder's UNet sample size times the VAE's
+    scale (what diffusers pipelines default to), a single file's config folder, else its family.
+    A tiny model asked for 512x512 renders noise for minutes, so callers default to this.
+    """
+    import json
+
+    folder = Path(config_dir) if config_dir else Path(path)
+    out: dict = {}
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
+        size = int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+        out["width"] = out["height"] = size
+    except (OSError, ValueError, KeyError, TypeError):
+        size = 512 if base_model == "sd21" and prediction_type == "epsilon" else FAMILY_SIZE.get(base_model)
+        if size:
+            out["width"] = out["height"] = size
+    try:
+        extra = json.loads((folder / DEFAULTS_FILE).read_text(encoding="utf-8"))
+        if isinstance(extra, dict):
+            out.update({k: extra[k] for k in ("steps", "guidance", "width", "height") if isinstance(extra.get(k), (int, float))})
+    except (OSError, ValueError):
+        pass
+    return out

@@ -27,26 +27,42 @@ def _quote(value) -> str:
     return text
 
 
-def format_parameters(params: dict) -> str:
-    """A1111 infotext from our params dict (prompt, negative_prompt, steps, sampler, ...)."""
+def _model_name(path) -> str | None:
+    return Path(path).stem if path else None
+
+
+def format_parameters(params: dict, full_paths: bool = False) -> str:
+    """A1111 infotext from our params dict (prompt, negative_prompt, steps, sampler, ...).
+
+    As A1111 writes it: "Model"/"Model hash" name the checkpoint the UNet came from (a LoRA's base),
+    LoRAs are `<lora:name:weight>` tags in the prompt. File paths stay out unless `full_paths`:
+    a shared image should not carry the user's name and folders.
+    """
+    loras = list(params.get("loras") or [])
+    on_base = bool(loras) or bool(params.get("base_checkpoint"))
+    model = params.get("base_checkpoint") if on_base else params.get("checkpoint")
+    model_hash = params.get("base_hash") if on_base else params.get("checkpoint_hash")
     fields = {
         "Steps": params.get("steps"),
         "Sampler": params.get("sampler"),
         "CFG scale": params.get("guidance"),
         "Seed": params.get("seed"),
         "Size": f"{params['width']}x{params['height']}" if params.get("width") else None,
-        "Model hash": (params.get("checkpoint_hash") or "")[:10] or None,  # A1111 "AutoV2" short hash
-        "Model": Path(params["checkpoint"]).stem if params.get("checkpoint") else None,
+        "Model hash": (model_hash or "")[:10] or None,  # A1111 "AutoV2" short hash
+        "Model": _model_name(model),
+        "Lora hashes": ", ".join(f"{_model_name(params.get('checkpoint'))}: {(params.get('checkpoint_hash') or '')[:10]}"
+                                 for _ in loras[:1] if params.get("checkpoint_hash")) or None,
         "Trigger": params.get("trigger"),
         "Quant": params.get("quant_spec"),
-        "Checkpoint": params.get("checkpoint"),
-        "Checkpoint hash": params.get("checkpoint_hash"),
+        "Personalization": _model_name(params.get("checkpoint")) if on_base else None,
         "Base model": params.get("base_model"),
-        "Base checkpoint": params.get("base_checkpoint"),
+        "Checkpoint": params.get("checkpoint") if full_paths else None,
+        "Checkpoint hash": params.get("checkpoint_hash"),
+        "Base checkpoint": params.get("base_checkpoint") if full_paths else None,
         "Cancelled": "true" if params.get("cancelled") else None,
     }
     line = ", ".join(f"{k}: {_quote(v)}" for k, v in fields.items() if v not in (None, ""))
-    text = str(params.get("prompt", ""))
+    text = " ".join([str(params.get("prompt", ""))] + loras).strip()
     if params.get("negative_prompt"):
         text += f"\nNegative prompt: {params['negative_prompt']}"
     return f"{text}\n{line}"
@@ -76,21 +92,31 @@ def parse_parameters(text: str) -> dict:
     return out
 
 
-def png_text_chunks(params: dict):
+PATH_KEYS = ("checkpoint", "base_checkpoint")
+
+
+def shareable(params: dict, full_paths: bool = False) -> dict:
+    """The parameters as written into a PNG: model files by name only unless the user asked for full paths."""
+    if full_paths:
+        return dict(params)
+    return {k: (Path(v).name if k in PATH_KEYS and v else v) for k, v in params.items()}
+
+
+def png_text_chunks(params: dict, full_paths: bool = False):
     """A PngInfo holding the A1111 `parameters` chunk and our JSON copy."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
-    info.add_text(PARAMS_KEY, format_parameters(params))
-    info.add_text(JSON_KEY, json.dumps(params, ensure_ascii=False, sort_keys=True))
+    info.add_text(PARAMS_KEY, format_parameters(params, full_paths))
+    info.add_text(JSON_KEY, json.dumps(shareable(params, full_paths), ensure_ascii=False, sort_keys=True))
     return info
 
 
-def save_png(image, path, params: dict) -> Path:
+def save_png(image, path, params: dict, full_paths: bool = False) -> Path:
     """Save a PIL image with its generation parameters embedded."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", pnginfo=png_text_chunks(params))
+    image.save(path, format="PNG", pnginfo=png_text_chunks(params, full_paths))
     return path
 
 

@@ -191,7 +191,7 @@ def drive(app, request: str, quant: str | None, use_llm: bool, deadline: float, 
         if window.flow.state != "done" or window.last_outcome is None:
             raise SelfTestFailed(f"generation: {window.flow.error or window.flow.state}")
         image = Path(window.last_outcome.image_path)
-        report.facts.update(quant_spec=params.quant_spec, device=window.services.device_name or "?")
+        report.facts.update(quant_spec=params.quant_spec, device=window.core.device_name or "?")
         report.stages["generation"] = time.monotonic() - t
         _check_png(image, report)
         if screenshot is not None:

@@ -11,8 +11,8 @@ os.environ.setdefault("PERSONALQ_THEME", "light")
 
 
 def write_test_library(root: Path) -> dict[str, Path]:
-    """desktop.sample_library's folder, keyed by short names: corgi, husky, cat, moth, style, broken."""
-    from desktop.sample_library import write_sample_library
+    """app.sample_library's folder, keyed by short names: corgi, husky, cat, moth, style, broken."""
+    from app.sample_library import write_sample_library
 
     files = write_sample_library(root)
     short = {"rex_corgi": "corgi", "luna_husky": "husky", "mochi_cat": "cat", "luna_moth": "moth",

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from desktop.history import History
+from app.history import History
 
 CHECK_TIMEOUT_MS = 120_000  # the first Check-in loads the sentence model
 GEN_TIMEOUT_MS = 120_000  # the first generation imports diffusers and loads the pipeline
@@ -123,7 +123,7 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
     assert ctx.last_step < 60
     assert "Cancelled" in gen.status.text()
     assert window.history_model.rowCount() == 0  # nothing half-made went to the gallery
-    assert not list(Path(window.services.store.db_path).parent.glob("outputs/*/*.png"))
+    assert not list(Path(window.core.store.db_path).parent.glob("outputs/*/*.png"))
 
 
 def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, library, tmp_path, monkeypatch):

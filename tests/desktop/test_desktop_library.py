@@ -6,7 +6,7 @@ import shutil
 from PySide6.QtCore import Qt
 
 from common.settings import load_settings
-from desktop.sample_library import write_lora
+from app.sample_library import write_lora
 
 INDEX_TIMEOUT_MS = 30_000
 EMBED_TIMEOUT_MS = 120_000
@@ -78,7 +78,7 @@ def test_detail_edits_are_saved_as_user_edits(make_window, qtbot, library):
     detail.description.setPlainText("Mochi asleep in the sun")
     detail.tags.setText("cat, pet")
     qtbot.mouseClick(detail.save_button, Qt.LeftButton)
-    card = window.services.store.get(str(files["cat"]))
+    card = window.core.store.get(str(files["cat"]))
     assert card.canonical_trigger == "grey mochi"
     assert card.description == "Mochi asleep in the sun"
     assert card.tags == ["cat", "pet"]
@@ -109,7 +109,7 @@ def test_demo_library_choice_indexes_the_demo_world_or_says_how_to_build_it(make
     window = make_window()
     qtbot.mouseClick(window.welcome.demo_button, Qt.LeftButton)
     try:
-        world = window.services.demo_world()
+        world = window.core.demo_world()
     except FileNotFoundError:  # a checkout where the demo world has not been built
         assert window.root.currentWidget() is window.welcome
         assert window.welcome.banner.isVisible()

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from desktop import flow as F
-from desktop.history import GenerationParams, History, HistoryEntry
+from app.history import GenerationParams, History, HistoryEntry
 
 
 def _count_to(ctx, n, delay=0.01):

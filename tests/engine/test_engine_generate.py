@@ -84,7 +84,8 @@ def test_png_parameters_round_trip(pipe, tmp_path):
                   base_model="sd15", scheduler="euler_a", seed=123)
     result = generate(pipe, request, out_path=tmp_path / "out.png")
     assert result.path.is_file()
-    assert png_info.read_png_parameters(result.path) == result.params
+    shared = png_info.read_png_parameters(result.path)
+    assert shared == {**result.params, "checkpoint": "dog v3.safetensors"}  # no folders in a shared image
     from PIL import Image
 
     with Image.open(result.path) as image:
@@ -93,8 +94,28 @@ def test_png_parameters_round_trip(pipe, tmp_path):
     assert a1111["Prompt"] == "my dog, on the beach: sunset" and a1111["Negative prompt"] == "blurry"
     assert (a1111["Steps"], a1111["Sampler"], a1111["Seed"], a1111["Size"]) == ("2", "Euler a", "123", "64x64")
     assert a1111["Model hash"] == "ab12ab12ab" and a1111["Model"] == "dog v3"
-    assert a1111["Quant"] == "taq-w8a8" and a1111["Checkpoint"] == "/models/dog v3.safetensors"
+    assert a1111["Quant"] == "taq-w8a8" and "Checkpoint" not in a1111 and "/models" not in text
     assert a1111["Checkpoint hash"] == "ab12" * 16 and a1111["Trigger"] == "sks"
+
+
+def test_png_of_a_lora_reads_back_as_a1111_writes_it(pipe, tmp_path):
+    """A LoRA image names its base as the Model and carries the <lora:name:weight> tag A1111 re-applies."""
+    request = req(prompt="zqx ball", checkpoint="/home/me/Lora/zqx ball.safetensors", checkpoint_hash="cd34" * 16,
+                  base_model="sd15", base_checkpoint="/home/me/sd/base v1.safetensors", base_hash="ef56" * 16,
+                  loras=["<lora:zqx ball:1>"], seed=5)
+    result = generate(pipe, request, out_path=tmp_path / "lora.png")
+    from PIL import Image
+
+    with Image.open(result.path) as image:
+        text = image.text["parameters"]
+    a1111 = png_info.parse_parameters(text)
+    assert a1111["Prompt"] == "zqx ball <lora:zqx ball:1>"
+    assert (a1111["Model"], a1111["Model hash"], a1111["Base model"]) == ("base v1", "ef56ef56ef", "sd15")
+    assert a1111["Lora hashes"] == "zqx ball: cd34cd34cd" and "/home/me" not in text
+    assert png_info.read_png_parameters(result.path)["base_checkpoint"] == "base v1.safetensors"
+    full = tmp_path / "full.png"
+    generate(pipe, request, out_path=full, full_paths=True)
+    assert png_info.read_png_parameters(full)["checkpoint"] == "/home/me/Lora/zqx ball.safetensors"
 
 
 def test_parse_a1111_text_written_by_other_tools():
@@ -118,7 +139,7 @@ def test_generate_command_with_checkpoint(pipe, tmp_path, capsys):
     assert code == 0 and out.is_file()
     assert str(out) in capsys.readouterr().out
     params = png_info.read_png_parameters(out)
-    assert params["checkpoint"] == str(ckpt.resolve()) and params["seed"] == 3 and len(params["checkpoint_hash"]) == 64
+    assert params["checkpoint"] == ckpt.name and params["seed"] == 3 and len(params["checkpoint_hash"]) == 64
     same = generate(pipe, req(prompt=params["prompt"], seed=3))
     assert np.array_equal(np.asarray(same.image), np.asarray(__import__("PIL.Image").Image.open(out).convert("RGB")))
 

@@ -84,3 +84,10 @@ def write_sample_library(root: Path, previews: bool = False) -> dict[str, Path]:
     broken.write_bytes(b"\x00\x01not a safetensors file")
     files["broken"] = broken
     return files
+
+
+def write_tin_robot(path: Path) -> Path:
+    """A tiny real single-file checkpoint (the screenshots' generate state needs one that loads)."""
+    from engine.pipeline_tiny import write_tin_robot as write
+
+    return write(path)

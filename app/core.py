@@ -1,76 +1,33 @@
-"""The app's one doorway to catalog and engine: plain functions the workers run, no widgets.
+"""The application core: every user action (index, Check-in, answer, quantize, generate) as one method
+that the window's workers and the CLI both call. Qt-free.
 
-Every method that takes `ctx` runs on a worker thread and checks `ctx.check()` between steps.
-The catalog store keeps one SQLite connection per thread, so one `Store` serves them all.
-Heavy modules (torch, diffusers, llama_cpp) load lazily inside the engine/catalog calls.
+Each method that takes `ctx` (an app.jobs.JobContext) may run on a worker thread and checks
+`ctx.check()` between steps. The catalog store keeps one SQLite connection per thread, so one
+`Store` serves them all. Heavy modules (torch, diffusers, llama_cpp) load lazily.
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from app.generation import (FAMILY_LABEL, GenerationJob, GenerationOutcome, NoBaseModel, Selection,
+                            base_selection, config_dir_for, default_params, family_of, run_generation)
 from catalog.card import Card
 from common import paths
 from common.settings import Settings
-from desktop.history import GenerationParams
 
 log = logging.getLogger(__name__)
 
-GENERATE_KINDS = ("checkpoint", "diffusers_model", "lora", "textual_inversion")
-BASE_KINDS = ("checkpoint", "diffusers_model")
+__all__ = ["App", "FAMILY_LABEL", "GenerationJob", "GenerationOutcome", "NoBaseModel", "Selection", "family_of"]
+
 SEARCH_MIN_DENSE = 0.30  # MiniLM cosine below this is "unrelated" for a search box (nonsense scores ~0.25)
 SEARCH_KEEP_FRACTION = 0.45
 
 
-@dataclass
-class Selection:
-    """What the next generation runs on: a catalog card, or the base model of a family."""
-
-    path: str
-    kind: str
-    base_model: str
-    name: str
-    trigger: str | None = None
-    preview: str | None = None
-    is_base: bool = False
-
-    @classmethod
-    def from_card(cls, card: Card) -> "Selection":
-        return cls(card.path, card.kind, card.base_model, card.name or Path(card.path).stem,
-                   card.canonical_trigger or (card.triggers[0] if card.triggers else None), card.preview)
-
-
-@dataclass
-class GenerationJob:
-    selection: Selection
-    prompt: str
-    params: GenerationParams
-    request: str = ""
-    negative_prompt: str = ""
-
-
-@dataclass
-class GenerationOutcome:
-    image_path: str
-    seconds: float
-    job: GenerationJob
-    extra: dict = field(default_factory=dict)
-
-
-class NoBaseModel(RuntimeError):
-    """A LoRA/embedding or the 'none fits' path needs a base model and none is known for the family."""
-
-
-def family_of(base_model: str) -> str:
-    return base_model if base_model in ("sd15", "sd21", "sdxl") else "sd15"
-
-
-class Services:
-    """Owns the catalog store, the folder watcher and the engine's pipeline cache for one window."""
+class App:
+    """Owns the catalog store, the folder watcher and the engine's pipeline pool for one window or command."""
 
     def __init__(self, settings: Settings, db_path: str | Path | None = None, use_llm: bool | None = None):
         from catalog.store import Store
@@ -133,13 +90,28 @@ class Services:
         # trigger) or a clearly similar description, and not far below the best one.
         def fits(c) -> bool:
             sig = c.signals
-            return sig.get("bm25", 0) > 0 or sig.get("lexical", 0) > 0 or sig.get("dense", c.score) >= SEARCH_MIN_DENSE
+            return sig.get("bm25", 0) > 0 or sig.get("dense", c.score) >= SEARCH_MIN_DENSE
         return [c.card.path for c in found if fits(c) and c.score >= SEARCH_KEEP_FRACTION * top]
 
-    def check_in(self, ctx, request: str):
+    def check_in(self, ctx, request: str, today=None):
+        """Select / ask / none for a request, with the LLM when it is installed and enabled."""
         from checkin.decide import check_in
 
-        return check_in(request, self.store, use_llm=self.llm_enabled(), llm_model=self.settings.llm_model)
+        return check_in(request, self.store, use_llm=self.llm_enabled(), today=today, llm_model=self.settings.llm_model)
+
+    def rewrite(self, request: str, card: Card):
+        """The request with this card's trigger inserted (a card chosen by hand rather than by Check-in)."""
+        from checkin.rewrite import rewrite_prompt
+
+        return rewrite_prompt(request, card)
+
+    def likely_family(self) -> str:
+        """The base family most of the library is for: where a 'nothing fits' request is generated."""
+        counts: dict[str, int] = {}
+        for card in self.store.cards(include_errors=False):
+            counts[card.base_model] = counts.get(card.base_model, 0) + 1
+        known = {k: v for k, v in counts.items() if k in FAMILY_LABEL}
+        return max(known, key=known.get) if known else "sd15"
 
     def resolve(self, ctx, result, answer: str):
         from checkin.decide import resolve_clarification
@@ -202,36 +174,11 @@ class Services:
     # -- generation ------------------------------------------------------------------------
     def base_selection(self, family: str) -> Selection | None:
         """The base model for a family: from Settings, else a base checkpoint of that family in the library."""
-        path = self.settings.base_models.get(family)
-        if path:
-            card = self.store.get(path)
-            kind = card.kind if card else ("diffusers_model" if Path(path).is_dir() else "checkpoint")
-            return Selection(path, kind, family, f"{FAMILY_LABEL.get(family, family)} base", None,
-                             card.preview if card else None, is_base=True)
-        for card in self.store.cards(include_errors=False):
-            if card.kind in BASE_KINDS and card.base_model == family and not card.triggers:
-                return Selection(card.path, card.kind, family, card.name or Path(card.path).stem, None,
-                                 card.preview, is_base=True)
-        return None
+        return base_selection(self.settings, self.store, family)
 
-    def _base_path_for(self, selection: Selection) -> str | None:
-        if selection.kind in BASE_KINDS:
-            return None
-        base = self.base_selection(family_of(selection.base_model))
-        if base is None:
-            raise NoBaseModel(f"{selection.name} is a {selection.kind} for {selection.base_model}; set its base "
-                              "model in Settings → Library → Base models")
-        return base.path
-
-    def _config_dir_for(self, selection: Selection) -> str | None:
-        """A single-file checkpoint takes its component configs from its family's base when that is a
-        diffusers folder (the demo world's DreamBooth files are not SD1.5-sized, so the shipped config won't fit)."""
-        if selection.kind != "checkpoint" or selection.is_base:
-            return None
-        base = self.base_selection(family_of(selection.base_model))
-        if base is None or base.path == selection.path or not Path(base.path).is_dir():
-            return None
-        return base.path
+    def default_params(self, selection: Selection, seed: int | None = None):
+        """Size, steps and guidance the selection's model was made for; a fresh seed unless one is given."""
+        return default_params(selection, self.settings, self.store, seed)
 
     def _device(self):
         from engine.devices import pick_device
@@ -270,93 +217,24 @@ class Services:
             except ArtifactInvalid as exc:
                 ctx.progress(f"rebuilding: {exc}")
         ctx.check()
+        selection = Selection.from_card(card) if card else Selection(path, "checkpoint", base_model, Path(path).stem)
+        config_dir = config_dir_for(selection, self.settings, self.store)  # as generate loads it
+        prediction_type = card.prediction_type if card else None
         result = quantize_on_import(path, spec,
-                                    load_source=lambda: load_base(path, base_model, dtype=info.torch_dtype).to(info.device),
+                                    load_source=lambda: load_base(path, base_model, dtype=info.torch_dtype, config_dir=config_dir,
+                                                                  prediction_type=prediction_type).to(info.device),
                                     progress=lambda msg: ctx.progress(str(msg)), dtype=info.dtype, device=info.device)
         ctx.check()
         return ("ready (cached)" if result.from_cache else f"quantized in {result.seconds:.1f} s") + f" · {spec}"
 
-    def generate(self, ctx, job: GenerationJob) -> GenerationOutcome:
-        """Get the pipeline from the pool, generate with per-step progress (step, total, QImage), save the PNG."""
-        from engine.generate import GenerationRequest, generate
-        from engine.pool import ModelRef
-
-        sel = job.selection
-        ctx.check()
-        start = time.perf_counter()
-        ref = ModelRef(path=sel.path, kind=sel.kind, base_model=sel.base_model, base_path=self._base_path_for(sel),
-                       trigger=sel.trigger if sel.kind == "textual_inversion" else None, quant_spec=job.params.quant_spec,
-                       config_dir=self._config_dir_for(sel))
-        pool = self.pool()
-        ctx.progress(("stage", f"Loading {sel.name}" + (f" ({job.params.quant_spec})" if job.params.quant_spec != "none" else "")
-                      + "…"))
-        out_dir = paths.outputs_dir() / time.strftime("%Y-%m-%d")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        out_path = unused_path(out_dir / f"{time.strftime('%H%M%S')}-{job.params.seed}-{_slug(sel.name)}.png")
-        request = GenerationRequest(
-            prompt=job.prompt, negative_prompt=job.negative_prompt, seed=job.params.seed, steps=job.params.steps,
-            guidance=job.params.guidance, width=job.params.width, height=job.params.height, trigger=sel.trigger,
-            quant_spec=job.params.quant_spec, checkpoint=sel.path, base_model=sel.base_model,
-        )
-
-        def on_step(step, total, preview=None):
-            ctx.last_step = int(step)
-            ctx.progress(("step", int(step), int(total), to_qimage(preview)))
-
-        with pool.session(ref) as pipe:
-            ctx.check()
-            ctx.progress(("stage", "Generating…"))
-            result = generate(pipe, request, on_step=on_step, cancel=ctx.cancel_event, out_path=out_path)
-        if result.cancelled:
-            ctx.check()
-        return GenerationOutcome(str(result.path), time.perf_counter() - start, job,
-                                 extra={"steps_done": result.steps_done, "generate_seconds": result.seconds})
+    def generate(self, ctx, job: GenerationJob, base: str | None = None, preview=None) -> GenerationOutcome:
+        """Get the pipeline from the pool, generate with per-step progress, save the PNG with its parameters."""
+        return run_generation(ctx, job, self.settings, self.store, self.pool(), base=base, preview=preview)
 
     def close(self) -> None:
         self.stop_watcher()
         self.store.close()  # the pipeline pool is the process's; it goes with the process
 
 
-FAMILY_LABEL = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL"}
-
-
 _POOLS: dict = {}
 _POOL_LOCK = threading.Lock()
-
-
-def unused_path(path: Path) -> Path:
-    """`path`, or `stem-2.png`, `stem-3.png`… if it exists: two images in one second never overwrite each other."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
-def _slug(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "image"
-
-
-def to_qimage(preview):
-    """A PIL image or HxWx3 uint8 array -> QImage (safe off the GUI thread; QPixmap is not)."""
-    if preview is None:
-        return None
-    from PySide6.QtGui import QImage
-
-    try:
-        import numpy as np
-
-        if hasattr(preview, "convert"):  # PIL
-            preview = np.asarray(preview.convert("RGB"))
-        arr = np.ascontiguousarray(preview)
-        if arr.ndim != 3 or arr.shape[2] != 3:
-            return None
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0, 1) * 255).astype(np.uint8) if arr.dtype.kind == "f" else arr.astype(np.uint8)
-        h, w, _ = arr.shape
-        return QImage(arr.data, w, h, 3 * w, QImage.Format_RGB888).copy()
-    except Exception as exc:  # a bad preview must not stop a generation
-        log.debug("preview not shown: %s", exc)
-        return None

@@ -51,12 +51,59 @@ def subject_words(card: Card) -> tuple[set[str], set[str]]:
     return strong, weak - strong
 
 
-def _find_trigger(prompt: str, card: Card) -> tuple[int, int] | None:
-    for trig in card.triggers or ([card.canonical_trigger] if card.canonical_trigger else []):
+GENERIC_TRIGGER_WORDS = {"style", "art", "artstyle", "photo", "picture", "look", "drawing", "aesthetic", "person",
+                         "man", "woman", "character"}
+# phrases that only pointed at a checkpoint and are left over once the version/time cue is cut out
+LEFTOVER = re.compile(r"\b(?:the\s+|an?\s+)?(?:version|one|model|checkpoint)\s+(?:of|from|with)\s+", re.I)
+
+
+def _find_trigger(prompt: str, card: Card) -> tuple[int, int, str] | None:
+    """Where the request already holds a trigger: the whole one, or its distinctive word ("tvy" of "tvy style")."""
+    triggers = card.triggers or ([card.canonical_trigger] if card.canonical_trigger else [])
+    for trig in triggers:
         m = re.search(rf"(?<![\w<]){re.escape(trig)}(?![\w>])", prompt, re.I)
         if m:
-            return m.start(), m.end()
+            return m.start(), m.end(), trig
+    for trig in triggers:
+        for word in trig.split():
+            if len(word) > 2 and word.lower() not in GENERIC_TRIGGER_WORDS:
+                m = re.search(rf"(?<![\w<]){re.escape(word)}(?![\w>])", prompt, re.I)
+                if m:
+                    return m.start(), m.end(), prompt[m.start():m.end()]
     return None
+
+
+def _close(word: str, vocab_word: str) -> bool:
+    """A typo of the same word ("robto", "cactsu"): long enough, and at most about one slip apart."""
+    import difflib
+
+    return (len(word) > 3 and len(vocab_word) > 3 and abs(len(word) - len(vocab_word)) <= 1
+            and word[0] == vocab_word[0] and difflib.SequenceMatcher(None, word, vocab_word).ratio() >= 0.8)
+
+
+def _tidy(prompt: str) -> str:
+    prompt = LEFTOVER.sub("", prompt)
+    # "my robot from [March]": the cue is cut, its preposition would dangle
+    prompt = re.sub(r"(?:\s+(?:i\s+)?(?:made|trained|created))?\s+(?:from|in|of|since|during|before|after)\s*(?=$|[,;.])",
+                    "", prompt, flags=re.I)
+    prompt = re.sub(r"\s{2,}", " ", prompt)
+    return re.sub(r"^[\s,;:.-]+|[\s,;:-]+$", "", prompt)
+
+
+def _fix_typos(prompt: str, card: Card) -> str:
+    """A misspelt subject word becomes the card's own ("a cactsu" -> "a cactus"): the text encoder knows only that."""
+    strong, weak = subject_words(card)
+    vocab = strong | weak
+
+    def fix(m: re.Match) -> str:
+        word = m.group()
+        low = word.lower()
+        if low in vocab or low in STOPWORDS:
+            return word
+        near = [v for v in vocab if _close(low, v)]
+        return near[0] if len(near) == 1 else word
+
+    return re.sub(r"[^\W\d_]+", fix, prompt)
 
 
 def _anchor(prompt: str, card: Card) -> tuple[int, int] | None:
@@ -88,19 +135,31 @@ def _anchor(prompt: str, card: Card) -> tuple[int, int] | None:
 def rewrite_prompt(request: str, card: Card, intent: Intent | None = None) -> Rewrite:
     """Put the card's canonical trigger where the request names the subject or style, keep the rest."""
     intent = intent or read_intent(request)
-    prompt = intent.query.strip() or request.strip()
+    prompt = _tidy(intent.query.strip() or request.strip()) or request.strip()
     trigger = card.canonical_trigger or (card.triggers[0] if card.triggers else None)
     if not trigger:
         return Rewrite(prompt=prompt, trigger=None)
     found = _find_trigger(prompt, card)
     if found:
-        start, end = found
-        if prompt[start:end] != trigger:  # a secondary trigger or other casing: use the canonical one
-            prompt = prompt[:start] + trigger + prompt[end:]
-        return Rewrite(prompt=prompt, trigger=trigger, start=start, end=start + len(trigger))
+        start, end, matched = found
+        if matched.lower() in {t.lower() for t in card.triggers or [trigger]}:
+            if prompt[start:end] != trigger:  # a secondary trigger or other casing: use the canonical one
+                prompt = prompt[:start] + trigger + prompt[end:]
+            return Rewrite(prompt=prompt, trigger=trigger, start=start, end=start + len(trigger))
+        # the user wrote the trigger's own word ("a tvy picture"): their words stay, that word is protected
+        return Rewrite(prompt=prompt, trigger=matched, start=start, end=end)
+    prompt = _fix_typos(prompt, card)
     anchor = _anchor(prompt, card)
     if anchor:
         start, end = anchor
+        head, _, last = trigger.rpartition(" ")
+        words = re.findall(r"[^\W_]+", prompt[end:])
+        if head and last.lower() in GENERIC_TRIGGER_WORDS and last.lower() in [w.lower() for w in words[:3]]:
+            # "outline style" + trigger "mlk style" -> "outline mlk style": no doubled "style", every word kept
+            at = end + re.search(rf"\b{re.escape(last)}\b", prompt[end:], re.I).start()
+            prompt = prompt[:start] + prompt[end:at] + trigger + prompt[at + len(last):]
+            first = start + (at - end)
+            return Rewrite(prompt=prompt, trigger=trigger, start=first, end=first + len(trigger))
         insert = trigger + " "
         prompt = prompt[:start] + insert + prompt[end:]
         return Rewrite(prompt=prompt, trigger=trigger, start=start, end=start + len(trigger))

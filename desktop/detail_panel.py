@@ -87,6 +87,18 @@ class DetailPanel(QWidget):
         body.addLayout(badges)
         self.quant_detail = label("", muted=True, wrap=True)
         body.addWidget(self.quant_detail)
+        # a failure reads as one sentence; what went wrong is one click away, never in the main view
+        self.quant_errors: dict[str, str] = {}  # path -> full error, kept by the quantize queue
+        self.details_button = QPushButton("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setFlat(True)
+        self.error_text = label("", muted=True, wrap=True)
+        self.error_text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.details_button.toggled.connect(self.error_text.setVisible)
+        body.addWidget(self.details_button, 0, Qt.AlignLeft)
+        body.addWidget(self.error_text)
+        self.details_button.hide()
+        self.error_text.hide()
         self.path = label("", muted=True)
         self.path.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.path.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long paths never widen the panel
@@ -169,6 +181,11 @@ class DetailPanel(QWidget):
         self.quant_badge.set(QUANT_TEXT.get(status, status), theme.badge_color("quant", status))
         self.quant_detail.setText(detail)
         self.quant_detail.setVisible(bool(detail))
+        error = self.quant_errors.get(self.card.path, "") if self.card is not None and status == "failed" else ""
+        self.error_text.setText(error)
+        self.details_button.setVisible(bool(error))
+        self.details_button.setChecked(False)
+        self.error_text.hide()
         self.quantize_button.setEnabled(status not in ("queued", "running"))
 
     def _save(self) -> None:

@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(theme.app_icon())
         self.resize(1280, 820)
         self._build()
+        self.library_page.detail.quant_errors = self.quant_queue.errors
         self.history_model.set_entries(self.history.entries())
         if self.settings.first_run_done and (self.settings.folders or self.settings.use_demo_library):
             self.show_main()

@@ -9,6 +9,9 @@ from PySide6.QtCore import QObject, Signal
 from desktop.workers import Worker, WorkerPool
 
 
+FAILED_SENTENCE = "Could not be quantized; it generates at full precision instead."
+
+
 class QuantizeQueue(QObject):
     """Runs `fn(ctx, path, spec) -> detail` for each queued path; reports (path, status, detail).
 
@@ -26,6 +29,8 @@ class QuantizeQueue(QObject):
         self.current: Worker | None = None
         self.current_path: str | None = None
         self.status: dict[str, tuple[str, str]] = {}
+        self.errors: dict[str, str] = {}  # path -> the full error of its last failure (the "details")
+        self.retried: set[str] = set()
         self.paused = False
 
     def enqueue(self, path: str, spec: str) -> bool:
@@ -42,6 +47,7 @@ class QuantizeQueue(QObject):
         if self.status.get(path, ("", ""))[0] in ("queued", "running"):
             return False
         self.status.pop(path, None)
+        self.retried.discard(path)
         return self.enqueue(path, spec)
 
     def mark(self, path: str, status: str, detail: str = "") -> None:
@@ -79,13 +85,23 @@ class QuantizeQueue(QObject):
         self._set(path, "running", f"quantizing ({spec})…")
         worker = Worker(f"quantize {path}", self.fn, path, spec)
         worker.signals.finished.connect(lambda detail, p=path: self._set(p, "ready", str(detail or "")))
-        worker.signals.failed.connect(lambda message, p=path: self._set(p, "failed", message))
+        worker.signals.failed.connect(lambda message, p=path, sp=spec: self._failed(p, sp, message))
         worker.signals.cancelled.connect(lambda p=path: self._set(p, "none", "cancelled"))
         worker.signals.progressed.connect(
             lambda payload, p=path: self._set(p, "running", str(payload)) if isinstance(payload, str) else None)
         worker.signals.done.connect(self._finished)
         self.current = worker
         self.workers.start(worker)
+
+    def _failed(self, path: str, spec: str, message: str) -> None:
+        """Retry once (a busy machine, a race with another load), then one plain sentence; details kept apart."""
+        self.errors[path] = message
+        if path not in self.retried:
+            self.retried.add(path)
+            self.pending.append((path, spec))
+            self._set(path, "queued", "retrying once…")
+            return
+        self._set(path, "failed", FAILED_SENTENCE)
 
     def _finished(self) -> None:
         self.current = None

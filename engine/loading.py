@@ -488,7 +488,15 @@ def native_settings(path, base_model: str = "unknown", config_dir=None, predicti
     """
     import json
 
+    from engine import configs
+
     folder = Path(config_dir) if config_dir else Path(path)
+    if folder.suffix == ".safetensors":  # a single file: the shipped config of the family its UNet shapes say
+        try:
+            family = infer_family(tensor_shapes(folder)) or base_model
+            folder = configs.shipped_dir(family) if family in configs.FAMILIES else folder
+        except Exception:  # unreadable header, pickle not converted yet: fall back to the family table
+            pass
     out: dict = {}
     try:
         unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))

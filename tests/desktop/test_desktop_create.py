@@ -23,9 +23,13 @@ def ready_window(make_window, qtbot, library, tiny_checkpoint):
     qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
     window.go("create")
+    return window, root, files
+
+
+def fast_params(window) -> None:
+    """Two steps at the tiny model's own 64×64 (a pick sets the model's size, steps and guidance)."""
     window.generation_panel.set_params(window.generation_panel.params().__class__(
         steps=2, seed=7, width=64, height=64, guidance=5.0, quant_spec="none"))
-    return window, root, files
 
 
 def ask(window, qtbot, text: str) -> str:
@@ -45,6 +49,9 @@ def test_request_selects_and_generates_into_the_gallery(ready_window, qtbot):
     assert panel.chosen.name.text() == "Tin Robot"
     prompt = panel.prompt.toPlainText()
     assert "zxrobot" in prompt
+    gen = window.generation_panel
+    assert (gen.width_box.value(), gen.height_box.value()) == (64, 64)  # the pick brought the model's own size
+    fast_params(window)
     panel.prompt.setPlainText(prompt + ", morning light")  # the rewritten prompt is editable
     steps_seen = []
     window.gen_worker_progress = steps_seen

@@ -204,7 +204,8 @@ def _read_window(text: str, today: date) -> tuple[tuple[date | None, date | None
         month = MONTHS[month_name]
         if month_name == "may" and not year and not rel and not m.group(2)[0].isupper():
             continue
-        before = low[max(0, m.start() - 16):m.start()]
+        begin = m.start(1) if rel else m.start(2)  # the match may open on the space before the month
+        before = low[max(0, begin - 16):begin]
         after = low[m.end():m.end() + 24]
         if year:
             found(*_month_window(_year(year), month), m)

@@ -1,0 +1,1 @@
+"""A generated Check-in corpus: libraries of tiny model files with sidecars, and labelled requests."""

@@ -93,11 +93,12 @@ class App:
             return sig.get("bm25", 0) > 0 or sig.get("dense", c.score) >= SEARCH_MIN_DENSE
         return [c.card.path for c in found if fits(c) and c.score >= SEARCH_KEEP_FRACTION * top]
 
-    def check_in(self, ctx, request: str, today=None):
-        """Select / ask / none for a request, with the LLM when it is installed and enabled."""
+    def check_in(self, ctx, request: str, today=None, use_llm: bool | None = None):
+        """Select / ask / none for a request, with the LLM when it is installed and enabled (or as `use_llm` says)."""
         from checkin.decide import check_in
 
-        return check_in(request, self.store, use_llm=self.llm_enabled(), today=today, llm_model=self.settings.llm_model)
+        llm = self.llm_enabled() if use_llm is None else use_llm and self.llm_enabled()
+        return check_in(request, self.store, use_llm=llm, today=today, llm_model=self.settings.llm_model)
 
     def rewrite(self, request: str, card: Card):
         """The request with this card's trigger inserted (a card chosen by hand rather than by Check-in)."""
@@ -176,9 +177,9 @@ class App:
         """The base model for a family: from Settings, else a base checkpoint of that family in the library."""
         return base_selection(self.settings, self.store, family)
 
-    def default_params(self, selection: Selection, seed: int | None = None):
+    def default_params(self, selection: Selection, seed: int | None = None, base: str | None = None):
         """Size, steps and guidance the selection's model was made for; a fresh seed unless one is given."""
-        return default_params(selection, self.settings, self.store, seed)
+        return default_params(selection, self.settings, self.store, seed, base)
 
     def _device(self):
         from engine.devices import pick_device

@@ -58,6 +58,8 @@ def _choose(args, core, out):
         selection = Selection.from_card(card)
         selection.trigger = rewrite.trigger or selection.trigger
         return selection, rewrite.prompt
+    if core.llm_enabled() and not (args.json or args.quiet):
+        print("Reading your request with the local model (a few seconds; --no-llm skips it)…", file=sys.stderr)
     result = core.check_in(None, args.request)
     if result.status == "selected":
         selection = Selection.from_card(result.card)

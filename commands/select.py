@@ -46,6 +46,8 @@ def run(args) -> int:
     if args.llm_model:
         settings.llm_model = args.llm_model
     core = App(settings, db_path=db, use_llm=not args.no_llm)
+    if core.llm_enabled() and not args.json:
+        print("Reading your request with the local model (a few seconds; --no-llm skips it)…", file=sys.stderr)
     try:
         result = core.check_in(None, args.request, today=today)
     finally:

@@ -33,6 +33,9 @@ TRANSITIONS: dict[str, dict[str, str | None]] = {
     FAILED: {"submit": CHECKING, "generate": GENERATING},
 }
 RESULT_STATES = {"selected": SELECTED, "clarify": CLARIFY, "none": NONE}
+# "refine": the local LLM answered after retrieval's decision was shown and changed it
+for _state in (SELECTED, CLARIFY, NONE):
+    TRANSITIONS[_state]["refine"] = None
 # "choose": the user picked a checkpoint directly (library, history re-run); allowed unless generating
 for _state, _events in TRANSITIONS.items():
     if _state != GENERATING:
@@ -61,7 +64,7 @@ class RequestFlow:
         if event not in allowed:
             raise FlowError(f"event {event!r} not allowed in state {self.state!r}")
         target = allowed[event]
-        if event == "result":
+        if event in ("result", "refine"):
             if payload not in RESULT_STATES:
                 raise FlowError(f"unknown Check-in status {payload!r}")
             target = RESULT_STATES[payload]

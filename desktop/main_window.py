@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.index_worker: Worker | None = None
         self.checkin_worker: Worker | None = None
         self.gen_worker: Worker | None = None
+        self.refine_worker: Worker | None = None
         self.search_worker: Worker | None = None
         self.embed_worker: Worker | None = None
         self.gloss_worker: Worker | None = None
@@ -417,13 +418,18 @@ class MainWindow(QMainWindow):
             return
         if self.checkin_worker is not None:
             self.checkin_worker.cancel()
+        if self.refine_worker is not None:
+            self.refine_worker.cancel()
+            self.refine_worker = None
+        self.request_panel.refine_note.hide()
         self.flow.request = text
         self.flow.fire("submit")
         self.generation_panel.show_idle()  # the last image belongs to the last request, not to the next pick
         self.request_panel.banner.hide()
         self.request_panel.show_page("checking")
         self.request_panel.set_busy(True)
-        self._start_checkin("check-in", self.core.check_in, text)
+        # retrieval answers at once; the local LLM refines that answer in the background when it is on
+        self._start_checkin("check-in", lambda ctx, t: self.core.check_in(ctx, t, use_llm=False), text)
 
     def answer_clarification(self, answer: str) -> None:
         if self.checkin_result is None or not self.flow.can("answer"):
@@ -452,16 +458,57 @@ class MainWindow(QMainWindow):
 
         holder.append(self.workers.submit(
             name, fn, *args,
-            on_finished=lambda result: current() and self._checkin_done(result),
+            on_finished=lambda result: current() and self._checkin_done(result, refine=name == "check-in"),
             on_failed=lambda message: current() and self._checkin_failed(message)))
         self.checkin_worker = holder[0]
 
-    def _checkin_done(self, result) -> None:
+    def _start_refine(self, request: str) -> None:
+        """The local LLM reads the request (other languages, negations) while the retrieval answer is on screen."""
+        if not self.core.llm_enabled():
+            return
+        self.request_panel.refine_note.setText("The local model is reading your request…")
+        self.request_panel.refine_note.show()
+        holder: list = []
+
+        def current() -> bool:
+            return bool(holder) and holder[0] is self.refine_worker and self.flow.request == request
+
+        def finished(result) -> None:
+            if current():
+                self._refine_done(result)
+
+        def failed(message: str) -> None:
+            if current():
+                self.refine_worker = None
+                log.warning("LLM refinement failed: %s", message)
+                self.request_panel.refine_note.setText("The local model gave up; this is the search's answer.")
+
+        holder.append(self.workers.submit("check-in-llm", lambda ctx, t: self.core.check_in(ctx, t, use_llm=True),
+                                          request, on_finished=finished, on_failed=failed))
+        self.refine_worker = holder[0]
+
+    def _refine_done(self, result) -> None:
+        self.refine_worker = None
+        self.request_panel.refine_note.hide()
+        if self.flow.state not in ("selected", "clarify", "none") or not self.flow.can("refine"):
+            return  # the user moved on (generating, answered): their step wins
+        before = self.checkin_result
+        if before is not None and _same_decision(before, result) and not result.restated:
+            return
+        self.flow.fire("refine", result.status)
+        self._show_checkin(result)
+
+    def _checkin_done(self, result, refine: bool = False) -> None:
         self.checkin_worker = None
         self.request_panel.set_busy(False)
+        self.flow.fire("result", result.status)
+        self._show_checkin(result)
+        if refine:
+            self._start_refine(self.flow.request)
+
+    def _show_checkin(self, result) -> None:
         self.checkin_result = result
         status = result.status
-        self.flow.fire("result", status)
         if status == "selected":
             card = result.card
             self.selection = Selection.from_card(card)
@@ -689,6 +736,12 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             log.warning("closing services: %s", exc)
         self.history.close()
+
+
+def _same_decision(a, b) -> bool:
+    """Two Check-in results that would show the same thing: same status, card and options."""
+    card = lambda r: r.card.path if r.card is not None else None  # noqa: E731
+    return (a.status, card(a), [o.path for o in a.options or []]) == (b.status, card(b), [o.path for o in b.options or []])
 
 
 def _option_name(option) -> str:

@@ -94,6 +94,9 @@ class RequestPanel(QWidget):
         outer.addLayout(row)
         self.banner = Banner()
         outer.addWidget(self.banner)
+        self.refine_note = label("", muted=True, wrap=True)  # the local LLM's second reading, while it runs
+        outer.addWidget(self.refine_note)
+        self.refine_note.hide()
 
         self.frame = CardFrame()
         outer.addWidget(self.frame)

@@ -150,7 +150,10 @@ def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, lib
     qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
     window.go("create")
-    page = ask(window, qtbot, "un coche rojo en una pista de carreras")
+    page = ask(window, qtbot, "un coche rojo en una pista de carreras")  # retrieval's answer, at once
+    assert window.refine_worker is not None and window.request_panel.refine_note.isVisible()
+    qtbot.waitUntil(lambda: window.refine_worker is None, timeout=CHECK_TIMEOUT_MS)  # then the LLM's reading
+    page = window.request_panel.page()
     restated = window.checkin_result.restated
     assert restated and restated != "un coche rojo en una pista de carreras"
     panel = window.request_panel

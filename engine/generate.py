@@ -143,6 +143,7 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
 
     # 2. scheduler, TAQ trigger positions, generator (CPU generator: same noise on every device)
     pipe.scheduler = make_scheduler(pipe, request.scheduler)
+    params["prediction_type"] = pipe.scheduler.config.get("prediction_type")  # SD 2.x: epsilon or v
     params["trigger_positions"] = _set_trigger_positions(pipe, request.prompt, request.trigger)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     family = "sdxl" if type(pipe).__name__.startswith("StableDiffusionXL") else "sd"

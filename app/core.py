@@ -106,6 +106,12 @@ class App:
 
         return rewrite_prompt(request, card)
 
+    def example_requests(self, n: int = 3) -> list[str]:
+        """Requests that fit this library, for the Create page's example buttons ([] for an empty library)."""
+        from app.generation import example_requests
+
+        return example_requests(self.store.cards(include_errors=False), n)
+
     def likely_family(self) -> str:
         """The base family most of the library is for: where a 'nothing fits' request is generated."""
         counts: dict[str, int] = {}

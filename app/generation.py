@@ -30,6 +30,52 @@ def family_of(base_model: str) -> str:
     return base_model if base_model in FAMILY_LABEL else "sd15"
 
 
+def display_name(card: Card) -> str:
+    """What a person reads: "zqx_bullseye_ball" as "Zqx Bullseye Ball", with its version when it has one
+    (two "PQR Robot" cards are v1 and v2)."""
+    name = (card.name or Path(card.path).stem).strip()
+    if re.fullmatch(r"[a-z0-9]+(?:[_\-.][a-z0-9]+)*", name):  # a file stem, not a name someone wrote
+        name = " ".join(w.capitalize() for w in re.split(r"[_\-.]+", name))
+    version = (card.version or "").strip()
+    if version and version.lower() not in name.lower():
+        name = f"{name} {version}"
+    return name
+
+
+STYLE_WORD = re.compile(r"\b(?:style|art|look|aesthetic|frame|outline|painting|sketch)\b", re.I)
+
+
+def _plain_words(card: Card) -> str:
+    """A card's name without its trigger, version or file-name noise: "Dfr Cactus v1" -> "cactus"."""
+    triggers = {w.lower() for t in card.triggers for w in t.split()} - {"style", "art", "look"}
+    words = [w for w in re.split(r"[\s_\-.]+", card.name or Path(card.path).stem)
+             if w and w.lower() not in triggers and not re.fullmatch(r"v?\d+(?:\.\d+)?", w.lower())]
+    return " ".join(words).lower()
+
+
+def example_requests(cards: list[Card], n: int = 3) -> list[str]:
+    """Plain-words requests that this library can answer: a subject, a style on a subject, a version."""
+    usable = [c for c in cards if c.kind in ("lora", "checkpoint", "textual_inversion") and _plain_words(c)]
+    styles = [c for c in usable if STYLE_WORD.search(_plain_words(c))]
+    subjects = [c for c in usable if c not in styles and not c.is_negative_embedding]
+    out: list[str] = []
+    if subjects:
+        out.append(f"my {_plain_words(subjects[0])} in the middle")
+    if styles and len(subjects) > 1:
+        out.append(f"a {_plain_words(subjects[1])} in {_plain_words(styles[0])}")
+    names: dict[str, int] = {}
+    for c in subjects:
+        names[_plain_words(c)] = names.get(_plain_words(c), 0) + 1
+    versioned = [name for name, count in names.items() if count > 1]
+    if versioned:
+        out.append(f"the first version of my {versioned[0]}")
+    for c in subjects[2:]:
+        if len(out) >= n:
+            break
+        out.append(f"my {_plain_words(c)} on a black background")
+    return out[:n]
+
+
 @dataclass
 class Selection:
     """What the next generation runs on: a catalog card, or the base model of a family."""
@@ -48,7 +94,7 @@ class Selection:
     def from_card(cls, card: Card, is_base: bool = False) -> "Selection":
         trigger = None if is_base else card.canonical_trigger or (card.triggers[0] if card.triggers else None)
         kind = card.kind if card.kind != "unknown" else "checkpoint"
-        return cls(card.path, kind, card.base_model, card.name or Path(card.path).stem, trigger, card.preview,
+        return cls(card.path, kind, card.base_model, display_name(card), trigger, card.preview,
                    is_base=is_base, prediction_type=card.prediction_type, sha256=card.sha256)
 
 

@@ -56,7 +56,9 @@ def run(args) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     if result.status == "selected":
-        print(f"checkpoint: {result.card.name}  ({result.card.path})")
+        from app.generation import display_name
+
+        print(f"checkpoint: {display_name(result.card)}  ({result.card.path})")
         print(f"prompt:     {result.prompt}")
     elif result.status == "clarify":
         print(result.question)

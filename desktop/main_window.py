@@ -363,6 +363,7 @@ class MainWindow(QMainWindow):
         cards = self.core.cards()
         self.library_model.set_cards(cards)
         self.library_page.set_broken([c for c in cards if c.error])
+        self.request_panel.set_examples(self.core.example_requests())
         text = self.library_page.search.text().strip()
         if text:
             self.run_search(text)
@@ -701,11 +702,13 @@ class MainWindow(QMainWindow):
             self.apply_settings(dialog.result_settings())
 
     def apply_settings(self, new: Settings) -> None:
-        folders_changed = new.folders != self.settings.folders
+        folders_changed = (new.folders, new.use_demo_library) != (self.settings.folders, self.settings.use_demo_library)
         self.settings.__dict__.update(new.__dict__)
         self.core.settings = self.settings
         self._save_settings()
         self.generation_panel.apply_settings(self.settings)
+        if self.selection is not None:  # the chosen model's own size and steps stay
+            self._use_model_defaults()
         if folders_changed:
             self.start_index(self._library_folders())
 

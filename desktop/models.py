@@ -6,6 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 from PySide6.QtGui import QPixmap
 
+from app.generation import display_name
 from catalog.card import Card
 from desktop import theme
 from app.history import HistoryEntry
@@ -18,7 +19,7 @@ THUMB = 160
 
 
 def card_display_name(card: Card) -> str:
-    return card.name or Path(card.path).stem
+    return display_name(card)
 
 
 class ThumbCache:

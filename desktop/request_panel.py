@@ -109,14 +109,7 @@ class RequestPanel(QWidget):
         hl.addWidget(label("Describe the picture in plain words. PersonalQ finds the checkpoint that fits, adds its "
                            "trigger word, and asks you only when two different ones could be meant.", muted=True, wrap=True))
         self.examples = FlowRow(per_row=3)
-        buttons = []
-        for text in EXAMPLES:
-            button = QPushButton(text)
-            button.setProperty("option", True)
-            button.setCursor(Qt.PointingHandCursor)
-            button.clicked.connect(lambda _=False, t=text: (self.input.setText(t), self._submit()))
-            buttons.append(button)
-        self.examples.set_widgets(buttons)
+        self.set_examples(list(EXAMPLES))
         hl.addWidget(self.examples)
         hl.addStretch(1)
         self.stack.addWidget(hint)
@@ -191,6 +184,18 @@ class RequestPanel(QWidget):
 
     def page(self) -> str:
         return self.PAGES[self.stack.currentIndex()]
+
+    def set_examples(self, texts: list[str]) -> None:
+        """Example requests as buttons: ones this library can answer, once it is known."""
+        buttons = []
+        for text in texts or EXAMPLES:
+            button = QPushButton(text)
+            button.setProperty("option", True)
+            button.setCursor(Qt.PointingHandCursor)
+            button.clicked.connect(lambda _=False, t=text: (self.input.setText(t), self._submit()))
+            buttons.append(button)
+        self.examples.set_widgets(buttons)
+        self.input.setPlaceholderText("e.g. " + (texts or EXAMPLES)[0])
 
     def set_busy(self, busy: bool) -> None:
         self.go_button.setEnabled(not busy)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -107,6 +108,10 @@ class SettingsDialog(QDialog):
             self.folders.addItem(folder)
             self.folders.item(self.folders.count() - 1).setIcon(theme.std_icon("SP_DirIcon"))
         ll.addWidget(self.folders)
+        # the demo library is watched too once chosen on the welcome page: say so here, and let it go
+        self.demo_library = QCheckBox("Include the demo library (8 small example checkpoints)")
+        self.demo_library.setChecked(bool(self.settings.use_demo_library))
+        ll.addWidget(self.demo_library)
         row = QHBoxLayout()
         add = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Add folder…")
         add.clicked.connect(self._add_folder)
@@ -205,6 +210,7 @@ class SettingsDialog(QDialog):
     def result_settings(self) -> Settings:
         out = copy.deepcopy(self.settings)
         out.folders = [self.folders.item(i).text() for i in range(self.folders.count())]
+        out.use_demo_library = self.demo_library.isChecked()
         out.device = self.device.currentData()
         out.quant_spec = self.quant.currentData()
         out.memory_budget_mb = self.budget.value()

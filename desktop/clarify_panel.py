@@ -1,39 +1,85 @@
 """The one short question Check-in asks when two different checkpoints fit: option buttons plus a free answer."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from desktop import theme
 from desktop.common_widgets import label
 
 
-class FlowRow(QWidget):
-    """Buttons laid out in a row that wraps at a fixed count; enough for 2–5 options."""
+class FlowLayout(QLayout):
+    """Items left to right, wrapping to a new line when the width runs out (Qt's flow layout example):
+    option and example buttons never force the page wider than the window."""
 
-    def __init__(self, per_row: int = 3, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, spacing: int = 8):
         super().__init__(parent)
-        self.per_row = per_row
-        self.col = QVBoxLayout(self)
-        self.col.setContentsMargins(0, 0, 0, 0)
-        self.col.setSpacing(8)
+        self._items: list = []
+        self._gap = spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item) -> None:  # noqa: N802 (Qt's name)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int):  # noqa: N802
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int):  # noqa: N802
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self):  # noqa: N802
+        return Qt.Orientations(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:  # noqa: N802
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        x, y, line = rect.x(), rect.y(), 0
+        for item in self._items:
+            hint = item.sizeHint()
+            if x + hint.width() > rect.right() + 1 and line > 0:
+                x, y, line = rect.x(), y + line + self._gap, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self._gap
+            line = max(line, hint.height())
+        return y + line - rect.y()
+
+
+class FlowRow(QWidget):
+    """Buttons in a row that wraps to the width it is given; enough for 2–5 options."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.flow = FlowLayout(self)
 
     def set_widgets(self, widgets: list[QWidget]) -> None:
-        while self.col.count():
-            item = self.col.takeAt(0)
-            layout = item.layout()
-            if layout is not None:
-                while layout.count():
-                    child = layout.takeAt(0).widget()
-                    if child is not None:
-                        child.deleteLater()
-        for start in range(0, len(widgets), self.per_row):
-            row = QHBoxLayout()
-            row.setSpacing(8)
-            for widget in widgets[start:start + self.per_row]:
-                row.addWidget(widget)
-            row.addStretch(1)
-            self.col.addLayout(row)
+        while self.flow.count():
+            item = self.flow.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for widget in widgets:
+            self.flow.addWidget(widget)
+        self.flow.invalidate()
 
 
 class ClarifyPanel(QWidget):

@@ -34,7 +34,7 @@ QUANT_HELP = {
     "naive-w4a8": "4-bit, no trigger protection (for comparison)",
     "none": "full precision",
 }
-PREVIEW = 288
+PREVIEW = 256
 
 
 class GenerationPanel(QWidget):

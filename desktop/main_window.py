@@ -172,8 +172,8 @@ class MainWindow(QMainWindow):
         # Create
         create = QWidget()
         cl = QVBoxLayout(create)
-        cl.setContentsMargins(24, 18, 24, 18)
-        cl.setSpacing(14)
+        cl.setContentsMargins(24, 12, 24, 12)  # fits a 1024×640 screen without scrolling
+        cl.setSpacing(10)
         self.request_panel = RequestPanel()
         self.request_panel.submitted.connect(self.submit_request)
         self.request_panel.answered.connect(self.answer_clarification)

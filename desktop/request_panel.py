@@ -108,7 +108,7 @@ class RequestPanel(QWidget):
         hl.setContentsMargins(0, 0, 0, 0)
         hl.addWidget(label("Describe the picture in plain words. PersonalQ finds the checkpoint that fits, adds its "
                            "trigger word, and asks you only when two different ones could be meant.", muted=True, wrap=True))
-        self.examples = FlowRow(per_row=3)
+        self.examples = FlowRow()
         self.set_examples(list(EXAMPLES))
         hl.addWidget(self.examples)
         hl.addStretch(1)

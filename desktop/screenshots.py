@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     shot("09-create-none")
     if not args.no_generate:
         gen = window.generation_panel
-        gen.set_params(gen.params().__class__(steps=12, seed=42, width=64, height=64, guidance=5.0, quant_spec="none"))
         ask("zxrobot the tin robot waving in a garden")
+        gen.set_params(gen.params().__class__(steps=12, seed=42, width=64, height=64, guidance=5.0, quant_spec="none"))
         shot("10-create-selected")
         window.start_generation(panel.prompt.toPlainText())
         _wait(app, lambda: gen.bar.value() >= 6 or window.flow.state != "generating", what="generation steps")

@@ -12,7 +12,7 @@ import trim
 
 ROOT = bundle_data.ROOT
 HOOKS = ROOT / "packaging" / "hooks"
-APP_PACKAGES = ("commands", "catalog", "checkin", "engine", "local_llm", "desktop", "demo", "common", "bench")
+APP_PACKAGES = ("commands", "app", "catalog", "checkin", "engine", "local_llm", "desktop", "demo", "common", "bench")
 APP_NAME = "PersonalQ"
 EXE_NAME = "personalq"
 VERSION = "0.1.0"

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from catalog.card import Card
 from desktop import theme
 from desktop.card_delegate import QUANT_TEXT
+from desktop.clarify_panel import FlowRow
 from desktop.common_widgets import Badge, EmptyState, label, primary_button
 from desktop.models import ThumbCache, card_display_name
 
@@ -122,18 +123,15 @@ class DetailPanel(QWidget):
         self.facts = label("", muted=True, wrap=True)
         body.addWidget(self.facts)
 
-        buttons = QHBoxLayout()
+        buttons = FlowRow()
         self.quantize_button = QPushButton(theme.std_icon("SP_BrowserReload"), "Quantize now")
         self.quantize_button.clicked.connect(lambda: self.card and self.quantize_requested.emit(self.card.path))
         self.use_button = QPushButton(theme.drawn_icon("create"), "Use in a request")
         self.use_button.clicked.connect(lambda: self.card and self.use_requested.emit(self.card.path))
         self.save_button = primary_button("Save edits", theme.std_icon("SP_DialogSaveButton"))
         self.save_button.clicked.connect(self._save)
-        buttons.addWidget(self.quantize_button)
-        buttons.addWidget(self.use_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.save_button)
-        body.addLayout(buttons)
+        buttons.set_widgets([self.save_button, self.use_button, self.quantize_button])
+        body.addWidget(buttons)  # wraps in a narrow panel instead of widening it past the window
         self.saved_note = label("", muted=True)
         body.addWidget(self.saved_note)
         body.addStretch(1)

@@ -9,10 +9,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one line naming it (and where help is), not the whole usage block."""
+
+    def error(self, message):
+        from common.text import escape_controls
+
+        self.exit(2, f"{self.prog}: {escape_controls(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import commands
 
-    parser = argparse.ArgumentParser(prog="personalq", description=__doc__)
+    parser = _Parser(prog="personalq", description=__doc__)
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug output to stderr too")
     sub = parser.add_subparsers(dest="command")
     for name in commands.COMMANDS:
@@ -39,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(verbose="--verbose" in argv or "-v" in argv)
         from desktop.app import run_app
 
-        return run_app(argv)
+        try:
+            return run_app(argv)
+        except Exception as exc:
+            return report_unexpected(exc, "personalq")
     parser = build_parser()
     args = parser.parse_args(argv)
     from common.logs import setup_logging
@@ -47,12 +59,49 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(verbose=args.verbose)
     import commands
 
+    if isinstance(getattr(args, "request", None), str):  # the boundary: no undecodable bytes or escapes past here
+        from common.text import clean_request
+
+        args.request = clean_request(args.request)
     module = commands.load(args.command)
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last line of defence: one line for the user, the traceback in the log
+        return report_unexpected(exc, f"personalq {args.command}")
+
+
+def report_unexpected(exc: BaseException, prog: str = "personalq") -> int:
+    """Print one line (what failed, where the details are) and log the traceback; returns exit code 1."""
+    import errno
+    import logging
+
+    from common.text import escape_controls
+
+    logging.getLogger("personalq").error("%s failed", prog, exc_info=exc)
+    log_path = _log_path()
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+        from common.paths import describe_os_error
+
+        what = describe_os_error(exc)
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    line = escape_controls(what).splitlines()[0] if what else type(exc).__name__
+    where = f" (details in {log_path})" if log_path else ""
+    print(f"{prog}: unexpected error: {line}{where}", file=sys.stderr)
+    return 1
+
+
+def _log_path() -> str | None:
+    import logging
+    import logging.handlers
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None
 
 
 if __name__ == "__main__":

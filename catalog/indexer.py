@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 from catalog.card import Card
 from catalog.metadata import build_card
 from catalog.probe import MODEL_EXTS, is_diffusers_folder, is_model_file, probe_path
-from catalog.store import Store
+from catalog.store import Store, StoreBusy, StoreError, StoreFull, sqlite_error_kind
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class IndexReport:
     embedded: int = 0
     cancelled: bool = False
     problems: list[str] = field(default_factory=list)  # folders/files skipped and why
+    not_stored: list[str] = field(default_factory=list)  # "path: why" for cards that could not be written
     seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall time
     paths: list[str] = field(default_factory=list)  # catalog paths of the entries under the folders
 
@@ -77,6 +78,16 @@ class FolderNotFound(FileNotFoundError):
     """A folder given to the indexer does not exist or is not a folder."""
 
 
+class IndexAborted(StoreError):
+    """The catalog stopped taking writes (disk full, read-only, I/O error): the run stopped, the message says why.
+
+    `report` is what was done until then (whole rows only are in the catalog)."""
+
+    def __init__(self, message: str, report: "IndexReport"):
+        super().__init__(message)
+        self.report = report
+
+
 def index_folders(folders: Iterable, store: Store, progress: Progress | None = None, compute_hashes: bool = True,
                   embed: bool = True, embedder=None, should_stop: Callable[[], bool] | None = None) -> IndexReport:
     """Bring the catalog in line with `folders` (recursive) and say what changed.
@@ -85,7 +96,7 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
     `should_stop()` is polled between files so a UI can cancel.
     """
     roots = _check_folders(folders)
-    report = IndexReport(folders=roots)
+    report = IndexReport(folders=[_catalog_key(r) for r in roots])
     tick = _Ticker(progress)
     stop = should_stop or (lambda: False)
 
@@ -99,15 +110,25 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
     report.seconds["scan"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    _apply_changes(found, roots, unreadable, store, report, tick, stop)
+    keys = report.folders  # stored paths are catalog keys (escaped when a name is not UTF-8)
+    try:
+        _apply_changes(found, keys, [_catalog_key(u) for u in unreadable], store, report, tick, stop)
+    except StoreFull as exc:
+        report.seconds["index"] = time.perf_counter() - started
+        raise IndexAborted(str(exc), report) from exc
     report.seconds["index"] = time.perf_counter() - started
 
     if not report.cancelled:
         started = time.perf_counter()
-        if compute_hashes:
-            _hash_missing(found, store, report, tick, stop)
-        if report.added or report.updated or report.removed or report.hashed:
-            mark_duplicates(store)  # only a change can make or break a duplicate
+        try:
+            if compute_hashes:
+                _hash_missing(found, store, report, tick, stop)
+            if report.added or report.updated or report.removed or report.hashed:
+                mark_duplicates(store)  # only a change can make or break a duplicate
+        except StoreFull as exc:
+            raise IndexAborted(str(exc), report) from exc
+        except StoreBusy as exc:  # hashes are redone by the next run; the cards are stored
+            report.problems.append(f"hashes not saved: {exc}")
         report.seconds["hash"] = time.perf_counter() - started
 
     if embed and not report.cancelled:
@@ -115,11 +136,13 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
         try:
             report.embedded = store.refresh_embeddings(embedder, progress=lambda d, t: tick("embed", d, t, force=True))
         except Exception as exc:  # no embedder (or a broken one): keyword search still works
+            if isinstance(exc, StoreFull) or sqlite_error_kind(exc) == "fatal":
+                raise IndexAborted(f"cannot write the catalog {store.db_path}: {exc}", report) from exc
             log.warning("embeddings skipped", exc_info=True)
             report.problems.append(f"embeddings skipped: {type(exc).__name__}: {exc}")
         report.seconds["embed"] = time.perf_counter() - started
 
-    under = {p: st for p, st in store.file_states().items() if _is_under(p, roots)}
+    under = {p: st for p, st in store.file_states().items() if _is_under(p, keys)}
     report.paths = sorted(under)
     report.errors = sum(1 for st in under.values() if st[4])
     report.duplicates = sum(1 for st in under.values() if st[3])
@@ -133,9 +156,9 @@ def _check_folders(folders: Iterable) -> list[str]:
     for folder in folders:
         path = os.path.abspath(os.fspath(folder))
         if not os.path.exists(path):
-            raise FolderNotFound(f"folder not found: {path}")
+            raise FolderNotFound(f"folder not found: {_printable(path)}")
         if not os.path.isdir(path) and not is_model_file(path):
-            raise FolderNotFound(f"not a folder or model file: {path}")
+            raise FolderNotFound(f"not a folder or model file: {_printable(path)}")
         if path not in roots:
             roots.append(path)
     # a folder inside another given folder is already covered
@@ -231,7 +254,7 @@ def _add_file(found: dict, folder: str, name: str, sidecars: dict, problems: lis
     if not stat.S_ISREG(st.st_mode):  # FIFOs/devices would block or stream forever on open()
         error = f"{key}: not a regular file (a {_mode_name(st.st_mode)}); not opened"
     elif key != path:
-        error = f"{key}: file name is not valid UTF-8; rename the file to use it"
+        error = f"{key}: the path is not valid UTF-8 (a file or folder name); rename it to use it"
     base = name.rsplit(".", 1)[0]
     parts = [f"{st.st_size}:{st.st_mtime_ns}"]
     for side in sorted(sidecars.get(base, []) + sidecars.get("\0folder", []), key=lambda e: e.name):
@@ -270,7 +293,9 @@ def _catalog_key(path: str) -> str:
 
 
 def _printable(path: str) -> str:
-    return _catalog_key(path)
+    from common.text import escape_controls
+
+    return escape_controls(path)
 
 
 def _mode_name(mode: int) -> str:
@@ -307,36 +332,65 @@ def _apply_changes(found: dict[str, Found], roots: list[str], unreadable: list[s
             if prev and prev[0] == card.size and prev[1] == card.mtime and not card.error:
                 card.sha256, card.duplicate_of = prev[2], prev[3]  # only a sidecar changed: bytes are the same
             if writer:
-                writer.put(card, item.signature)
+                writer.put(card, item.signature)  # raises the writer's StoreFull: the scan stops with it
                 tick("index", writer.done, len(todo))
             else:
-                _store_card(store, card, item.signature, old, report)
+                _store_batch(store, [(card, item.signature)], old, report)
                 tick("index", done, len(todo))
     finally:  # also on Ctrl-C: what was read gets written, then the thread ends
         if writer:
             writer.finish()
+    if writer and writer.error is not None:
+        raise writer.error
     if report.cancelled:
         return
     tick("index", len(todo), len(todo), force=True)
     gone = [p for p in old if p not in found and not _is_under(p, unreadable)]
+    removed = 0
     for path in gone:  # a folder we could not read this time may still hold its files
-        store.remove(path)
-    report.removed = len(gone)
+        try:
+            with store.transaction():
+                store.remove(path)
+            removed += 1
+        except StoreBusy as exc:
+            report.problems.append(f"{path}: gone from disk but still listed: {exc}")
+    report.removed = removed
 
 
 THREADED_MIN_FILES = 200  # from here on, SQLite writes overlap header reads (sqlite3 releases the GIL)
 
 
-def _store_card(store: Store, card: Card, signature: str, old: dict, report: IndexReport) -> None:
+def _store_batch(store: Store, jobs: list, old: dict, report: IndexReport) -> None:
+    """Write cards in one transaction (each card its own savepoint: a bad row spoils only itself).
+
+    A lock held by another process is waited out (Store.transaction: backoff up to write_wait);
+    if it is still held, these cards are listed in report.not_stored. StoreFull (disk full,
+    read-only) propagates: every further write would fail the same way."""
+    counts = []
+    try:
+        with store.transaction():
+            for card, signature in jobs:
+                counts.append(_store_card(store, card, signature, old, report))
+    except StoreBusy as exc:
+        for card, _sig in jobs:
+            report.not_stored.append(f"{card.path}: {exc}")
+        return
+    for counted in counts:
+        if counted == "updated":
+            report.updated += 1
+        elif counted == "added":
+            report.added += 1
+
+
+def _store_card(store: Store, card: Card, signature: str, old: dict, report: IndexReport) -> str | None:
     try:
         store.upsert_card(card, signature=signature)
-    except Exception as exc:  # one bad row must not stop the others
-        report.problems.append(f"{card.path}: not stored: {type(exc).__name__}: {exc}")
-        return
-    if card.path in old:
-        report.updated += 1
-    else:
-        report.added += 1
+    except Exception as exc:
+        if sqlite_error_kind(exc) is not None:  # lock or disk: the whole transaction is affected
+            raise
+        report.not_stored.append(f"{card.path}: {type(exc).__name__}: {exc}")  # one bad row, the others go on
+        return None
+    return "updated" if card.path in old else "added"
 
 
 class _Writer:
@@ -345,6 +399,8 @@ class _Writer:
     Each card is atomic (its own savepoint); cards waiting in the queue are committed together,
     up to BATCH per commit, which halves the SQLite cost of a cold index. A kill loses at most
     the last uncommitted group, never part of a row; the next run re-reads those files.
+    A write that fails for good (disk full) ends the thread with `error` set; put() then raises it,
+    so the scan stops instead of waiting on a queue nobody empties.
     """
 
     BATCH = 64
@@ -352,14 +408,30 @@ class _Writer:
     def __init__(self, store: Store, old: dict, report: IndexReport):
         self.queue: queue.Queue = queue.Queue(maxsize=512)
         self.done = 0
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(store, old, report), name="catalog-writer", daemon=True)
         self.thread.start()
 
     def put(self, card: Card, signature: str) -> None:
-        self.queue.put((card, signature))
+        self._put((card, signature))
+
+    def _put(self, item) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            if not self.thread.is_alive():
+                raise StoreFull("the catalog writer stopped")
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def finish(self) -> None:
-        self.queue.put(None)
+        try:
+            self._put(None)
+        except StoreError:
+            pass  # the writer is gone; its error is read by the caller
         self.thread.join()
 
     def _run(self, store: Store, old: dict, report: IndexReport) -> None:
@@ -374,10 +446,13 @@ class _Writer:
                     jobs.pop()
                 if not jobs:
                     continue
-                with store.db.atomic():
-                    for card, signature in jobs:
-                        _store_card(store, card, signature, old, report)
+                _store_batch(store, jobs, old, report)
                 self.done += len(jobs)
+        except StoreError as exc:
+            self.error = exc
+        except Exception as exc:  # never die silently: the scanner would wait forever
+            self.error = StoreFull(f"cannot write the catalog {store.db_path}: {type(exc).__name__}: {exc}")
+            log.error("catalog writer failed", exc_info=True)
         finally:
             store.release_thread()
 
@@ -411,7 +486,7 @@ def _hash_missing(found: dict[str, Found], store: Store, report: IndexReport, ti
     flushed = time.monotonic()
 
     def flush():
-        with store.db.atomic():  # written in groups, never while a file is being read
+        with store.transaction():  # written in groups, never while a file is being read
             for p, digest in pending:
                 store.set_hash(p, digest, states[p][3])
         pending.clear()
@@ -452,7 +527,7 @@ def mark_duplicates(store: Store) -> int:
             want[other] = group[0]
     changed = [(p, want.get(p)) for p, state in states.items() if state[3] != want.get(p)]
     if changed:
-        with store.db.atomic():
+        with store.transaction():
             for path, target in changed:
                 store.set_duplicate_of(path, target)
     return len(want)

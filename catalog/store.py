@@ -7,7 +7,9 @@ One connection per thread (the watcher writes from its own thread).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -95,17 +97,77 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 
-class Store:
-    """The catalog database at `db_path` (created with its parent folder when missing)."""
+class StoreError(RuntimeError):
+    """The catalog cannot be written (or opened); the message is one line naming the file and the cause."""
 
-    def __init__(self, db_path):
+
+class StoreUnavailable(StoreError):
+    """The catalog file cannot be opened or created (read-only folder, not a database, no room)."""
+
+
+class StoreFull(StoreError):
+    """A write failed for good: disk full, read-only, I/O error. Further writes would fail the same way."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the catalog's write lock for longer than the store waits (`write_wait`)."""
+
+
+_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_FATAL = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_CORRUPT", "SQLITE_NOTADB",
+          "SQLITE_PERM")
+
+
+def sqlite_error_kind(exc: BaseException) -> str | None:
+    """'busy' (locked: worth a retry), 'fatal' (disk full, read-only, I/O: stop writing) or None."""
+    if isinstance(exc, OSError):
+        return "fatal"
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc).lower()
+    if name.startswith(_BUSY) or "locked" in text or "busy" in text:
+        return "busy"
+    if name.startswith(_FATAL) or any(w in text for w in ("disk is full", "readonly", "unable to open",
+                                                           "disk i/o", "malformed", "not a database")):
+        return "fatal"
+    return None
+
+
+def _default_write_wait() -> float:
+    """Seconds a write waits for another process's lock before giving up (PERSONALQ_DB_WAIT overrides)."""
+    try:
+        return max(0.0, float(os.environ.get("PERSONALQ_DB_WAIT", "300")))
+    except ValueError:
+        return 300.0
+
+
+class Store:
+    """The catalog database at `db_path` (created with its parent folder when missing).
+
+    Raises StoreUnavailable (one line: the file and why) when it cannot be opened or created.
+    `write_wait`: seconds a write transaction waits, retrying with backoff, for another process's lock.
+    """
+
+    def __init__(self, db_path, write_wait: float | None = None):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.write_wait = _default_write_wait() if write_wait is None else float(write_wait)
         self._local = threading.local()
         self._all: list[sqlite_utils.Database] = []
         self._all_lock = threading.Lock()
         self._closed = False
-        self._migrate()
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            reason = _reason(exc)
+            folder = self.db_path.parent
+            if isinstance(exc, sqlite3.Error) and folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                reason = f"{reason} (the folder {_shown(folder)} is not writable)"
+            elif isinstance(exc, sqlite3.Error) and _read_only_fs(folder):
+                reason = f"{reason} (the folder {_shown(folder)} is on a read-only file system)"
+            raise StoreUnavailable(f"cannot open the catalog {_shown(self.db_path)}: {reason}") from exc
 
     # --- connections -------------------------------------------------------------------
     @property
@@ -115,7 +177,9 @@ class Store:
             raise RuntimeError(f"store {self.db_path} is closed")
         db = getattr(self._local, "db", None)
         if db is None:
-            conn = sqlite3.connect(str(self.db_path), timeout=30.0, check_same_thread=False)
+            # sqlite's own busy wait per attempt; transaction() retries attempts up to write_wait in all
+            conn = sqlite3.connect(str(self.db_path), timeout=min(30.0, max(0.05, self.write_wait)),
+                                   check_same_thread=False)
             db = sqlite_utils.Database(conn, execute_plugins=False)
             with db.ensure_autocommit_on():
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -150,6 +214,50 @@ class Store:
             db.conn.close()
         except sqlite3.Error:
             pass
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One write transaction taken with BEGIN IMMEDIATE: the write lock is held from the start (no
+        deadlock between a reader that upgrades and another writer), retried with backoff while another
+        process holds it, up to `write_wait` seconds in all; then StoreBusy. Disk full, read-only and
+        I/O errors raise StoreFull. Nested calls are savepoints of the outer one."""
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        deadline = time.monotonic() + self.write_wait
+        delay = 0.05
+        while True:
+            try:
+                db.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.Error as exc:
+                kind = sqlite_error_kind(exc)
+                if kind == "fatal":
+                    raise StoreFull(f"cannot write the catalog {_shown(self.db_path)}: {_reason(exc)}") from exc
+                if kind != "busy":
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"the catalog {_shown(self.db_path)} stayed locked by another process for "
+                                    f"{self.write_wait:.0f} s") from exc
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 2.0)
+        try:
+            yield db
+            db.conn.execute("COMMIT")
+        except BaseException as exc:
+            if db.conn.in_transaction:
+                try:
+                    db.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            kind = sqlite_error_kind(exc) if not isinstance(exc, StoreError) else None
+            if kind == "fatal":
+                raise StoreFull(f"cannot write the catalog {_shown(self.db_path)}: {_reason(exc)}") from exc
+            if kind == "busy":
+                raise StoreBusy(f"the catalog {_shown(self.db_path)} is locked by another process: {exc}") from exc
+            raise
 
     def __enter__(self):
         return self
@@ -401,6 +509,28 @@ class Store:
         if orphans:
             problems.append(f"{orphans} FTS rows without a card")
         return problems
+
+
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def _shown(path) -> str:
+    from common.text import escape_controls
+
+    return escape_controls(str(path))
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause in plain words: 'database or disk is full', 'read-only file system', ..."""
+    if isinstance(exc, OSError):
+        from common.paths import describe_os_error
+
+        return describe_os_error(exc, exc.filename) if exc.filename else describe_os_error(exc)
+    return str(exc) or type(exc).__name__
 
 
 def _write_fts_row(db: sqlite_utils.Database, row_id: int, card: Card) -> None:

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable, Iterable
 
-from catalog.indexer import FolderNotFound, IndexReport, index_folders
+from catalog.indexer import FolderNotFound, IndexAborted, IndexReport, index_folders
 from catalog.probe import is_model_file
 from catalog.store import Store
 
@@ -134,11 +134,16 @@ class FolderWatcher:
                     self._notify(later)
         except FolderNotFound:  # the folder went away between the event and now: its parent is queued too
             pass
+        except IndexAborted as exc:  # disk full / read-only catalog: say so (the next change retries)
+            log.error("re-indexing %s stopped: %s", targets, exc)
+            exc.report.problems.append(f"catalog not updated: {exc}")
+            self._notify(exc.report, force=True)
         except Exception:  # the watcher must outlive any one bad re-index
             log.exception("re-indexing %s failed", targets)
 
-    def _notify(self, report: IndexReport) -> None:
-        if self.on_change and (report.added or report.updated or report.removed or report.hashed or report.embedded):
+    def _notify(self, report: IndexReport, force: bool = False) -> None:
+        changed = report.added or report.updated or report.removed or report.hashed or report.embedded
+        if self.on_change and (force or changed or report.not_stored):
             try:
                 self.on_change(report)
             except Exception:

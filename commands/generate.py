@@ -19,6 +19,9 @@ EXIT_ERROR, EXIT_CLARIFY, EXIT_NONE = 2, 3, 4
 
 
 def add_parser(sub) -> None:
+    from engine import limits
+
+    check = limits.argparse_type  # bad values end the parse with one line naming them, before any work
     p = sub.add_parser("generate", help="pick a checkpoint for a request and generate an image",
                        description="Check-in selects the checkpoint your request means and inserts its trigger; "
                                    "the image is generated with the quantized UNet and saved as a PNG with "
@@ -26,15 +29,15 @@ def add_parser(sub) -> None:
     p.add_argument("request", help='what you want, in plain words ("my dog on the beach")')
     p.add_argument("--checkpoint", help="use this checkpoint/LoRA/embedding instead of asking Check-in")
     p.add_argument("--base", help="base checkpoint for a LoRA or embedding (default: Settings -> base models)")
-    p.add_argument("--seed", type=int, help="random seed (default: a new one, recorded in the PNG)")
-    p.add_argument("--steps", type=int, help="denoising steps (default: settings, 20)")
-    p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: settings, 7)")
-    p.add_argument("--width", type=int, help="image width, a multiple of 8")
-    p.add_argument("--height", type=int, help="image height, a multiple of 8")
+    p.add_argument("--seed", type=check(limits.check_seed), help="random seed (default: a new one, recorded in the PNG)")
+    p.add_argument("--steps", type=check(limits.check_steps), help="denoising steps (default: settings, 20)")
+    p.add_argument("--guidance", type=check(limits.check_guidance), help="classifier-free guidance scale (default: settings, 7)")
+    p.add_argument("--width", type=check(lambda v: limits.check_size("width", v)), help="image width, a multiple of 8")
+    p.add_argument("--height", type=check(lambda v: limits.check_size("height", v)), help="image height, a multiple of 8")
     p.add_argument("--negative", default="", help="negative prompt")
-    p.add_argument("--scheduler", default=None, help="ddim, euler, euler_a, dpm++, dpm++_karras, ... (default dpm++)")
-    p.add_argument("--quant", help="quant spec: none, quanto-w8, quanto-w4, taq-w8a8, taq-w4a8, ... (default: settings)")
-    p.add_argument("--device", help="auto, cuda, mps or cpu (default: settings)")
+    p.add_argument("--scheduler", default=None, type=check(limits.check_scheduler), help="ddim, euler, euler_a, dpm++, dpm++_karras, ... (default dpm++)")
+    p.add_argument("--quant", type=check(limits.check_quant_spec), help="quant spec: none, quanto-w8, quanto-w4, taq-w8a8, taq-w4a8, ... (default: settings)")
+    p.add_argument("--device", type=check(limits.check_device), help="auto, cuda, mps or cpu (default: settings)")
     p.add_argument("--out", help="PNG to write (default: the outputs folder)")
     p.add_argument("--db", help="catalog database (default: the app's data folder)")
     p.add_argument("--no-llm", action="store_true", help="Check-in without the local LLM")

@@ -31,10 +31,20 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
-    from catalog.indexer import FolderNotFound, index_folders
+EXIT_NOT_STORED = 1  # the run finished but some cards could not be written (listed)
+EXIT_ABORTED = 1  # the catalog stopped taking writes (disk full, read-only): the cause is printed
 
-    store = open_store(args.db)
+
+def run(args) -> int:
+    from catalog.indexer import FolderNotFound, IndexAborted, index_folders
+    from catalog.store import StoreUnavailable
+    from common.text import escape_controls
+
+    try:
+        store = open_store(args.db)
+    except StoreUnavailable as exc:
+        print(f"personalq index: {exc}", file=sys.stderr)
+        return 2
     bar = None if args.quiet else ProgressBar(sys.stderr)
     try:
         try:
@@ -43,6 +53,14 @@ def run(args) -> int:
         except FolderNotFound as exc:
             print(f"personalq index: {exc}", file=sys.stderr)
             return 2
+        except IndexAborted as exc:
+            if bar:
+                bar.finish()
+                bar = None
+            done = exc.report
+            print(f"personalq index: stopped: {escape_controls(str(exc))} ({done.added} new and {done.updated} "
+                  "changed entries were stored; run it again when there is room)", file=sys.stderr)
+            return EXIT_ABORTED
         finally:
             if bar:
                 bar.finish()
@@ -52,7 +70,7 @@ def run(args) -> int:
                 report.problems.append(problem)
         for problem in report.problems:
             log.warning(problem)
-            print(f"warning: {problem}", file=sys.stderr)
+            print(f"warning: {escape_controls(problem)}", file=sys.stderr)
         wanted = set(report.paths)
         cards = [c for c in store.cards() if c.path in wanted]
         if args.json:
@@ -61,7 +79,14 @@ def run(args) -> int:
             print(summary_line(report))
             for card in cards:
                 if card.error:
-                    print(f"  error: {card.error}")
+                    print(f"  error: {escape_controls(card.error)}")
+        if report.not_stored:
+            print(f"personalq index: {len(report.not_stored)} entr{'y' if len(report.not_stored) == 1 else 'ies'} "
+                  "could not be stored (run it again to retry):", file=sys.stderr)
+            for line in report.not_stored:
+                log.warning("not stored: %s", line)
+                print(f"  not stored: {escape_controls(line)}", file=sys.stderr)
+            return EXIT_NOT_STORED
         return 0
     finally:
         store.close()

@@ -14,14 +14,21 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from catalog.store import StoreUnavailable
     from commands.index import card_entry, open_store
     from common.paths import default_db_path
+    from common.text import escape_controls
 
     db = Path(args.db) if args.db else default_db_path()
     if not db.is_file():
-        print(f"personalq list: no catalog at {db} (run `personalq index FOLDER` first)", file=sys.stderr)
+        print(f"personalq list: no catalog at {escape_controls(str(db))} (run `personalq index FOLDER` first)",
+              file=sys.stderr)
         return 1
-    store = open_store(db)
+    try:
+        store = open_store(db)
+    except StoreUnavailable as exc:
+        print(f"personalq list: {exc}", file=sys.stderr)
+        return 2
     try:
         cards = store.cards(include_errors=not args.no_errors)
     finally:
@@ -29,7 +36,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
         return 0
-    rows = [(c.kind, c.base_model, c.name, c.canonical_trigger or "", c.error or c.path) for c in cards]
+    # one entry, one line: a newline or an escape sequence in a name is shown escaped, never printed raw
+    rows = [tuple(escape_controls(str(v)) for v in (c.kind, c.base_model, c.name, c.canonical_trigger or "",
+                                                   c.error or c.path)) for c in cards]
     header = ("kind", "base", "name", "trigger", "path / error")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths + [0])).rstrip())

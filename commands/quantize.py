@@ -15,36 +15,69 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("quantize", help="quantize a checkpoint's UNet on import (cached artifact)")
     p.add_argument("path", help="model file (.safetensors/.ckpt) or diffusers folder")
+    p.add_argument("--base", help="a diffusers folder whose component configs a single file needs (as generate "
+                                   "--base): a checkpoint not sized like its family's shipped config")
     p.add_argument("--quant", default=DEFAULT_SPEC, choices=list(SPECS), help=f"quant spec (default {DEFAULT_SPEC})")
-    p.add_argument("--device", help="auto, cuda, mps or cpu: the device it will generate on (default: settings)")
+    p.add_argument("--device", type=_device_arg, help="auto, cuda, mps or cpu: the device it will generate on (default: settings)")
     p.add_argument("--force", action="store_true", help="re-quantize even when a valid artifact exists")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
-def _load_source(path: str, device):
-    """A pipeline for PATH on `device` (a DeviceInfo), using the catalog's probe to know what the file is."""
+def _device_arg(text: str) -> str:
+    from engine.limits import argparse_type, check_device
+
+    return argparse_type(check_device)(text)
+
+
+class CannotQuantize(ValueError):
+    """PATH is not something quantize can load (the message says why)."""
+
+
+def check_source(path: str, base: str | None = None):
+    """The probe of PATH if quantize can load it (a checkpoint file or a diffusers folder); raises CannotQuantize."""
+    from pathlib import Path
+
     from catalog.probe import probe_path
-    from engine.loading import load_pipeline
+    from common.text import escape_controls
 
     probe = probe_path(path)
+    shown = escape_controls(path)
     if probe.error:
-        raise SystemExit(f"cannot read {path}: {probe.error}")
-    if probe.kind not in ("checkpoint", "diffusers"):
-        raise SystemExit(f"{path} is a {probe.kind}, not a checkpoint: quantize its base model instead")
+        raise CannotQuantize(f"cannot read {shown}: {escape_controls(probe.error)}")
+    if probe.kind not in ("checkpoint", "diffusers_model"):
+        raise CannotQuantize(f"{shown} is a {probe.kind}, not a checkpoint: quantize its base model instead")
+    if base is not None and not (Path(base) / "model_index.json").is_file():
+        raise CannotQuantize(f"--base {escape_controls(base)} is not a diffusers folder (no model_index.json)")
+    return probe
+
+
+def _load_source(path: str, probe, device, base: str | None = None):
+    """A pipeline for PATH on `device` (a DeviceInfo); a single file takes its component configs from `base`."""
+    from engine.loading import load_pipeline
+
+    config_dir = base if probe.kind == "checkpoint" else None
     return load_pipeline(path, probe.kind, probe.base_model, prediction_type=probe.prediction_type,
-                         device=device.device, dtype=device.torch_dtype)
+                         device=device.device, dtype=device.torch_dtype, config_dir=config_dir)
 
 
 def run(args) -> int:
     from pathlib import Path
 
     from common.settings import load_settings
+    from common.text import escape_controls
     from engine.devices import DeviceUnavailable, pick_device
+    from engine.loading import LoadError
     from engine.quantize import quantize_on_import, weight_bytes
 
     path = Path(args.path)
     if not path.exists():
-        print(f"no such file or folder: {path}", file=sys.stderr)
+        print(f"personalq quantize: no such file or folder: {escape_controls(str(path))}", file=sys.stderr)
+        return 2
+    base = getattr(args, "base", None)
+    try:
+        probe = check_source(str(path), base)
+    except CannotQuantize as exc:
+        print(f"personalq quantize: {exc}", file=sys.stderr)
         return 2
     settings = load_settings()
     try:
@@ -52,9 +85,21 @@ def run(args) -> int:
     except (ValueError, DeviceUnavailable) as exc:
         print(f"personalq quantize: {exc}", file=sys.stderr)
         return 2
-    say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    result = quantize_on_import(path, args.quant, lambda: _load_source(str(path), device), force=args.force,
-                                progress=say, dtype=device.dtype, device=device.device)
+    def say(msg):
+        if not str(msg).startswith("warning:"):  # a cache warning ends the run below, as its one line
+            print(msg, file=sys.stderr)
+
+    try:
+        result = quantize_on_import(path, args.quant, lambda: _load_source(str(path), probe, device, base),
+                                    force=args.force, progress=say, dtype=device.dtype, device=device.device)
+    except LoadError as exc:
+        hint = "" if base else " (a file that needs its base's configs: pass --base FOLDER)"
+        print(f"personalq quantize: cannot load {escape_controls(str(path))}: {escape_controls(str(exc))}{hint}",
+              file=sys.stderr)
+        return 2
+    if result.artifact is None:  # quantized, but nothing could be kept: what this command is for
+        print(f"personalq quantize: {result.warning}", file=sys.stderr)
+        return 1
     out = {
         "path": str(path.resolve()),
         "spec": args.quant,

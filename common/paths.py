@@ -57,3 +57,103 @@ def log_dir() -> Path:
 
 def outputs_dir() -> Path:
     return _ensure(data_dir() / "outputs")
+
+
+# --- atomic writes and what killed writers leave behind ------------------------------------
+
+TMP_MARK = ".tmp-"  # "<final name>.tmp-<pid>": a write in progress, or left by a process that died
+
+
+def tmp_name(path: Path) -> Path:
+    """The temp path next to `path` that an atomic write of it uses (same folder: rename stays atomic)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def sweep_stale_tmp(folder: Path, marks: tuple[str, ...] = (TMP_MARK,)) -> list[Path]:
+    """Remove `*<mark><pid>` files/folders in `folder` whose writer process is gone; returns what went.
+
+    Never raises: a sweep that cannot list or delete just leaves things for the next start."""
+    import shutil
+
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        for mark in marks:
+            head, sep, pid = entry.name.rpartition(mark)
+            if not sep or not head or not pid.isdigit() or pid_alive(int(pid)):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+            break
+    return removed
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write `data` to `path` through a temp file in the same folder and a rename: readers see the old
+    file or the new one, never part of one; a failed write (disk full) removes its temp file and raises."""
+    path = Path(path)
+    tmp = tmp_name(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def describe_os_error(exc: OSError, path=None) -> str:
+    """'No space left on device: /x/y' — the one line a user reads for an OSError."""
+    import errno
+
+    where = path if path is not None else (exc.filename or "")
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        reason = "no space left on device"
+    elif exc.errno in (errno.EROFS,):
+        reason = "read-only file system"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    return f"{reason}: {printable(str(where))}" if where else reason
+
+
+def printable(text: str) -> str:
+    """`text` safe for one terminal line: control characters (newlines, ANSI escapes) and bytes
+    that were not UTF-8 (surrogate escapes) shown as escapes, everything else as is."""
+    from common.text import escape_controls
+
+    return escape_controls(text)

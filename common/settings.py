@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,9 +50,8 @@ def load_settings() -> Settings:
 
 
 def save_settings(settings: Settings) -> None:
-    """Write atomically so a crash never leaves a half-written settings file."""
+    """Write atomically (temp file + rename) so a crash or a full disk never leaves a half-written
+    settings file; an OSError (full disk, read-only folder) reaches the caller with the old file intact."""
     path = settings_path()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(settings), handle, indent=2)
-    os.replace(tmp, path)
+    paths.sweep_stale_tmp(path.parent)
+    paths.atomic_write_text(path, json.dumps(asdict(settings), indent=2))

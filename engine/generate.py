@@ -67,21 +67,66 @@ class GenerationResult:
 
 
 def validate_request(request: GenerationRequest) -> None:
-    """Reject bad values before any work, naming the field."""
+    """Reject bad values before any work, naming the field (ranges in engine/limits.py)."""
+    from engine.limits import check_generation
+
     if not isinstance(request.prompt, str):
         raise ValueError("prompt must be a string")
-    if request.steps < 1:
-        raise ValueError(f"steps must be >= 1, got {request.steps}")
-    for name in ("width", "height"):
-        value = getattr(request, name)
-        if value < 8 or value % 8:
-            raise ValueError(f"{name} must be a positive multiple of 8, got {value}")
-    if request.guidance < 0:
-        raise ValueError(f"guidance must be >= 0, got {request.guidance}")
-    if request.scheduler not in SCHEDULERS:
-        raise ValueError(f"unknown scheduler {request.scheduler!r}; known: {', '.join(SCHEDULERS)}")
-    if request.seed is not None and not 0 <= int(request.seed) < 2**63:
-        raise ValueError(f"seed must be a non-negative integer, got {request.seed}")
+    check_generation(steps=request.steps, width=request.width, height=request.height, guidance=request.guidance,
+                     seed=request.seed, quant_spec=request.quant_spec or "none", scheduler=request.scheduler)
+
+
+class OutputPathError(ValueError):
+    """The PNG cannot be written where asked (a folder, read-only, no room); the message says which and why."""
+
+
+# room a PNG needs besides its pixels (text chunks, the temp copy while renaming)
+_PNG_MARGIN = 1 << 20
+
+
+def check_output_path(path, width: int = 512, height: int = 512) -> Path:
+    """Make sure a PNG can be written at `path` BEFORE generating: not a folder, the folder exists (created
+    if needed) and is writable (a probe file is created and removed), and it has room for the image.
+    Returns the path; raises OutputPathError naming the path and the reason."""
+    import errno
+    import os
+    import shutil
+
+    from common.paths import describe_os_error, tmp_name
+    from common.text import escape_controls
+
+    path = Path(path)
+    shown = escape_controls(str(path))
+    if path.is_dir():
+        raise OutputPathError(f"output {shown} is a folder; give a file name ending in .png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create the output folder: {describe_os_error(exc, path.parent)}") from None
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputPathError(f"cannot write {shown}: {escape_controls(str(path.parent))} is not a folder")
+    probe = tmp_name(path)
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * 4096)  # one block: a full disk refuses it
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise OutputPathError(f"cannot write the image: {describe_os_error(exc, path)}") from None
+    finally:
+        try:
+            os.unlink(probe)
+        except OSError:
+            pass
+    need = int(width) * int(height) * 3 + _PNG_MARGIN  # an uncompressed worst case
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < need:
+        raise OutputPathError(f"cannot write the image: {describe_os_error(OSError(errno.ENOSPC, ''), path)} "
+                              f"({free // 1024} KiB free, about {need // 1024} KiB needed)")
+    return path
 
 
 def make_scheduler(pipe, name: str):
@@ -134,8 +179,10 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
     """Run one generation; on_step(step, total, preview_or_None) after every step; cancel stops it within a step."""
     import torch
 
-    # 1. check inputs and settle the seed
+    # 1. check inputs (and that the PNG can be written) and settle the seed
     validate_request(request)
+    if out_path is not None:
+        check_output_path(out_path, request.width, request.height)
     seed = int(request.seed) if request.seed is not None else random.randrange(2**32)
     params = request_params(request, seed)
     if cancel is not None and cancel.is_set():

@@ -102,10 +102,24 @@ def shareable(params: dict, full_paths: bool = False) -> dict:
     return {k: (Path(v).name if k in PATH_KEYS and v else v) for k, v in params.items()}
 
 
+def _text_safe(value):
+    """Strings with undecodable bytes (a non-UTF-8 file name) written as `\\xff` escapes: a PNG text chunk is UTF-8."""
+    from common.text import unsurrogate
+
+    if isinstance(value, str):
+        return unsurrogate(value)
+    if isinstance(value, dict):
+        return {_text_safe(k): _text_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text_safe(v) for v in value]
+    return value
+
+
 def png_text_chunks(params: dict, full_paths: bool = False):
     """A PngInfo holding the A1111 `parameters` chunk and our JSON copy."""
     from PIL.PngImagePlugin import PngInfo
 
+    params = _text_safe(params)
     info = PngInfo()
     info.add_text(PARAMS_KEY, format_parameters(params, full_paths))
     info.add_text(JSON_KEY, json.dumps(shareable(params, full_paths), ensure_ascii=False, sort_keys=True))
@@ -113,10 +127,18 @@ def png_text_chunks(params: dict, full_paths: bool = False):
 
 
 def save_png(image, path, params: dict, full_paths: bool = False) -> Path:
-    """Save a PIL image with its generation parameters embedded."""
+    """Save a PIL image with its generation parameters embedded, atomically: encoded in memory, written
+    to a temp file beside `path` and renamed, so a full disk leaves no 0-byte or half PNG (it raises)."""
+    import io
+
+    from common.paths import atomic_write_bytes, sweep_stale_tmp
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", pnginfo=png_text_chunks(params, full_paths))
+    sweep_stale_tmp(path.parent)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=png_text_chunks(params, full_paths))
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

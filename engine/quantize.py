@@ -387,54 +387,96 @@ def _unet_config(unet) -> dict:
 
 def save_artifact(unet, spec, source, out_dir: Path | None = None, extra: dict | None = None,
                   source_info: dict | None = None, dtype=None) -> Path:
-    """Write unet.safetensors + manifest.json atomically (temp folder, then rename).
+    """Write unet.safetensors + manifest.json atomically (temp folder `<key>.tmp-<pid>`, then rename).
 
-    dtype: the compute dtype the UNet was quantized in (default: read from its float parameters)."""
+    dtype: the compute dtype the UNet was quantized in (default: read from its float parameters).
+    A failed write (disk full, read-only cache) removes the temp folder and raises the OSError;
+    an existing artifact is untouched until the new one is complete."""
     from safetensors.torch import save_file
 
     spec = get_spec(spec)
     dtype = dtype_name(dtype) if dtype is not None else _unet_dtype(unet)
     out_dir = Path(out_dir) if out_dir else artifact_dir(source, spec, dtype)
-    tmp = out_dir.with_name(out_dir.name + f".tmp-{os.getpid()}")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_artifacts(out_dir.parent)
+    tmp = out_dir.with_name(out_dir.name + f"{paths.TMP_MARK}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in unet.state_dict().items()}
-    qmap = None
-    if spec.method == "quanto":
-        from optimum.quanto import quantization_map
+    try:
+        tmp.mkdir(parents=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in unet.state_dict().items()}
+        qmap = None
+        if spec.method == "quanto":
+            from optimum.quanto import quantization_map
 
-        qmap = quantization_map(unet)
-    save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "personalq_spec": spec.name})
-    manifest = {
-        "format": ARTIFACT_FORMAT,
-        "spec": spec.to_dict(),
-        "dtype": dtype,
-        "source": source_info or source_fingerprint(source),
-        "libraries": library_versions(),
-        "files": {WEIGHTS_FILE: sha256_file(tmp / WEIGHTS_FILE)},
-        "unet_class": type(unet).__name__,
-        "unet_config": _unet_config(unet),
-        "quantization_map": qmap,
-        "weight_bytes": weight_bytes(unet),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        **(extra or {}),
-    }
-    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    if out_dir.exists():
-        old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
-        os.replace(out_dir, old)
-        shutil.rmtree(old, ignore_errors=True)
-    os.replace(tmp, out_dir)
+            qmap = quantization_map(unet)
+        try:
+            save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "personalq_spec": spec.name})
+        except OSError:
+            raise
+        except Exception as exc:  # safetensors reports a full disk as its own SafetensorError
+            raise _as_os_error(exc, tmp / WEIGHTS_FILE) from exc
+        manifest = {
+            "format": ARTIFACT_FORMAT,
+            "spec": spec.to_dict(),
+            "dtype": dtype,
+            "source": source_info or source_fingerprint(source),
+            "libraries": library_versions(),
+            "files": {WEIGHTS_FILE: sha256_file(tmp / WEIGHTS_FILE)},
+            "unet_class": type(unet).__name__,
+            "unet_config": _unet_config(unet),
+            "quantization_map": qmap,
+            "weight_bytes": weight_bytes(unet),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **(extra or {}),
+        }
+        with open(tmp / MANIFEST_FILE, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(manifest, indent=1))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if out_dir.exists():
+            old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
+            os.replace(out_dir, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out_dir
+
+
+def _as_os_error(exc: Exception, path: Path) -> Exception:
+    """safetensors' SafetensorError('... No space left on device ...') as the OSError it is; other errors as they are."""
+    import errno
+
+    text = str(exc)
+    for code, words in ((errno.ENOSPC, "No space left"), (errno.EROFS, "Read-only file system"),
+                        (errno.EACCES, "Permission denied"), (errno.EDQUOT, "Disk quota exceeded")):
+        if words in text:
+            return OSError(code, os.strerror(code), str(path))
+    return exc
+
+
+def sweep_stale_artifacts(folder: Path | None = None) -> list[Path]:
+    """Remove `<key>.tmp-<pid>` / `<key>.old-<pid>` folders that a killed quantize left in the cache."""
+    folder = Path(folder) if folder else paths.cache_dir() / "quantized"
+    return paths.sweep_stale_tmp(folder, marks=(paths.TMP_MARK, ".old-"))
 
 
 def read_manifest(folder: Path) -> dict:
     try:
-        return json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ArtifactInvalid(f"no manifest in {folder}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactInvalid(f"unreadable manifest in {folder}: {exc}") from exc
+    except OSError as exc:
+        raise ArtifactInvalid(f"cannot read the manifest in {folder}: {exc.strerror or exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ArtifactInvalid(f"manifest in {folder} is not a JSON object ({type(manifest).__name__})")
+    for key in ("spec", "source", "files"):
+        if key in manifest and not isinstance(manifest[key], dict):
+            raise ArtifactInvalid(f"manifest in {folder}: '{key}' is not a JSON object")
+    return manifest
 
 
 def check_artifact(folder: Path, spec, source=None, verify_hash: bool = True, dtype=None) -> dict:
@@ -502,10 +544,11 @@ def load_artifact(folder: Path, spec, source=None, device: str = "cpu", dtype=No
 @dataclass
 class ImportResult:
     unet: object
-    artifact: Path
+    artifact: Path | None  # None: quantized for this session only (the cache could not be written)
     from_cache: bool
     seconds: float
     reason: str  # why it was (re)built, or "cached"
+    warning: str | None = None  # one line for the user (the artifact could not be cached, and why)
 
 
 def quantize_on_import(source, spec, load_source, calibration_prompts=None, force: bool = False,
@@ -514,15 +557,23 @@ def quantize_on_import(source, spec, load_source, calibration_prompts=None, forc
 
     load_source() must return a pipeline (or a bare UNet) freshly loaded from `source` in `dtype`
     (None: float32) and placed where calibration should run; it is only called when the artifact has
-    to be (re)built. A cached artifact is loaded onto `device`.
+    to be (re)built. A cached artifact is loaded onto `device`. A cache that cannot be written (full
+    disk, read-only) is not a failure: the UNet quantized in memory is used for this session, and
+    `warning` says why nothing was cached (stale temp folders of killed runs are swept first).
     """
     spec = get_spec(spec)
     source = Path(source)
     say = progress or (lambda msg: log.info(msg))
-    folder = artifact_dir(source, spec, dtype)
     start = time.perf_counter()
     reason = "forced" if force else "no artifact"
-    if not force and folder.exists():
+    try:
+        folder = artifact_dir(source, spec, dtype)
+    except OSError as exc:  # the cache folder itself cannot be made
+        folder, cache_error = None, exc
+    else:
+        cache_error = None
+        sweep_stale_artifacts(folder.parent)
+    if folder is not None and not force and folder.exists():
         try:
             unet = load_artifact(folder, spec, source, device=device, dtype=dtype)
             say(f"loaded quantized artifact {folder}")
@@ -537,7 +588,17 @@ def quantize_on_import(source, spec, load_source, calibration_prompts=None, forc
         raise ValueError(f"load_source() gave a {loaded_dtype} UNet for a {dtype_name(dtype)} artifact")
     unet = apply_quant_spec(loaded, spec, calibration_prompts=calibration_prompts, **apply_kwargs)
     seconds = time.perf_counter() - start
-    save_artifact(unet, spec, source, folder, extra={"quantize_seconds": round(seconds, 3)}, source_info=info,
-                  dtype=loaded_dtype)
+    if folder is not None:
+        try:
+            save_artifact(unet, spec, source, folder, extra={"quantize_seconds": round(seconds, 3)},
+                          source_info=info, dtype=loaded_dtype)
+        except OSError as exc:
+            cache_error = exc
+    if cache_error is not None:
+        warning = (f"the quantized model could not be cached ({paths.describe_os_error(cache_error)}); "
+                   f"it is used for this session only and will be quantized again next time")
+        log.warning(warning)
+        say(f"warning: {warning}")
+        return ImportResult(unet, None, False, time.perf_counter() - start, f"{reason}; not cached", warning)
     say(f"quantized {source} with {spec.name} in {seconds:.1f} s -> {folder}")
     return ImportResult(unet, folder, False, time.perf_counter() - start, reason)

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     window.welcome.show_choose()
     window.welcome.start_button.click()
     _wait(app, lambda: window.root.currentWidget() is window.main_area, what="first index")
-    _wait(app, lambda: window.embed_worker is None, what="embeddings")
+    _wait(app, lambda: window.library.embed_worker is None, what="embeddings")
 
     # library
     page = window.library_page
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     page.broken_toggle.setChecked(False)
     page.set_grid(True)
     page.search.setText("family pet")
-    _wait(app, lambda: window.search_worker is not None and window.library_model.is_filtered(), what="search")
+    _wait(app, lambda: window.library.search_worker is not None and window.library_model.is_filtered(), what="search")
     shot("05-library-search")
     page.search.setText("zzzz unknown thing")
     _wait(app, lambda: page.stack.currentWidget() is page.empty, what="empty search")
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ask(text: str) -> None:
         panel.input.setText(text)
-        window.submit_request(text)
+        window.create.submit_request(text)
         _wait(app, lambda: panel.page() != "checking", what=f"check-in for {text!r}")
 
     ask("Luna at night")
@@ -125,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         ask("zxrobot the tin robot waving in a garden")
         gen.set_params(gen.params().__class__(steps=12, seed=42, width=64, height=64, guidance=5.0, quant_spec="none"))
         shot("10-create-selected")
-        window.start_generation(panel.prompt.toPlainText())
-        _wait(app, lambda: gen.bar.value() >= 6 or window.flow.state != "generating", what="generation steps")
+        window.create.start_generation(panel.prompt.toPlainText())
+        _wait(app, lambda: gen.bar.value() >= 6 or window.create.flow.state != "generating", what="generation steps")
         shot("11-generating-with-preview")
-        _wait(app, lambda: window.flow.state != "generating", what="generation")
+        _wait(app, lambda: window.create.flow.state != "generating", what="generation")
         shot("12-generated")
         window.go("history")
         shot("13-history")

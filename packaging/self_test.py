@@ -143,11 +143,11 @@ def drive(app, request: str, quant: str | None, use_llm: bool, deadline: float, 
         t = time.monotonic()
         if window.root.currentWidget() is not window.welcome:
             raise SelfTestFailed("window: the welcome page is not shown on a first run")
-        window.first_run_demo()
-        _wait(app, lambda: window.index_worker is None, deadline, "demo library")
+        window.library.first_run_demo()
+        _wait(app, lambda: window.library.index_worker is None, deadline, "demo library")
         if window.root.currentWidget() is not window.main_area:
             raise SelfTestFailed("demo library: the demo world could not be opened (is it in the bundle?)")
-        _wait(app, lambda: window.index_worker is None and window.embed_worker is None, deadline, "demo library")
+        _wait(app, lambda: window.library.index_worker is None and window.library.embed_worker is None, deadline, "demo library")
         cards = window.library_model.total()
         if cards == 0:
             raise SelfTestFailed("demo library: no checkpoints were indexed")
@@ -157,26 +157,26 @@ def drive(app, request: str, quant: str | None, use_llm: bool, deadline: float, 
         # 2. one Check-in
         t = time.monotonic()
         window.go("create")
-        window.submit_request(request)
-        _wait(app, lambda: window.checkin_worker is None and window._pending_checkin is None, deadline, "check-in")
-        result = window.checkin_result
+        window.create.submit_request(request)
+        _wait(app, lambda: window.create.checkin_worker is None and window.create._pending_checkin is None, deadline, "check-in")
+        result = window.create.checkin_result
         if result is None:
-            raise SelfTestFailed(f"check-in: {window.flow.error or 'no result'}")
+            raise SelfTestFailed(f"check-in: {window.create.flow.error or 'no result'}")
         report.facts["status"] = result.status
         report.facts["llm"] = "used" if getattr(result, "llm_used", False) else "not used"
         if result.status == "clarify":  # answer with the first option, as a click would
             names = result.option_names or [getattr(o, "name", "") for o in result.options]
-            window.answer_clarification(names[0])
-            _wait(app, lambda: window.checkin_worker is None, deadline, "clarify")
-            result = window.checkin_result
+            window.create.answer_clarification(names[0])
+            _wait(app, lambda: window.create.checkin_worker is None, deadline, "clarify")
+            result = window.create.checkin_result
             report.facts["status"] = f"clarify->{result.status}"
         if result.status == "none":
-            window.use_base_model()
+            window.create.use_base_model()
         if use_llm and not getattr(result, "llm_used", False):
             report.facts["llm"] = _prove_llm(window.settings.llm_model)
-        if window.selection is None:
+        if window.create.selection is None:
             raise SelfTestFailed(f"check-in: {result.status} and no checkpoint or base model to generate with")
-        report.facts["checkpoint"] = window.selection.name
+        report.facts["checkpoint"] = window.create.selection.name
         report.stages["check-in"] = time.monotonic() - t
 
         # 3. a 2-step generation
@@ -186,11 +186,11 @@ def drive(app, request: str, quant: str | None, use_llm: bool, deadline: float, 
         params = params.__class__(steps=STEPS, seed=1, width=SIZE, height=SIZE,
                                   guidance=params.guidance, quant_spec=quant or params.quant_spec)
         prompt = (getattr(result, "prompt", None) or request) if result.status != "none" else request
-        window.start_generation(prompt, params)
-        _wait(app, lambda: window.gen_worker is None, deadline, "generation")
-        if window.flow.state != "done" or window.last_outcome is None:
-            raise SelfTestFailed(f"generation: {window.flow.error or window.flow.state}")
-        image = Path(window.last_outcome.image_path)
+        window.create.start_generation(prompt, params)
+        _wait(app, lambda: window.create.gen_worker is None, deadline, "generation")
+        if window.create.flow.state != "done" or window.create.last_outcome is None:
+            raise SelfTestFailed(f"generation: {window.create.flow.error or window.create.flow.state}")
+        image = Path(window.create.last_outcome.image_path)
         report.facts.update(quant_spec=params.quant_spec, device=window.core.device_name or "?")
         report.stages["generation"] = time.monotonic() - t
         _check_png(image, report)

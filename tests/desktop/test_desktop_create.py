@@ -57,10 +57,10 @@ def test_request_selects_and_generates_into_the_gallery(ready_window, qtbot):
     window.gen_worker_progress = steps_seen
     window.generation_panel.bar.valueChanged.connect(steps_seen.append)
     qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.flow.state in ("done", "failed"), timeout=GEN_TIMEOUT_MS)
-    assert window.flow.state == "done", window.flow.error
+    qtbot.waitUntil(lambda: window.create.flow.state in ("done", "failed"), timeout=GEN_TIMEOUT_MS)
+    assert window.create.flow.state == "done", window.create.flow.error
     assert 2 in steps_seen  # the progress bar went through the steps
-    image_path = Path(window.last_outcome.image_path)
+    image_path = Path(window.create.last_outcome.image_path)
     assert image_path.is_file()
     with Image.open(image_path) as img:
         assert img.size == (64, 64)
@@ -79,7 +79,7 @@ def test_request_selects_and_generates_into_the_gallery(ready_window, qtbot):
     # re-run with the same settings gives a second, identical image
     qtbot.mouseClick(gallery.rerun_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.history_model.rowCount() == 2, timeout=GEN_TIMEOUT_MS)
-    second = Path(window.last_outcome.image_path)
+    second = Path(window.create.last_outcome.image_path)
     assert second != image_path
     with Image.open(image_path) as a, Image.open(second) as b:
         assert a.tobytes() == b.tobytes()
@@ -98,7 +98,7 @@ def test_clarify_question_is_answered_by_clicking_an_option(ready_window, qtbot)
     qtbot.mouseClick(moth, Qt.LeftButton)
     qtbot.waitUntil(lambda: panel.page() == "selected", timeout=CHECK_TIMEOUT_MS)
     assert panel.chosen.name.text() == "Luna moth"
-    assert window.selection.path == str(files["moth"])
+    assert window.create.selection.path == str(files["moth"])
     assert "lnmoth" in panel.prompt.toPlainText()
 
 
@@ -114,17 +114,17 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
     assert ask(window, qtbot, "a red sports car on a racetrack") == "none"
     assert panel.base_button.isEnabled()
     qtbot.mouseClick(panel.base_button, Qt.LeftButton)
-    assert panel.page() == "selected" and window.selection.is_base
+    assert panel.page() == "selected" and window.create.selection.is_base
     # a long run, cancelled after its first step: it stops within one step and leaves no image
     gen = window.generation_panel
     gen.steps.setValue(60)
     gen.quant.setCurrentIndex(gen.quant.findData("none"))  # applying settings reset it to the default spec
     qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
-    worker = window.gen_worker
-    qtbot.waitUntil(lambda: gen.bar.value() >= 1 or window.flow.state == "failed", timeout=GEN_TIMEOUT_MS)
-    assert window.flow.state == "generating", window.flow.error
+    worker = window.create.gen_worker
+    qtbot.waitUntil(lambda: gen.bar.value() >= 1 or window.create.flow.state == "failed", timeout=GEN_TIMEOUT_MS)
+    assert window.create.flow.state == "generating", window.create.flow.error
     qtbot.mouseClick(gen.cancel_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.flow.state == "cancelled", timeout=GEN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.create.flow.state == "cancelled", timeout=GEN_TIMEOUT_MS)
     ctx = worker.ctx
     assert ctx.step_at_cancel is not None and ctx.last_step - ctx.step_at_cancel <= 1
     assert ctx.last_step < 60
@@ -151,10 +151,10 @@ def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, lib
     qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
     window.go("create")
     page = ask(window, qtbot, "un coche rojo en una pista de carreras")  # retrieval's answer, at once
-    assert window.refine_worker is not None and window.request_panel.refine_note.isVisible()
-    qtbot.waitUntil(lambda: window.refine_worker is None, timeout=CHECK_TIMEOUT_MS)  # then the LLM's reading
+    assert window.create.refine_worker is not None and window.request_panel.refine_note.isVisible()
+    qtbot.waitUntil(lambda: window.create.refine_worker is None, timeout=CHECK_TIMEOUT_MS)  # then the LLM's reading
     page = window.request_panel.page()
-    restated = window.checkin_result.restated
+    restated = window.create.checkin_result.restated
     assert restated and restated != "un coche rojo en una pista de carreras"
     panel = window.request_panel
     shown = {"none": panel.none_label.text(), "selected": panel.chosen.caption.text()}.get(page, restated)

@@ -21,7 +21,7 @@ def ask(window, qtbot, text: str) -> str:
     qtbot.keyClicks(panel.input, text)
     qtbot.keyClick(panel.input, Qt.Key_Return)
     qtbot.waitUntil(lambda: panel.page() != "checking", timeout=STEP_MS)
-    qtbot.waitUntil(lambda: window.refine_worker is None, timeout=STEP_MS)
+    qtbot.waitUntil(lambda: window.create.refine_worker is None, timeout=STEP_MS)
     return panel.page()
 
 
@@ -40,21 +40,21 @@ def test_demo_first_run_never_breaks(make_window, qtbot):
     qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=STEP_MS)
     model = window.library_model
     # both DreamBooth files are quantized on import, with the demo base's configs, while search gets ready
-    qtbot.waitUntil(lambda: not window.quant_queue.busy() and window.embed_worker is None, timeout=STEP_MS)
+    qtbot.waitUntil(lambda: not window.library.quant_queue.busy() and window.library.embed_worker is None, timeout=STEP_MS)
     statuses = {c.path: model.quant_status(c.path) for c in model.cards() if c.kind == "checkpoint"}
     assert len(statuses) == 2 and all(s == "ready" for s, _ in statuses.values()), statuses
-    assert window.embeddings_ready and no_error_shown(window)
+    assert window.library.embeddings_ready and no_error_shown(window)
 
     window.go("create")
     panel = window.request_panel
     assert ask(window, qtbot, "a ball") == "clarify"  # two different balls
     assert ask(window, qtbot, "a red sports car on a racetrack") == "none"
     assert ask(window, qtbot, "mi cactus en el desierto") == "selected"
-    assert "cactus" in window.selection.name.lower()
+    assert "cactus" in window.create.selection.name.lower()
     assert ask(window, qtbot, "a cactsu in the desert") == "selected"
-    assert "cactus" in window.selection.name.lower()
+    assert "cactus" in window.create.selection.name.lower()
     assert ask(window, qtbot, "my robot from march") == "selected"
-    assert window.selection.path.endswith("pqr_robot_v1.safetensors")
+    assert window.create.selection.path.endswith("pqr_robot_v1.safetensors")
     prompt = panel.prompt.toPlainText()
     assert "pqr" in prompt and "march" not in prompt.lower()
     assert no_error_shown(window)
@@ -65,9 +65,9 @@ def test_demo_first_run_never_breaks(make_window, qtbot):
     for spec in QUANT_SPECS:
         gen.quant.setCurrentIndex(gen.quant.findData(spec))
         qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
-        qtbot.waitUntil(lambda: window.flow.state in ("done", "failed"), timeout=STEP_MS)
-        assert window.flow.state == "done", (spec, window.flow.error)
-        with Image.open(window.last_outcome.image_path) as image:
+        qtbot.waitUntil(lambda: window.create.flow.state in ("done", "failed"), timeout=STEP_MS)
+        assert window.create.flow.state == "done", (spec, window.create.flow.error)
+        with Image.open(window.create.last_outcome.image_path) as image:
             assert image.size == (size, size), spec
     assert no_error_shown(window)
     assert not [p for p, (s, _) in ((p, model.quant_status(p)) for p in statuses) if s == "failed"]

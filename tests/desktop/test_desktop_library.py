@@ -22,7 +22,7 @@ def first_run(window, qtbot, folder):
 
 def wait_for_search(window, qtbot):
     """Search by meaning is ready once the embeddings are (the first load of the model takes a while)."""
-    qtbot.waitUntil(lambda: window.embeddings_ready, timeout=EMBED_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.library.embeddings_ready, timeout=EMBED_TIMEOUT_MS)
 
 
 def test_first_run_indexes_lists_and_remembers_the_folder(make_window, qtbot, library):
@@ -89,7 +89,7 @@ def test_detail_edits_are_saved_as_user_edits(make_window, qtbot, library):
     # "Use in a request" goes to Create with this checkpoint and its (edited) trigger
     qtbot.mouseClick(detail.use_button, Qt.LeftButton)
     assert window.pages.currentIndex() == 0 and window.request_panel.page() == "selected"
-    assert window.selection.path == str(files["cat"]) and window.selection.trigger == "grey mochi"
+    assert window.create.selection.path == str(files["cat"]) and window.create.selection.trigger == "grey mochi"
 
 
 def test_file_dropped_into_watched_folder_appears(make_window, qtbot, library, tmp_path):
@@ -129,6 +129,6 @@ def test_after_search_is_ready_glossing_runs_and_a_missing_model_only_logs(make_
     window.settings.llm_model = str(bad)
     first_run(window, qtbot, root)
     wait_for_search(window, qtbot)
-    qtbot.waitUntil(lambda: window.gloss_worker is None, timeout=EMBED_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.library.gloss_worker is None, timeout=EMBED_TIMEOUT_MS)
     assert "cards not glossed" in caplog.text and "not_a_model.gguf" in caplog.text
     assert len(window.library_page.visible_names()) == 5 and "checkpoints in your library" in window.status_label.text()

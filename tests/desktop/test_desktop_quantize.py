@@ -33,11 +33,11 @@ def test_new_checkpoint_is_quantized_in_the_background(make_window, qtbot, libra
     window.library_page.select_path(str(target))
     assert window.library_page.detail.quant_badge.text() == "Quantized"
     # the next start finds the artifact valid and does not quantize again
-    window.quant_queue.retry(str(target), "quanto-w8")
+    window.library.quant_queue.retry(str(target), "quanto-w8")
     qtbot.waitUntil(lambda: model.quant_status(str(target))[0] in ("ready", "failed"), timeout=QUANT_TIMEOUT_MS)
     assert model.quant_status(str(target)) == ("ready", "ready · quanto-w8")
     # a file that cannot be quantized says why, in the library
-    window.quant_queue.retry(str(files["corgi"]), "quanto-w8")
+    window.library.quant_queue.retry(str(files["corgi"]), "quanto-w8")
     qtbot.waitUntil(lambda: model.quant_status(str(files["corgi"]))[0] in ("ready", "failed"), timeout=QUANT_TIMEOUT_MS)
     status, detail = model.quant_status(str(files["corgi"]))
     assert status == "failed" and detail

@@ -27,13 +27,13 @@ def two_checkpoints(tmp_path_factory) -> Path:
 def window_image(window, qtbot, path: Path, request: str) -> dict:
     panel = window.request_panel
     panel.input.setText(request)
-    window.use_card(str(path))
+    window.create.use_card(str(path))
     gen = window.generation_panel
     gen.set_params(gen.params().__class__(steps=2, seed=11, width=64, height=64, guidance=5.0, quant_spec="none"))
     qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.flow.state in ("done", "failed"), timeout=GEN_TIMEOUT_MS)
-    assert window.flow.state == "done", window.flow.error
-    return png_info.read_png_parameters(window.last_outcome.image_path)
+    qtbot.waitUntil(lambda: window.create.flow.state in ("done", "failed"), timeout=GEN_TIMEOUT_MS)
+    assert window.create.flow.state == "done", window.create.flow.error
+    return png_info.read_png_parameters(window.create.last_outcome.image_path)
 
 
 def cli_image(path: Path, request: str, out: Path) -> dict:

@@ -1,0 +1,311 @@
+"""The Create side of the window: the request flow (Check-in, the LLM's second reading, the question,
+"nothing fits"), the chosen checkpoint and its settings, generation, re-runs from the history.
+A QObject that drives the window's create widgets and runs every long step in a worker."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QDesktopServices
+
+from app.generation import GenerationJob, Selection
+from app.history import GenerationParams, HistoryEntry
+from desktop import flow as F
+from desktop.images import to_qimage
+from desktop.models import card_display_name
+
+log = logging.getLogger(__name__)
+
+
+class CreateController(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.w = window
+        self.core = window.core
+        self.settings = window.settings
+        self.workers = window.workers
+        self.flow = F.RequestFlow()
+        self.checkin_result = None
+        self.selection: Selection | None = None
+        self.checkin_worker = None
+        self.refine_worker = None
+        self.gen_worker = None
+        self.last_outcome = None
+        self._pending_checkin = None
+
+    def resume_pending_checkin(self) -> None:
+        """A request that waited for the library's embeddings runs now."""
+        if self._pending_checkin is not None:
+            name, fn, args = self._pending_checkin
+            self._start_checkin(name, fn, *args)
+
+
+    def submit_request(self, text: str) -> None:
+        if self.flow.state == F.GENERATING:
+            self.w.request_panel.banner.show_message("Wait for the current image, or cancel it first.", "info")
+            return
+        if self.checkin_worker is not None:
+            self.checkin_worker.cancel()
+        if self.refine_worker is not None:
+            self.refine_worker.cancel()
+            self.refine_worker = None
+        self.w.request_panel.refine_note.hide()
+        self.flow.request = text
+        self.flow.fire("submit")
+        self.w.generation_panel.show_idle()  # the last image belongs to the last request, not to the next pick
+        self.w.request_panel.banner.hide()
+        self.w.request_panel.show_page("checking")
+        self.w.request_panel.set_busy(True)
+        # retrieval answers at once; the local LLM refines that answer in the background when it is on
+        self._start_checkin("check-in", lambda ctx, t: self.core.check_in(ctx, t, use_llm=False), text)
+
+    def answer_clarification(self, answer: str) -> None:
+        if self.checkin_result is None or not self.flow.can("answer"):
+            return
+        self.flow.fire("answer")
+        self.w.request_panel.show_page("checking")
+        self.w.request_panel.set_busy(True)
+        self._start_checkin("clarify", self.core.resolve, self.checkin_result, answer)
+
+    def _start_checkin(self, name: str, fn, *args) -> None:
+        """Run Check-in (or its clarification) in a worker; a newer request makes older answers stale.
+
+        While the library's embeddings are still being computed, Check-in waits for them: without
+        them it would judge on words alone and say "none" where the meaning fits.
+        """
+        if self.w.library.embed_worker is not None:
+            self._pending_checkin = (name, fn, args)
+            self.w.request_panel.checking_label.setText("Preparing search over your library (first time only)…")
+            return
+        self._pending_checkin = None
+        self.w.request_panel.checking_label.setText("Reading your request and searching the library…")
+        holder: list = []
+
+        def current() -> bool:
+            return bool(holder) and holder[0] is self.checkin_worker
+
+        holder.append(self.workers.submit(
+            name, fn, *args,
+            on_finished=lambda result: current() and self._checkin_done(result, refine=name == "check-in"),
+            on_failed=lambda message: current() and self._checkin_failed(message)))
+        self.checkin_worker = holder[0]
+
+    def _start_refine(self, request: str) -> None:
+        """The local LLM reads the request (other languages, negations) while the retrieval answer is on screen."""
+        if not self.core.llm_enabled():
+            return
+        self.w.request_panel.refine_note.setText("The local model is reading your request…")
+        self.w.request_panel.refine_note.show()
+        holder: list = []
+
+        def current() -> bool:
+            return bool(holder) and holder[0] is self.refine_worker and self.flow.request == request
+
+        def finished(result) -> None:
+            if current():
+                self._refine_done(result)
+
+        def failed(message: str) -> None:
+            if current():
+                self.refine_worker = None
+                log.warning("LLM refinement failed: %s", message)
+                self.w.request_panel.refine_note.setText("The local model gave up; this is the search's answer.")
+
+        holder.append(self.workers.submit("check-in-llm", lambda ctx, t: self.core.check_in(ctx, t, use_llm=True),
+                                          request, on_finished=finished, on_failed=failed))
+        self.refine_worker = holder[0]
+
+    def _refine_done(self, result) -> None:
+        self.refine_worker = None
+        self.w.request_panel.refine_note.hide()
+        if self.flow.state not in ("selected", "clarify", "none") or not self.flow.can("refine"):
+            return  # the user moved on (generating, answered): their step wins
+        before = self.checkin_result
+        if before is not None and _same_decision(before, result) and not result.restated:
+            return
+        self.flow.fire("refine", result.status)
+        self._show_checkin(result)
+
+    def _checkin_done(self, result, refine: bool = False) -> None:
+        self.checkin_worker = None
+        self.w.request_panel.set_busy(False)
+        self.flow.fire("result", result.status)
+        self._show_checkin(result)
+        if refine:
+            self._start_refine(self.flow.request)
+
+    def _show_checkin(self, result) -> None:
+        self.checkin_result = result
+        status = result.status
+        if status == "selected":
+            card = result.card
+            self.selection = Selection.from_card(card)
+            if result.trigger:
+                self.selection.trigger = result.trigger
+            caption = f"Read as “{result.restated}”. Check-in chose" if result.restated else "Check-in chose"
+            self._use_model_defaults()
+            self.w.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
+                                             self.selection.trigger, result.prompt or self.flow.request, caption)
+        elif status == "clarify":
+            names = result.option_names or [_option_name(o) for o in result.options]
+            options = [(name, card.path) for name, card in zip(names, result.options)]
+            self.w.request_panel.show_clarify(result.question or "Which one did you mean?", options)
+        else:
+            family = self._likely_family()
+            base = self.core.base_selection(family)
+            read_as = f" (read as “{result.restated}”)" if result.restated else ""
+            self.w.request_panel.show_none(f"Nothing in your library fits this request{read_as}.", base is not None,
+                                         f"You can still make it with the {base.name}." if base else "")
+
+    def _checkin_failed(self, message: str) -> None:
+        self.checkin_worker = None
+        self.w.request_panel.set_busy(False)
+        self.flow.fire("fail", message)
+        self.w.request_panel.show_page("hint")
+        self.w.request_panel.banner.show_message(f"Check-in failed: {message}", "error")
+
+    def _likely_family(self) -> str:
+        counts: dict[str, int] = {}
+        for card in self.w.library_model.cards():
+            counts[card.base_model] = counts.get(card.base_model, 0) + 1
+        known = {k: v for k, v in counts.items() if k in ("sd15", "sd21", "sdxl")}
+        return max(known, key=known.get) if known else "sd15"
+
+    def use_base_model(self) -> None:
+        base = self.core.base_selection(self._likely_family())
+        if base is None:
+            self.w.request_panel.banner.show_message("No base model is set up. Choose one in Settings → Library.", "error")
+            return
+        self.flow.fire("use_base")
+        self.selection = base
+        self._use_model_defaults()
+        self.w.request_panel.show_selected(base.name, base.preview, base.kind, base.base_model, None,
+                                         self.flow.request, caption="Base model, no personalization")
+
+    def use_card(self, path: str) -> None:
+        """From the library: generate with this card directly (skips Check-in)."""
+        card = self.w.library_model.card(path)
+        if card is None:
+            return
+        if not self.flow.can("choose"):
+            self.w.library_page.banner.show_message("Wait for the current image, or cancel it first.", "info")
+            return
+        self.selection = Selection.from_card(card)
+        self._use_model_defaults()
+        self.flow.request = self.w.request_panel.input.text().strip()
+        self.flow.fire("choose")
+        prompt = self.flow.request or (self.selection.trigger or "")
+        if self.flow.request:
+            prompt = self.core.rewrite(self.flow.request, card).prompt
+        self.w.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
+                                         self.selection.trigger, prompt, caption="You chose")
+        self.w.go("create")
+
+    def _use_model_defaults(self) -> None:
+        """The size, steps and guidance the chosen model was made for (the demo's: 32×32)."""
+        try:
+            self.w.generation_panel.use_model_defaults(self.core.default_params(self.selection))
+        except Exception as exc:  # a file that vanished: keep the panel as it is
+            log.warning("no model defaults for %s: %s", self.selection.path if self.selection else None, exc)
+
+    def start_generation(self, prompt: str, params: GenerationParams | None = None) -> None:
+        if self.selection is None or not prompt:
+            self.w.request_panel.banner.show_message("Type a request first.", "info")
+            return
+        if not self.flow.can("generate"):
+            return
+        params = params or self.w.generation_panel.params()
+        job = GenerationJob(self.selection, prompt, params, request=self.flow.request)
+        self.flow.fire("generate")
+        self.w.request_panel.generate_button.setEnabled(False)
+        self.w.request_panel.banner.hide()
+        self.w.generation_panel.show_started()
+        self.gen_worker = self.workers.submit(
+            "generate", lambda ctx, j: self.core.generate(ctx, j, preview=to_qimage), job,
+            on_progress=self._gen_progress, on_finished=self._gen_done,
+            on_failed=self._gen_failed, on_cancelled=self._gen_cancelled)
+
+    def cancel_generation(self) -> None:
+        if self.gen_worker is not None:
+            self.gen_worker.cancel()
+
+    def _gen_progress(self, payload) -> None:
+        if payload[0] == "stage":
+            self.w.generation_panel.show_stage(payload[1])
+        elif payload[0] == "step":
+            _, step, total, preview = payload
+            self.w.generation_panel.show_step(step, total, preview)
+
+    def _gen_done(self, outcome) -> None:
+        self.gen_worker = None
+        self.last_outcome = outcome
+        self.flow.fire("generated")
+        self.w.request_panel.generate_button.setEnabled(True)
+        job = outcome.job
+        entry = HistoryEntry(prompt=job.prompt, params=job.params, image_path=outcome.image_path,
+                             request=job.request, checkpoint=job.selection.path,
+                             checkpoint_name=job.selection.name, trigger=job.selection.trigger,
+                             seconds=outcome.seconds, extra={"kind": job.selection.kind,
+                                                             "base_model": job.selection.base_model,
+                                                             "is_base": job.selection.is_base, **outcome.extra})
+        try:
+            self.w.history.add(entry)
+            self.w.history_model.prepend(entry)
+        except Exception as exc:
+            self.w.request_panel.banner.show_message(f"The image was saved but not added to the history: {exc}", "error")
+        self.w.generation_panel.show_done(outcome.image_path, outcome.seconds)
+        self.w.status_label.setText(f"Saved {outcome.image_path}")
+
+    def _gen_failed(self, message: str) -> None:
+        self.gen_worker = None
+        self.flow.fire("fail", message)
+        self.w.request_panel.generate_button.setEnabled(True)
+        self.w.generation_panel.show_failed(message)
+        self.w.request_panel.banner.show_message(f"Generation failed: {message}", "error")
+
+    def _gen_cancelled(self) -> None:
+        self.gen_worker = None
+        self.flow.fire("cancelled")
+        self.w.request_panel.generate_button.setEnabled(True)
+        self.w.generation_panel.show_cancelled()
+
+    def rerun(self, entry: HistoryEntry) -> None:
+        if not self.flow.can("choose"):
+            self.w.request_panel.banner.show_message("Wait for the current image, or cancel it first.", "info")
+            return
+        extra = entry.extra or {}
+        if entry.checkpoint:
+            card = self.w.library_model.card(entry.checkpoint)
+            self.selection = Selection.from_card(card) if card else Selection(
+                entry.checkpoint, extra.get("kind", "checkpoint"), extra.get("base_model", "sd15"),
+                entry.checkpoint_name, entry.trigger, None, bool(extra.get("is_base")))
+        params = entry.params
+        self.w.generation_panel.set_params(params)
+        self.flow.request = entry.request
+        self.w.request_panel.input.setText(entry.request)
+        self.flow.fire("choose")
+        self.w.request_panel.show_selected(self.selection.name, self.selection.preview, self.selection.kind,
+                                         self.selection.base_model, self.selection.trigger, entry.prompt,
+                                         caption="Running again with")
+        self.w.go("create")
+        self.start_generation(entry.prompt, params)
+
+    def open_folder(self, image_path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(image_path).parent)))
+
+
+def _same_decision(a, b) -> bool:
+    """Two Check-in results that would show the same thing: same status, card and options."""
+    card = lambda r: r.card.path if r.card is not None else None  # noqa: E731
+    return (a.status, card(a), [o.path for o in a.options or []]) == (b.status, card(b), [o.path for o in b.options or []])
+
+
+def _option_name(option) -> str:
+    if isinstance(option, dict):
+        return option.get("name") or Path(option.get("path", "?")).stem
+    name = getattr(option, "name", None)
+    if name:
+        return name
+    path = getattr(option, "path", None) or str(option)
+    return Path(path).stem

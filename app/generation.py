@@ -308,7 +308,8 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
     with pool.session(ref) as pipe:
         ctx.check()
         ctx.progress(("stage", "Generating…"))
-        result = generate(pipe, request, on_step=on_step, cancel=ctx.cancel_event, out_path=out_path)
+        result = generate(pipe, request, on_step=on_step, cancel=ctx.cancel_event, out_path=out_path,
+                          full_paths=settings.png_full_paths)
     if result.cancelled:
         ctx.check()
     return GenerationOutcome(str(result.path), time.perf_counter() - start, job, params=result.params,

@@ -37,6 +37,7 @@ class LibraryController(QObject):
         self.search_worker = None
         self.embeddings_ready = False
         self._embed_again = False
+        self._embed_retried = False
         self.quant_queue = QuantizeQueue(self.workers, self._quantize_fn, self)
         self.quant_queue.status_changed.connect(self._quant_status)
         self._bridge = _Bridge()
@@ -142,12 +143,18 @@ class LibraryController(QObject):
         if self._embed_again and not self.w._closing:
             self.start_embedding()
             return
+        if error and not self._embed_retried and not self.w._closing:  # a busy machine or a load race: once more
+            self._embed_retried = True
+            log.warning("embedding failed, retrying once: %s", error)
+            self.start_embedding()
+            return
         self.w.create.resume_pending_checkin()
         self.embeddings_ready = error is None
         n = self.w.library_model.total()
-        if error:
-            self.w.library_page.banner.show_message(f"Search by meaning is off ({error}); word search still works.",
-                                                  "error")
+        if error:  # one plain sentence; the cause is in the log
+            log.error("search by meaning is off: %s", error)
+            self.w.library_page.banner.show_message("Search by meaning is off; word search still works. "
+                                                    "Details are in the log file.", "error")
         self.w.status_label.setText(f"{n} checkpoint{'s' * (n != 1)} in your library")
         if error is None:
             self.start_glossing()

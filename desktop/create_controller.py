@@ -4,6 +4,7 @@ A QObject that drives the window's create widgets and runs every long step in a 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl
@@ -33,6 +34,7 @@ class CreateController(QObject):
         self.gen_worker = None
         self.last_outcome = None
         self._pending_checkin = None
+        self._batch: list[GenerationParams] = []  # the rest of a batch, run after the current image
 
     def resume_pending_checkin(self) -> None:
         """A request that waited for the library's embeddings runs now."""
@@ -215,8 +217,16 @@ class CreateController(QObject):
             return
         if not self.flow.can("generate"):
             return
-        params = params or self.w.generation_panel.params()
-        job = GenerationJob(self.selection, prompt, params, request=self.flow.request)
+        panel = self.w.generation_panel
+        params = params or panel.params()
+        extras = panel.extras()
+        # a batch is one job per image, each with the next seed, run one after the other
+        self._batch = [replace(params, seed=(params.seed + i) % 2**31) for i in range(1, extras["batch"])]
+        panel.start_batch()
+        self._run_job(GenerationJob(self.selection, prompt, params, request=self.flow.request,
+                                    negative_prompt=extras["negative_prompt"], scheduler=extras["scheduler"]))
+
+    def _run_job(self, job: GenerationJob) -> None:
         self.flow.fire("generate")
         self.w.request_panel.generate_button.setEnabled(False)
         self.w.request_panel.banner.hide()
@@ -244,20 +254,25 @@ class CreateController(QObject):
         self.w.request_panel.generate_button.setEnabled(True)
         job = outcome.job
         entry = HistoryEntry(prompt=job.prompt, params=job.params, image_path=outcome.image_path,
-                             request=job.request, checkpoint=job.selection.path,
+                             request=job.request, negative_prompt=job.negative_prompt, checkpoint=job.selection.path,
                              checkpoint_name=job.selection.name, trigger=job.selection.trigger,
                              seconds=outcome.seconds, extra={"kind": job.selection.kind,
                                                              "base_model": job.selection.base_model,
-                                                             "is_base": job.selection.is_base, **outcome.extra})
+                                                             "is_base": job.selection.is_base,
+                                                             "scheduler": job.scheduler, **outcome.extra})
         try:
             self.w.history.add(entry)
             self.w.history_model.prepend(entry)
         except Exception as exc:
             self.w.request_panel.banner.show_message(f"The image was saved but not added to the history: {exc}", "error")
         self.w.generation_panel.show_done(outcome.image_path, outcome.seconds)
+        self.w.generation_panel.add_to_batch(outcome.image_path)
         self.w.status_label.setText(f"Saved {outcome.image_path}")
+        if self._batch:
+            self._run_job(replace(job, params=self._batch.pop(0)))
 
     def _gen_failed(self, message: str) -> None:
+        self._batch = []
         self.gen_worker = None
         self.flow.fire("fail", message)
         self.w.request_panel.generate_button.setEnabled(True)
@@ -265,31 +280,64 @@ class CreateController(QObject):
         self.w.request_panel.banner.show_message(f"Generation failed: {message}", "error")
 
     def _gen_cancelled(self) -> None:
+        self._batch = []
         self.gen_worker = None
         self.flow.fire("cancelled")
         self.w.request_panel.generate_button.setEnabled(True)
         self.w.generation_panel.show_cancelled()
 
     def rerun(self, entry: HistoryEntry) -> None:
+        if self.send_to_create(entry, caption="Running again with"):
+            self.start_generation(entry.prompt, entry.params)
+
+    def send_to_create(self, entry: HistoryEntry, caption: str = "From your history") -> bool:
+        """A past image's request, checkpoint and settings back on the Create page, to change and run."""
         if not self.flow.can("choose"):
             self.w.request_panel.banner.show_message("Wait for the current image, or cancel it first.", "info")
-            return
+            return False
         extra = entry.extra or {}
         if entry.checkpoint:
             card = self.w.library_model.card(entry.checkpoint)
             self.selection = Selection.from_card(card) if card else Selection(
                 entry.checkpoint, extra.get("kind", "checkpoint"), extra.get("base_model", "sd15"),
                 entry.checkpoint_name, entry.trigger, None, bool(extra.get("is_base")))
-        params = entry.params
-        self.w.generation_panel.set_params(params)
+        self._restore(entry, caption=caption)
+        return True
+
+    def _restore(self, entry: HistoryEntry, caption: str) -> None:
+        panel = self.w.generation_panel
+        panel.set_params(entry.params)
+        panel.set_extras((entry.extra or {}).get("scheduler"), entry.negative_prompt)
         self.flow.request = entry.request
         self.w.request_panel.input.setText(entry.request)
         self.flow.fire("choose")
         self.w.request_panel.show_selected(self.selection.name, self.selection.preview, self.selection.kind,
-                                         self.selection.base_model, self.selection.trigger, entry.prompt,
-                                         caption="Running again with")
+                                           self.selection.base_model, self.selection.trigger, entry.prompt,
+                                           caption=caption)
         self.w.go("create")
-        self.start_generation(entry.prompt, params)
+
+    def restore_png(self, path: str) -> bool:
+        """A PNG dropped on the window (ours or A1111's `parameters`): its prompt and settings on the Create page,
+        on the checkpoint it names when the library has it. False when the file carries no parameters."""
+        from app.generation import image_request
+
+        found = image_request(path, self.w.library_model.cards(), self.settings)
+        if found is None:
+            self.w.request_panel.banner.show_message("That image carries no generation parameters.", "info")
+            return False
+        if not self.flow.can("choose"):
+            self.w.request_panel.banner.show_message("Wait for the current image, or cancel it first.", "info")
+            return False
+        card, prompt, params, scheduler, negative = found
+        self.selection = Selection.from_card(card) if card else self.core.base_selection(self._likely_family())
+        if self.selection is None:
+            self.w.request_panel.banner.show_message("The image's checkpoint is not in your library and no base "
+                                                     "model is set up.", "info")
+            return False
+        entry = HistoryEntry(prompt=prompt, params=params, image_path=path, request=prompt, negative_prompt=negative,
+                             extra={"scheduler": scheduler})
+        self._restore(entry, caption="From the image you dropped")
+        return True
 
     def open_folder(self, image_path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(image_path).parent)))

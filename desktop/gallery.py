@@ -25,6 +25,7 @@ class GalleryPage(QWidget):
     """Emits `rerun_requested(entry)` and `open_folder_requested(path)`; copying the prompt is local."""
 
     rerun_requested = Signal(object)
+    send_requested = Signal(object)  # back to the Create page, to change before running
     open_folder_requested = Signal(str)
 
     def __init__(self, model: HistoryModel, parent: QWidget | None = None):
@@ -77,7 +78,10 @@ class GalleryPage(QWidget):
         self.folder_button.clicked.connect(lambda: self.current and self.open_folder_requested.emit(self.current.image_path))
         self.copy_button = QPushButton(theme.std_icon("SP_FileDialogContentsView"), "Copy prompt")
         self.copy_button.clicked.connect(self.copy_prompt)
-        row.addWidget(self.rerun_button, 0, 0, 1, 2)
+        self.send_button = QPushButton(theme.drawn_icon("create"), "Edit in Create")
+        self.send_button.clicked.connect(lambda: self.current and self.send_requested.emit(self.current))
+        row.addWidget(self.rerun_button, 0, 0)
+        row.addWidget(self.send_button, 0, 1)
         row.addWidget(self.folder_button, 1, 0)
         row.addWidget(self.copy_button, 1, 1)
         sl.addLayout(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,6 +12,9 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -35,6 +38,9 @@ QUANT_HELP = {
     "none": "full precision",
 }
 PREVIEW = 256
+# the samplers offered, by the engine's scheduler names (A1111's names shown); the first is the default
+SAMPLERS = (("dpm++", "DPM++ 2M"), ("dpm++_karras", "DPM++ 2M Karras"), ("euler_a", "Euler a"), ("euler", "Euler"),
+            ("ddim", "DDIM"), ("unipc", "UniPC"), ("heun", "Heun"))
 
 
 class GenerationPanel(QWidget):
@@ -96,6 +102,32 @@ class GenerationPanel(QWidget):
         form.addRow("Quantization", self.quant)
         controls.body.addLayout(form)
         controls.body.addWidget(self.quant_help)
+        # less used, folded away so the page fits a small screen: sampler, negative prompt, batch
+        self.more_button = QToolButton()
+        self.more_button.setText("More settings")
+        self.more_button.setCheckable(True)
+        self.more_button.setAutoRaise(True)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.more_button.setArrowType(Qt.RightArrow)
+        controls.body.addWidget(self.more_button)
+        self.more = QWidget()
+        more_form = QFormLayout(self.more)
+        more_form.setContentsMargins(0, 0, 0, 0)
+        more_form.setSpacing(8)
+        self.sampler = QComboBox()
+        for name, text in SAMPLERS:
+            self.sampler.addItem(text, name)
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("what to leave out, e.g. blurry")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 8)
+        self.batch.setToolTip("Images per click, each with the next seed")
+        more_form.addRow("Sampler", self.sampler)
+        more_form.addRow("Negative", self.negative)
+        more_form.addRow("Batch", self.batch)
+        controls.body.addWidget(self.more)
+        self.more.hide()
+        self.more_button.toggled.connect(self._toggle_more)
         controls.body.addStretch(1)
         outer.addWidget(controls)
 
@@ -114,6 +146,15 @@ class GenerationPanel(QWidget):
         self.bar.setValue(0)
         self.bar.setFormat("step %v of %m")
         progress.body.addWidget(self.bar)
+        self.batch_strip = QListWidget()  # the images of a batch, newest first; a click shows it large
+        self.batch_strip.setViewMode(QListWidget.IconMode)
+        self.batch_strip.setFlow(QListWidget.LeftToRight)
+        self.batch_strip.setWrapping(False)
+        self.batch_strip.setIconSize(QSize(48, 48))
+        self.batch_strip.setFixedHeight(66)
+        self.batch_strip.itemClicked.connect(lambda item: self._set_image(QPixmap(item.data(Qt.UserRole))))
+        self.batch_strip.hide()
+        progress.body.addWidget(self.batch_strip)
         row = QHBoxLayout()
         self.open_button = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Open folder")
         self.open_button.clicked.connect(lambda: self.last_image and self.open_folder_requested.emit(self.last_image))
@@ -144,6 +185,35 @@ class GenerationPanel(QWidget):
             self.seed.setValue(random.randint(0, 2**31 - 1))
         return GenerationParams(self.steps.value(), self.seed.value(), self.width_box.value(),
                                 self.height_box.value(), float(self.guidance.value()), self.quant.currentData())
+
+    def _toggle_more(self, shown: bool) -> None:
+        self.more.setVisible(shown)
+        self.more_button.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+
+    def extras(self) -> dict:
+        """Sampler, negative prompt and batch size for the next generation."""
+        return {"scheduler": self.sampler.currentData(), "negative_prompt": self.negative.text().strip(),
+                "batch": self.batch.value()}
+
+    def set_extras(self, scheduler: str | None = None, negative_prompt: str | None = None) -> None:
+        if scheduler is not None and self.sampler.findData(scheduler) >= 0:
+            self.sampler.setCurrentIndex(self.sampler.findData(scheduler))
+        if negative_prompt is not None:
+            self.negative.setText(negative_prompt)
+        if negative_prompt or (scheduler and scheduler != SAMPLERS[0][0]):
+            self.more_button.setChecked(True)
+
+    def start_batch(self) -> None:
+        self.batch_strip.clear()
+        self.batch_strip.setVisible(self.batch.value() > 1)
+
+    def add_to_batch(self, image_path: str) -> None:
+        if self.batch_strip.isHidden():
+            return
+        item = QListWidgetItem(QIcon(QPixmap(image_path).scaled(48, 48, Qt.KeepAspectRatio)), "")
+        item.setData(Qt.UserRole, image_path)
+        item.setToolTip(image_path)
+        self.batch_strip.insertItem(0, item)
 
     def use_model_defaults(self, params: GenerationParams) -> None:
         """The chosen model's own size, steps and guidance; the seed and quant choice stay the user's."""

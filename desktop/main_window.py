@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.create = CreateController(self)  # the request flow and generation
         self._closing = False
 
+        self.setAcceptDrops(True)
         self.setWindowTitle("PersonalQ")
         self.setWindowIcon(theme.app_icon())
         self.resize(1280, 820)
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         # History
         self.gallery = GalleryPage(self.history_model)
         self.gallery.rerun_requested.connect(self.create.rerun)
+        self.gallery.send_requested.connect(self.create.send_to_create)
         self.gallery.open_folder_requested.connect(self.create.open_folder)
         self.pages.addWidget(self.gallery)
 
@@ -182,6 +184,16 @@ class MainWindow(QMainWindow):
         self.statusBar().setSizeGripEnabled(False)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=lambda: (self.go("library"), self.library_page.search.setFocus()))
         QShortcut(QKeySequence("Ctrl+N"), self, activated=lambda: (self.go("create"), self.request_panel.input.setFocus()))
+
+    # a PNG dropped anywhere on the window brings its prompt and settings back (ours or A1111's)
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if any(u.toLocalFile().lower().endswith(".png") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        pngs = [u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().lower().endswith(".png")]
+        if pngs and self.create.restore_png(pngs[0]):
+            event.acceptProposedAction()
 
     def go(self, page: str) -> None:
         self.nav.setCurrentRow(PAGES.index(page))

@@ -159,3 +159,57 @@ def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, lib
     panel = window.request_panel
     shown = {"none": panel.none_label.text(), "selected": panel.chosen.caption.text()}.get(page, restated)
     assert restated in shown
+
+
+def test_batch_with_sampler_and_negative_then_edit_in_create(ready_window, qtbot):
+    window, root, _ = ready_window
+    panel = window.request_panel
+    assert ask(window, qtbot, "zxrobot the tin robot in a garden") == "selected"
+    fast_params(window)
+    gen = window.generation_panel
+    gen.more_button.click()
+    assert gen.more.isVisible()
+    gen.sampler.setCurrentIndex(gen.sampler.findData("euler_a"))
+    gen.negative.setText("blurry")
+    gen.batch.setValue(2)
+    qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.history_model.rowCount() == 2 and window.create.flow.state == "done",
+                    timeout=GEN_TIMEOUT_MS)
+    entries = History().entries()
+    assert sorted(e.params.seed for e in entries) == [7, 8]  # each image of a batch takes the next seed
+    assert gen.batch_strip.count() == 2
+    with Image.open(entries[0].image_path) as img:
+        text = img.text["parameters"]
+    assert "Negative prompt: blurry" in text and "Sampler: Euler a" in text
+    # the gallery sends an image back to Create with its settings, without running it
+    window.go("history")
+    gen.negative.clear()
+    qtbot.mouseClick(window.gallery.send_button, Qt.LeftButton)
+    assert window.pages.currentIndex() == 0 and window.create.flow.state == "selected"
+    assert gen.negative.text() == "blurry" and gen.sampler.currentData() == "euler_a"
+    assert window.history_model.rowCount() == 2
+
+
+def test_a_png_dropped_on_the_window_restores_its_request(ready_window, qtbot, tmp_path):
+    """An A1111 image (its `parameters` text only) brings back prompt, seed, size, sampler and checkpoint."""
+    from PIL.PngImagePlugin import PngInfo
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    window, root, _ = ready_window
+    info = PngInfo()
+    info.add_text("parameters", "zxrobot on the moon <lora:nowhere:0.8>\nNegative prompt: lowres\n"
+                  "Steps: 3, Sampler: DDIM, CFG scale: 6, Seed: 1234, Size: 64x64, Model hash: 0123456789, "
+                  "Model: tin_robot")
+    png = tmp_path / "from_a1111.png"
+    Image.new("RGB", (64, 64)).save(png, pnginfo=info)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(png))])
+    event = QDropEvent(QPointF(20, 20), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+    gen = window.generation_panel
+    assert window.create.flow.state == "selected" and window.create.selection.name == "Tin Robot"
+    assert window.request_panel.prompt.toPlainText() == "zxrobot on the moon"
+    p = gen.params()
+    assert (p.steps, p.width, p.height, p.guidance) == (3, 64, 64, 6.0)
+    assert gen.seed.value() == 1234 and gen.sampler.currentData() == "ddim" and gen.negative.text() == "lowres"

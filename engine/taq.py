@@ -192,6 +192,11 @@ class TAQCrossAttnProcessor:
             return []
         return [p for p in self.trigger_positions if 0 <= p < length]
 
+    def quantize_kv(self, key: torch.Tensor, value: torch.Tensor, kept: list[int]):
+        """K/V (B, T, inner) -> fake-quantized K/V, rows in `kept` exact. Per token row here;
+        engine/granularity.py overrides it with calibrated per-tensor / per-channel scales."""
+        return qz.fake_quant_rows(key, self.kv_bits, kept), qz.fake_quant_rows(value, self.kv_bits, kept)
+
     def _key_value(self, attn, encoder_hidden_states: torch.Tensor, dtype):
         # The cache holds a reference to the source tensor, so `is` cannot match a new tensor
         # that reuses freed memory; _version catches in-place edits.
@@ -210,8 +215,7 @@ class TAQCrossAttnProcessor:
         if self.debug:
             self.last.update(key_raw=key.clone(), value_raw=value.clone())
         if self.kv_bits:
-            key = qz.fake_quant_rows(key, self.kv_bits, kept)
-            value = qz.fake_quant_rows(value, self.kv_bits, kept)
+            key, value = self.quantize_kv(key, value, kept)
         if self.cache_kv:
             self._cache = (encoder_hidden_states, version, positions, self.epoch, key, value)
         return key, value

@@ -58,6 +58,35 @@ class LocalLLM:
         self.lock = threading.Lock()
         self._formatter = _chat_formatter(llama)
         self._yes_ids, self._no_ids = self._answer_token_ids()
+        self.prompt_tps, self.gen_tps = self._measure_speed()
+
+    def _measure_speed(self) -> tuple[float, float]:
+        """Tokens per second reading a prompt and writing an answer, measured once at load on this machine:
+        time budgets scale with it, so a slow laptop or busy cores get time in proportion, not a fixed 10 s."""
+        probe = self.llama.tokenize(b"Describe a small red cactus in a clay pot on a sunny windowsill. " * 4)
+        try:
+            self.llama.reset()
+            self.llama.eval(probe[:8])  # the first call allocates buffers: not part of the speed
+            self.llama.reset()
+            start = time.perf_counter()
+            self.llama.eval(probe)
+            read = time.perf_counter() - start
+            start = time.perf_counter()
+            for _ in range(4):
+                self.llama.eval([self.llama.sample(temp=0.0)])
+            write = time.perf_counter() - start
+            self.llama.reset()
+        except Exception as exc:  # a model that cannot be probed keeps the callers' own budgets
+            log.debug("LLM speed not measured: %s", exc)
+            return float("inf"), float("inf")
+        return len(probe) / max(read, 1e-3), 4 / max(write, 1e-3)
+
+    def budget_s(self, messages: list[dict], max_tokens: int, floor_s: float) -> float:
+        """Seconds one answer may take: 2.5x what this machine's measured speed predicts, at least the caller's
+        floor and at most 6x it (a stalled model still gives up)."""
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) / 3.5  # ~chars per token
+        expected = prompt_tokens / self.prompt_tps + max_tokens / self.gen_tps
+        return min(max(floor_s, 2.5 * expected), 6 * floor_s)
 
     # --- prompts -----------------------------------------------------------------------
     def format_chat(self, messages: list[dict]) -> str:
@@ -120,6 +149,8 @@ class LocalLLM:
         `timeout_s` bounds the wall time: tokens are streamed and generation stops (LLMError) once it
         passes, so a slow or overloaded machine falls back instead of keeping the user waiting.
         """
+        if timeout_s is not None:
+            timeout_s = self.budget_s(messages, max_tokens, timeout_s)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         pieces: list[str] = []
         with self.lock:

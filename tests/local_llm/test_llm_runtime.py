@@ -126,3 +126,22 @@ def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tm
     named = check_in("wfflbeagle asleep on the sofa", store, use_llm=True, llm_model=str(own))
     assert named.status == "selected" and named.restated is None and not named.llm_used  # English, a clear fit
     store.close()
+
+
+def test_time_budgets_follow_the_speed_measured_at_load():
+    """A slow machine gets proportionally more time (bounded), a fast one at least the caller's floor."""
+    from local_llm.runtime import get_llm
+
+    llm = get_llm()
+    assert llm.prompt_tps > 0 and llm.gen_tps > 0
+    messages = [{"role": "user", "content": "x" * 700}]
+    measured = llm.budget_s(messages, 64, 1.0)
+    assert 1.0 <= measured <= 6.0
+    llm_speeds = (llm.prompt_tps, llm.gen_tps)
+    try:
+        llm.prompt_tps, llm.gen_tps = llm_speeds[0] / 100, llm_speeds[1] / 100  # a machine 100x slower
+        assert llm.budget_s(messages, 64, 10.0) == 60.0  # capped: a stalled model still gives up
+        llm.prompt_tps, llm.gen_tps = 1e9, 1e9
+        assert llm.budget_s(messages, 64, 10.0) == 10.0
+    finally:
+        llm.prompt_tps, llm.gen_tps = llm_speeds

@@ -163,10 +163,12 @@ class Store:
             self.close()
             reason = _reason(exc)
             folder = self.db_path.parent
-            if isinstance(exc, sqlite3.Error) and folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-                reason = f"{reason} (the folder {_shown(folder)} is not writable)"
+            if _blocking_file(folder) is not None:
+                reason = f"{_shown(_blocking_file(folder))} is a file, not a folder"
             elif isinstance(exc, sqlite3.Error) and _read_only_fs(folder):
                 reason = f"{reason} (the folder {_shown(folder)} is on a read-only file system)"
+            elif isinstance(exc, sqlite3.Error) and folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                reason = f"{reason} (the folder {_shown(folder)} is not writable)"
             raise StoreUnavailable(f"cannot open the catalog {_shown(self.db_path)}: {reason}") from exc
 
     # --- connections -------------------------------------------------------------------
@@ -314,8 +316,11 @@ class Store:
         return True
 
     def get(self, path: str) -> Card | None:
-        """The card at `path` with user edits merged in, or None."""
-        cur = self.db.execute(_SELECT_CARDS + " WHERE c.path = ?", [path])
+        """The card at `path` with user edits merged in, or None (a path that is not UTF-8 is looked up
+        the way the indexer stores it, escaped)."""
+        from common.text import unsurrogate
+
+        cur = self.db.execute(_SELECT_CARDS + " WHERE c.path = ?", [unsurrogate(str(path))])
         row = cur.fetchone()
         return _row_to_card(cur.description, row) if row else None
 
@@ -509,6 +514,14 @@ class Store:
         if orphans:
             problems.append(f"{orphans} FTS rows without a card")
         return problems
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The first part of `folder` that exists but is a file (so the folder cannot be made), or None."""
+    for part in [folder, *folder.parents]:
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
 
 
 def _read_only_fs(folder: Path) -> bool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHES = ("catalog", "checkin", "taq", "serve", "fidelity")
+BENCHES = ("catalog", "checkin", "taq", "serve", "fidelity", "robustness")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("bench", help="run a benchmark (catalog | checkin | taq | serve | fidelity)", add_help=False)
+    p = sub.add_parser("bench", help="run a benchmark (catalog | checkin | taq | serve | fidelity | robustness)", add_help=False)
     p.add_argument("name", nargs="?", choices=BENCHES)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 

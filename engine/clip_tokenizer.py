@@ -10,6 +10,7 @@ import functools
 import gzip
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 from common import paths
@@ -81,9 +82,27 @@ def write_tokenizer_files(out_dir: Path) -> Path:
 def tokenizer_dir() -> Path:
     """Folder with the converted tokenizer files (built on first use, under the cache dir)."""
     out = paths.cache_dir() / "clip_tokenizer"
-    if not (out / "merges.txt").is_file() or not (out / "tokenizer_config.json").is_file():
-        write_tokenizer_files(out)
-    return out
+    if (out / "merges.txt").is_file() and (out / "tokenizer_config.json").is_file():
+        return out
+    import shutil
+    import tempfile
+
+    tmp = out.with_name(f"{out.name}{paths.TMP_MARK}{os.getpid()}")
+    try:  # built beside and renamed: a full disk never leaves a half tokenizer that looks complete
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_tokenizer_files(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+        return out
+    except OSError:  # a full or read-only cache: this process uses one temp copy
+        shutil.rmtree(tmp, ignore_errors=True)
+        global _TEMP_COPY
+        if _TEMP_COPY is None:
+            _TEMP_COPY = write_tokenizer_files(Path(tempfile.mkdtemp(prefix="personalq-tokenizer-")))
+        return _TEMP_COPY
+
+
+_TEMP_COPY: Path | None = None
 
 
 @functools.lru_cache(maxsize=4)

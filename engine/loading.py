@@ -54,7 +54,7 @@ def tensor_shapes(path) -> dict[str, list[int]]:
     """Names and shapes from a .safetensors header (no weights read)."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
+    with safe_open(str(_utf8_path(Path(path))), framework="pt") as handle:
         return {k: list(handle.get_slice(k).get_shape()) for k in handle.keys()}
 
 
@@ -124,7 +124,35 @@ def safe_path(path) -> Path:
         raise LoadError(f"model not found: {path}")
     if path.is_file() and path.suffix.lower() in PICKLE_SUFFIXES:
         return convert_pickle(path)
-    return path
+    return _utf8_path(path)
+
+
+def _utf8_path(path: Path) -> Path:
+    """`path` itself, or, when its name is not valid UTF-8 (safetensors and diffusers take only UTF-8
+    paths), a symlink with a plain name in the cache that points at it."""
+    try:
+        str(path).encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    import tempfile
+
+    from common import paths
+
+    digest = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:24]
+    for folder in (paths.cache_dir() / "links", Path(tempfile.gettempdir()) / f"personalq-links-{os.getuid()}"):
+        link = folder / f"{digest}{path.suffix.encode('ascii', 'ignore').decode() or '.safetensors'}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.path.lexists(link) and os.readlink(link) != os.fspath(path.resolve()):
+                os.unlink(link)
+            if not os.path.lexists(link):
+                os.symlink(path.resolve(), link)
+            return link
+        except OSError:
+            continue
+    raise LoadError(f"cannot open {os.fsencode(path).decode('utf-8', 'backslashreplace')}: its name is not "
+                    "valid UTF-8; rename the file")
 
 
 def _torch_dtype(dtype):

@@ -374,7 +374,7 @@ def artifact_dir(source, spec, dtype=None) -> Path:
     """
     spec = get_spec(spec)
     source = Path(source).resolve()
-    tag = hashlib.sha256(str(source).encode()).hexdigest()[:12]
+    tag = hashlib.sha256(os.fsencode(source)).hexdigest()[:12]  # fsencode: a name that is not UTF-8 too
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in source.stem)[:40]
     suffix = "" if dtype_name(dtype) == "float32" else f"-{dtype_name(dtype)}"
     return paths.cache_dir() / "quantized" / f"{stem}-{tag}-{spec.name}{suffix}"

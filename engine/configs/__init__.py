@@ -60,21 +60,35 @@ def copy_config_dir(family: str, out_dir: Path) -> Path:
         return out_dir
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-    for name, pad in tokenizer_pad_tokens(family).items():
-        folder = write_tokenizer_files(tmp / name)
-        for file in ("special_tokens_map.json", "tokenizer_config.json"):
-            data = json.loads((folder / file).read_text(encoding="utf-8"))
-            data["pad_token"] = pad
-            (folder / file).write_text(json.dumps(data), encoding="utf-8")
-    (tmp / ".complete").write_text(digest, encoding="utf-8")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    try:
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+        for name, pad in tokenizer_pad_tokens(family).items():
+            folder = write_tokenizer_files(tmp / name)
+            for file in ("special_tokens_map.json", "tokenizer_config.json"):
+                data = json.loads((folder / file).read_text(encoding="utf-8"))
+                data["pad_token"] = pad
+                (folder / file).write_text(json.dumps(data), encoding="utf-8")
+        (tmp / ".complete").write_text(digest, encoding="utf-8")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk leaves no half folder behind
+        raise
     return out_dir
 
 
 def config_dir(family: str) -> Path:
-    """The cached, complete config folder (with tokenizer files) for `from_single_file(config=...)`."""
+    """The cached, complete config folder (with tokenizer files) for `from_single_file(config=...)`.
+
+    A cache that cannot be written (full, read-only) is not fatal: the folder is made in the
+    system temp folder for this process instead."""
+    import logging
+    import tempfile
+
     from common import paths
 
-    return copy_config_dir(family, paths.cache_dir() / "configs" / family)
+    try:
+        return copy_config_dir(family, paths.cache_dir() / "configs" / family)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("config cache not writable (%s); using a temp copy", exc)
+        return copy_config_dir(family, Path(tempfile.mkdtemp(prefix="personalq-configs-")) / family)

@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
 from app.generation import GenerationJob, Selection
@@ -15,17 +15,14 @@ from app.history import GenerationParams, HistoryEntry
 from desktop import flow as F
 from desktop.images import to_qimage
 from desktop.models import card_display_name
+from desktop.workers import WindowController
 
 log = logging.getLogger(__name__)
 
 
-class CreateController(QObject):
+class CreateController(WindowController):
     def __init__(self, window):
         super().__init__(window)
-        self.w = window
-        self.core = window.core
-        self.settings = window.settings
-        self.workers = window.workers
         self.flow = F.RequestFlow()
         self.checkin_result = None
         self.selection: Selection | None = None

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.quant_queue import QuantizeQueue
+from desktop.workers import WindowController
 
 log = logging.getLogger(__name__)
 RELOAD_DELAY_MS = 150
@@ -24,13 +25,9 @@ class _Bridge(QObject):
     changed = Signal()
 
 
-class LibraryController(QObject):
+class LibraryController(WindowController):
     def __init__(self, window):
         super().__init__(window)
-        self.w = window
-        self.core = window.core
-        self.settings = window.settings
-        self.workers = window.workers
         self.index_worker = None
         self.embed_worker = None
         self.gloss_worker = None

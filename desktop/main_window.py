@@ -7,7 +7,6 @@ application core (`app.core.App`) through `WorkerPool`; widgets only emit what t
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -286,18 +285,3 @@ class MainWindow(QMainWindow):
             log.warning("closing services: %s", exc)
         self.history.close()
 
-
-def _same_decision(a, b) -> bool:
-    """Two Check-in results that would show the same thing: same status, card and options."""
-    card = lambda r: r.card.path if r.card is not None else None  # noqa: E731
-    return (a.status, card(a), [o.path for o in a.options or []]) == (b.status, card(b), [o.path for o in b.options or []])
-
-
-def _option_name(option) -> str:
-    if isinstance(option, dict):
-        return option.get("name") or Path(option.get("path", "?")).stem
-    name = getattr(option, "name", None)
-    if name:
-        return name
-    path = getattr(option, "path", None) or str(option)
-    return Path(path).stem

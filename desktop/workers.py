@@ -129,3 +129,14 @@ class WorkerPool(QObject):
         if not ok:
             log.warning("workers still running after %d ms: %s", timeout_ms, [w.name for w in self.running()])
         return ok
+
+
+class WindowController(QObject):
+    """One side of the main window (library, create): drives its widgets, runs long work in the window's pool."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.w = window  # widgets are reached through the window; they are built after the controllers
+        self.core = window.core
+        self.settings = window.settings
+        self.workers = window.workers

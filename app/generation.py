@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.history import GenerationParams
-from catalog.card import Card
+from catalog.card import Card, display_name
 from common import paths
 from common.settings import Settings
 
@@ -28,18 +28,6 @@ class NoBaseModel(RuntimeError):
 
 def family_of(base_model: str) -> str:
     return base_model if base_model in FAMILY_LABEL else "sd15"
-
-
-def display_name(card: Card) -> str:
-    """What a person reads: "zqx_bullseye_ball" as "Zqx Bullseye Ball", with its version when it has one
-    (two "PQR Robot" cards are v1 and v2)."""
-    name = (card.name or Path(card.path).stem).strip()
-    if re.fullmatch(r"[a-z0-9]+(?:[_\-.][a-z0-9]+)*", name):  # a file stem, not a name someone wrote
-        name = " ".join(w.capitalize() for w in re.split(r"[_\-.]+", name))
-    version = (card.version or "").strip()
-    if version and version.lower() not in name.lower():
-        name = f"{name} {version}"
-    return name
 
 
 STYLE_WORD = re.compile(r"\b(?:style|art|look|aesthetic|frame|outline|painting|sketch)\b", re.I)

@@ -6,6 +6,8 @@ store.py persists cards, search/checkin read them.
 from __future__ import annotations
 
 import hashlib
+import re
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 KINDS = ("lora", "textual_inversion", "checkpoint", "diffusers_model", "vae", "unknown")
@@ -70,3 +72,15 @@ def gloss_source(card: Card) -> str:
     """Hash of the facts a gloss is made from: when they change (a new file, a user edit) the gloss is stale."""
     facts = [card.name or "", card.description or "", "\x1f".join(card.tags), "\x1f".join(card.triggers)]
     return hashlib.sha1("\x1e".join(facts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def display_name(card: Card, with_version: bool = True) -> str:
+    """What a person reads: "zqx_bullseye_ball" as "Zqx Bullseye Ball", with its version when it has one
+    (two "PQR Robot" cards are v1 and v2)."""
+    name = (card.name or Path(card.path).stem).strip()
+    if re.fullmatch(r"[a-z0-9]+(?:[_\-.][a-z0-9]+)*", name):  # a file stem, not a name someone wrote
+        name = " ".join(w.capitalize() for w in re.split(r"[_\-.]+", name))
+    version = (card.version or "").strip()
+    if with_version and version and version.lower() not in name.lower():
+        name = f"{name} {version}"
+    return name

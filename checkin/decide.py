@@ -17,44 +17,18 @@ from datetime import date
 
 import numpy as np
 
-from catalog.card import Card
+from catalog.card import Card, display_name
 from checkin.intent import Intent, read_intent
 from checkin.language import looks_english
 from checkin.rewrite import Rewrite, rewrite_prompt
-from checkin.search import Candidate, encode_words, search
-from checkin.subjects import WordVectors, comparable_words, subject_head, telling_words
+from checkin.search import Candidate, encode_words, get_index, search
+from checkin.decision import MAX_OPTIONS, DecisionModel, choose, load_model
+from checkin.features import MAX_CONCEPTS, WordStats, concept_features, word_stats
 from checkin.words import NOISE_WORD, file_stem, split_words
 
 log = logging.getLogger(__name__)
 
-# Decision thresholds on the hybrid score (calibrated on the dev sets, see bench/checkin.py).
-# none: relevance floor of the fused score; margin: absolute fused-score gap that always counts as close.
-# A different concept is also close (-> ask) when it is close on scale-free terms: its fused score is at
-# least `ratio` of the top one's AND its dense cosine is within `dense_gap` of the top one's and at least
-# `dense_floor` -- unless the request names the top concept's trigger, which no other concept matches.
-# And when the signals disagree: another concept whose dense cosine beats the top one's (the top won on
-# name/tag/BM25 words, the other means more like the request) is close when it clears `dense_floor`
-# ("a boat on the water at dawn": a dragon-boat card named "boat" vs a sailboat card). +1 clarify on
-# intent-dev, nothing else changed on either dev set.
-# Fused scores differ by several name/tag bonuses, so an absolute margin alone missed most real ties
-# ("a hound dog with droopy ears": basset 1.16 vs beagle 0.75). The values come from a sweep over both dev
-# sets (intent-dev, intent-versions-dev) and sit inside a plateau: ratio 0.45 (0.35-0.45 give the same
-# recall, 0.5 loses a third of it), dense_gap 0.12-0.22 and dense_floor 0.30-0.35 change recall by one
-# request and keep single-match top-1 >= 0.91 and the question rate <= 0.07.
-# Once a question is asked it also offers every other fitting concept whose dense cosine is within
-# `fill_gap` of the best asked one and at least `fill_floor` ("something that glows in the dark for a
-# poster": an aurora card next to the bioluminescence and poster ones). It asks no new question, so the
-# single-match question rate cannot rise; intent-dev +1 clarify (0.53 -> 0.60), the same for fill_gap
-# 0.10-0.15 and fill_floor 0.25-0.30, nothing else changed on either dev set.
-THRESHOLDS = {
-    "hybrid": {"none": 0.38, "margin": 0.15, "ratio": 0.45, "dense_gap": 0.15, "dense_floor": 0.33,
-               "fill_gap": 0.10, "fill_floor": 0.30},
-    "bm25": {"none": 0.30, "margin": 0.08},
-    "dense": {"none": 0.38, "margin": 0.05},
-}
-MAX_OPTIONS = 4  # concepts in one question
 MAX_CARD_OPTIONS = 6  # files in one question (a concept can offer one per base model)
-TRIGGER_NAMED = 0.8  # a trigger hit this strong (exact, or a close typo) means the request names that concept
 TOP_K = 24  # cards retrieved before grouping: a concept with many versions must not crowd out the others
 DEFAULT_METHOD = "hybrid"
 # Whether the LLM judges close calls (a retrieval "clarify" becomes "selected" when exactly one option
@@ -238,9 +212,18 @@ def pick_version(cards: list[Card], intent: Intent) -> Card | None:
 # ---------------------------------------------------------------------------------------------
 # decision
 
+def candidate_concepts(candidates: list[Candidate], intent: Intent) -> list[Concept]:
+    """Group retrieved cards into concepts and pick each one's version; a concept whose named version,
+    time or base model does not exist does not fit ("Ziggy v11") and is left out."""
+    concepts = group_concepts(candidates)
+    for concept in concepts:
+        concept.chosen = pick_version([m.card for m in concept.members], intent)
+    return [c for c in concepts if c.chosen is not None]
+
+
 def display_names(cards: list[Card]) -> list[str]:
     """Names to show for options; equal names get their version/base model added so they differ."""
-    names = [c.name or file_stem(c.path) for c in cards]
+    names = [display_name(c, with_version=False) for c in cards]
     for i, card in enumerate(cards):
         if names.count(names[i]) > 1:
             extra = card.version or {"sdxl": "SDXL", "sd15": "SD 1.5", "sd21": "SD 2.1"}.get(card.base_model, "")
@@ -254,74 +237,15 @@ def template_question(names: list[str]) -> str:
     return "Which one do you mean: " + ", ".join(names[:-1]) + f", or {names[-1]}?"
 
 
-def decide(concepts: list[Concept], method: str, thresholds: dict | None = None, words: list[str] | None = None,
-           word_vectors: WordVectors | None = None) -> tuple[str, list[Concept]]:
-    """selected / clarify / none: the best concept must clear the relevance floor; every other fitting
-    concept that is close to it (`_close`: absolute margin, or scale-free ratio + dense gap) becomes an
-    option, and so does any concept of the same subject as one of those that nothing in the request tells
-    apart from it (`_same_subject`, needs the request's content words and a word embedder); a question also
-    offers the fitting concepts that mean about as much (fill_gap/fill_floor)."""
-    th = thresholds or THRESHOLDS.get(method, THRESHOLDS["hybrid"])
-    fitting = [c for c in concepts if c.score >= th["none"]]
-    if not fitting:
-        return "none", []
-    top = fitting[0]
-    close = [top] + [c for c in fitting[1:] if _close(top, c, th)]
-    if words and word_vectors is not None:
-        for asked in list(close):  # the top one, or each concept a question would offer
-            close += [c for c in concepts if c not in close and _same_subject(asked, c, words, word_vectors)]
-    if len(close) == 1:
-        return "selected", [top]
-    if "fill_gap" in th:
-        best_dense = max(c.signal("dense") for c in close)
-        floor = max(th["fill_floor"], best_dense - th["fill_gap"])
-        close += [c for c in fitting if c not in close and c.signal("dense") >= floor]
-    return "clarify", close[:MAX_OPTIONS]
-
-
-def _close(top: Concept, other: Concept, th: dict) -> bool:
-    """Is `other` (a different concept) a plausible reading of the request next to `top`?"""
-    if top.score - other.score <= th["margin"]:
-        return True
-    if "ratio" not in th:
-        return False
-    top_trigger = top.signal("trigger")
-    if top_trigger >= TRIGGER_NAMED and other.signal("trigger") < top_trigger - 0.05:
-        return False  # the request names the top concept's own trigger: no question
-    top_dense, other_dense = top.signal("dense"), other.signal("dense")
-    if other_dense > top_dense and other_dense >= th["dense_floor"]:
-        return True  # the top won on words (name, tag, BM25) but the other card means more like the request
-    return (other.score >= th["ratio"] * top.score and other_dense >= top_dense - th["dense_gap"]
-            and other_dense >= th["dense_floor"])
-
-
-def _subject_heads(concept: Concept) -> set[str]:
-    return {h for m in concept.members if (h := subject_head(m.card.subject))}
-
-
-def _named(concept: Concept, slack: float = 0.0) -> bool:
-    """Does the request name this concept (its trigger or a name word, exactly or as a close typo)?"""
-    return max(concept.signal("trigger"), concept.signal("name")) >= TRIGGER_NAMED - slack
-
-
-def _same_subject(top: Concept, other: Concept, request_words: list[str], word_vectors: WordVectors) -> bool:
-    """Is `other` as good a reading as `top` (a concept Check-in would pick or offer) because the request
-    names only their shared subject?
-
-    Both show the kind of thing the request names ("cat"), the request does not name `top` by its own
-    name or trigger, and no other request word is explained by the top card but not by the other
-    (subjects.telling_words). On intent-dev with the 1.5B: clarification recall 0.60 -> 0.80 ("an
-    orange cat on a windowsill": a tabby described as orange and a Maine Coon described as ginger),
-    one no-match request asks instead of picking ("a dachshund in a hot-dog costume"), nothing else
-    changed on either dev set."""
-    words = comparable_words(request_words)
-    shared = _subject_heads(top) & _subject_heads(other) & set(words)
-    if not shared or top.chosen is None or other.chosen is None:
-        return False
-    if _named(top) and not _named(other, slack=0.05):
-        return False
-    rest = [w for w in words if w not in shared]
-    return not telling_words(rest, top.chosen, other.chosen, word_vectors)
+def decide(concepts: list[Concept], intent: Intent, extra_words: list[str] | None = None,
+           model: DecisionModel | None = None, stats: WordStats | None = None) -> tuple[str, list[Concept], np.ndarray]:
+    """selected / clarify / none from the fitted per-concept probabilities (checkin/decision.py):
+    returns the status, the concepts kept (best first) and every scored concept's probability."""
+    model = model or load_model()
+    scored = concepts[:MAX_CONCEPTS]
+    p = model.probabilities(concept_features(scored, intent, encode_words, extra_words, stats))
+    status, kept = choose(p, model.thresholds)
+    return status, [scored[i] for i in kept], p
 
 
 def concept_variants(concept: Concept, intent: Intent) -> list[Card]:
@@ -371,20 +295,20 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
     rerank = LLM_RERANK if llm_rerank is None else llm_rerank
     result = CheckinResult(request=request, status="none", method=method, today=intent.today.isoformat())
     llm = None
-    if use_llm and method != "bm25" and needs_restating(request, candidates, method) and _reads_languages(llm_model):
+    concepts = candidate_concepts(candidates, intent)
+    stats = word_stats(get_index(store))
+    status, chosen, _ = decide(concepts, intent, stats=stats)
+    if use_llm and method != "bm25" and needs_restating(request, status) and _reads_languages(llm_model):
         llm, result.note = _llm_or_note(llm_model)
         if llm is not None:
             candidates = _restated_search(llm, store, request, intent, method, candidates, result)
+            if result.restated:
+                concepts = candidate_concepts(candidates, intent)
+                extra = read_intent(result.restated, intent.today).words
+                status, chosen, _ = decide(concepts, intent, extra_words=extra, stats=stats)
     if use_llm and (rerank or result.restated):  # the LLM took part in the decision, not just the wording
         result.method = method + "+llm"
     result.candidates = [(c.card.path, c.score) for c in candidates]
-    concepts = group_concepts(candidates)
-    for concept in concepts:
-        concept.chosen = pick_version([m.card for m in concept.members], intent)
-    # a concept whose named version/time does not exist does not fit ("Ziggy v11")
-    concepts = [c for c in concepts if c.chosen is not None]
-    words = intent.words + (read_intent(result.restated, intent.today).words if result.restated else [])
-    status, chosen = decide(concepts, method, words=words, word_vectors=encode_words)
     if use_llm and llm is None and status == "clarify":  # the LLM only acts on close calls: loading it costs seconds
         llm, result.note = _llm_or_note(llm_model)
     if llm is not None and rerank:
@@ -416,12 +340,11 @@ def _llm_or_note(llm_model: str | None):
         return None, f"local LLM unavailable ({exc}); decided by retrieval only"
 
 
-def needs_restating(request: str, candidates: list[Candidate], method: str) -> bool:
+def needs_restating(request: str, status: str) -> bool:
     """Should the LLM restate the request before retrieval trusts it? When it is not English (the
-    embedder reads English only) or nothing fits it well enough (the best score is under the relevance
-    floor: "my doggo", "my pup"). Most requests are neither, so most Check-ins never wait for the LLM."""
-    floor = THRESHOLDS.get(method, THRESHOLDS["hybrid"])["none"]
-    return not candidates or candidates[0].score < floor or not looks_english(request)
+    embedder reads English only) or the fitted decision finds nothing that fits ("my doggo", "my pup").
+    Most requests are neither, so most Check-ins never wait for the LLM."""
+    return status == "none" or not looks_english(request)
 
 
 def _reads_languages(llm_model: str | None) -> bool:

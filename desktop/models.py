@@ -6,10 +6,9 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 from PySide6.QtGui import QPixmap
 
-from app.generation import display_name
-from catalog.card import Card
-from desktop import theme
 from app.history import HistoryEntry
+from catalog.card import Card, display_name
+from desktop import theme
 
 CardRole = Qt.UserRole + 1
 QuantRole = Qt.UserRole + 2

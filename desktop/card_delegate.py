@@ -38,7 +38,9 @@ class CardDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
         if self.grid:
             return GRID_SIZE
-        return QSize(max(option.rect.width(), 300), LIST_HEIGHT)
+        view = option.widget  # a row is as wide as the list's viewport, never wider (no sideways scrolling)
+        width = view.viewport().width() - 4 if view is not None and hasattr(view, "viewport") else option.rect.width()
+        return QSize(max(width, 240), LIST_HEIGHT)
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:
         card = index.data(CardRole)

@@ -151,6 +151,7 @@ class LibraryPage(QWidget):
             self.view.setFlow(QListView.TopToBottom)
             self.view.setWrapping(False)
             self.view.setGridSize(QSize())
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded if grid else Qt.ScrollBarAlwaysOff)
         self.list_button.setChecked(not grid)
         self.view.doItemsLayout()
 

@@ -98,10 +98,9 @@ def _log_path() -> str | None:
     import logging
     import logging.handlers
 
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            return handler.baseFilename
-    return None
+    files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    ours = [f for f in files if os.path.basename(f) == "personalq.log"]  # common.logs' file, not a test's
+    return (ours or files or [None])[0]
 
 
 if __name__ == "__main__":

@@ -45,8 +45,36 @@ def load_settings() -> Settings:
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable settings %s: %s", path, exc)
         return Settings()
-    known = Settings.__dataclass_fields__
-    return Settings(**{k: v for k, v in data.items() if k in known})
+    defaults = Settings()
+    values = {}
+    for key, value in data.items():
+        if key not in Settings.__dataclass_fields__:
+            continue
+        if _type_ok(getattr(defaults, key), key, value):
+            values[key] = float(value) if isinstance(getattr(defaults, key), float) else value
+        else:  # a hand-edited or damaged value: its default, said in the log (ranges: engine.limits.clean_settings)
+            log.warning("settings %s: %s=%r is not a %s; using %r", path, key, value,
+                        type(getattr(defaults, key)).__name__, getattr(defaults, key))
+    return Settings(**values)
+
+
+_OPTIONAL_STR = ("llm_model", "embedding_model")
+
+
+def _type_ok(default, key: str, value) -> bool:
+    if key in _OPTIONAL_STR:
+        return value is None or isinstance(value, str)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return isinstance(value, type(default))
 
 
 def save_settings(settings: Settings) -> None:

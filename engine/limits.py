@@ -136,6 +136,30 @@ def check_generation(steps=None, width=None, height=None, guidance=None, batch=N
         check_device(device)
 
 
+def clean_settings(settings) -> list[str]:
+    """Reset out-of-range or unknown generation settings (a hand-edited settings.json) to their defaults,
+    in place; returns one line per value reset, naming it (the app shows or logs them)."""
+    from dataclasses import fields
+
+    defaults = {f.name: f.default for f in fields(settings) if f.default is not f.default_factory}
+    checks = {"steps": check_steps, "guidance": check_guidance, "width": lambda v: check_size("width", v),
+              "height": lambda v: check_size("height", v), "quant_spec": check_quant_spec, "device": check_device}
+    problems = []
+    for name, check in checks.items():
+        if not hasattr(settings, name):
+            continue
+        try:
+            check(getattr(settings, name))
+        except ValueError as exc:
+            setattr(settings, name, defaults[name])
+            problems.append(f"settings: {exc}; using {defaults[name]!r}")
+    if getattr(settings, "memory_budget_mb", 1) <= 0:
+        problems.append(f"settings: memory_budget_mb must be positive, got {settings.memory_budget_mb}; "
+                        f"using {defaults['memory_budget_mb']}")
+        settings.memory_budget_mb = defaults["memory_budget_mb"]
+    return problems
+
+
 def argparse_type(check):
     """An argparse `type=` from a check: a bad value ends the parse with the check's own message."""
     import argparse

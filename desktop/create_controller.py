@@ -162,7 +162,9 @@ class CreateController(WindowController):
         self.w.request_panel.set_busy(False)
         self.flow.fire("fail", message)
         self.w.request_panel.show_page("hint")
-        self.w.request_panel.banner.show_message(f"Check-in failed: {message}", "error")
+        log.error("check-in failed: %s", message)
+        self.w.request_panel.banner.show_message("Check-in could not read this request (the log has the details). "
+                                                 "You can still pick a checkpoint in the Library.", "error")
 
     def _likely_family(self) -> str:
         counts: dict[str, int] = {}

@@ -79,8 +79,11 @@ class Worker(QRunnable):
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """One line for the window: the error's own first sentence (the traceback is in the log)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if type(exc).__module__ == "builtins" or not text:  # "FileNotFoundError: /x" says more than "/x"
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 240 else text[:239] + "…"
 
 
 class WorkerPool(QObject):

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.worlds import GENERATORS, build_world
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,15 @@ def personalq_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared/ not found beside the repo at {SHARED}")
-    return SHARED
+def bench_worlds(tmp_path_factory) -> Path:
+    """A folder laid out like shared/ (bench/intent-dev, bench/intent-versions-dev), built from tests/worlds."""
+    root = tmp_path_factory.mktemp("worlds")
+    for name in GENERATORS:
+        build_world(name, root / "bench")
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_dir(bench_worlds) -> Path:
+    """The old name of bench_worlds: tests never read ../shared, they read the same files built here."""
+    return bench_worlds

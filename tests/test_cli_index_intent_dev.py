@@ -1,4 +1,4 @@
-"""`personalq index` reproduces kind, base model, trigger and name of every file in shared/bench/intent-dev."""
+"""`personalq index` reproduces kind, base model, trigger and name of every file in intent-dev (tests/worlds)."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import main
 from catalog.store import Store
 
 
-def test_index_matches_expected_index(shared_dir, tmp_path, capsys):
-    dev = shared_dir / "bench" / "intent-dev"
+def test_index_matches_expected_index(bench_worlds, tmp_path, capsys):
+    dev = bench_worlds / "bench" / "intent-dev"
     library = dev / "library"  # read-only: the indexer never writes into the folders it scans
     expected = json.loads((dev / "expected_index.json").read_text(encoding="utf-8"))["entries"]
     db = tmp_path / "catalog.sqlite"

@@ -1,4 +1,4 @@
-"""The shared ground truth: probe + build_card reproduce intent-dev and intent-versions-dev.
+"""The developer libraries' ground truth: probe + build_card reproduce intent-dev and intent-versions-dev.
 
 Every entry of both expected_index.json files is checked for kind, base model, format,
 canonical trigger, all trigger words and display name (or an accepted alias); intent-versions-dev
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
+import shutil
 import unicodedata
 from pathlib import Path
 
@@ -20,8 +18,7 @@ import pytest
 from catalog.hashing import sha256_file
 from catalog.metadata import build_card, version_sort_key
 from catalog.probe import is_diffusers_folder, probe_path
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.worlds import build_world
 
 
 def _load_root(root: Path):
@@ -39,33 +36,25 @@ def _load_root(root: Path):
     return library, expected["entries"], cards
 
 
-def _reseeded(shared_dir: Path, tmp: Path, name: str, script: str, seed: int) -> Path:
-    """Regenerate a bench library with another seed: same rules, different ranks/tags/dates/te choices."""
-    source = (shared_dir / "bench" / name / script).read_text(encoding="utf-8")
-    target = tmp / name
-    target.mkdir()
-    patched, n = re.subn(r"(?m)^SEED = \d+$", f"SEED = {seed}", source)
-    assert n == 1
-    (target / script).write_text(patched, encoding="utf-8")
-    out = subprocess.run([sys.executable, script], cwd=target, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return target
+@pytest.fixture(scope="module", params=["as-shipped", "reseeded"])
+def intent_dev(request, bench_worlds, tmp_path_factory):
+    if request.param == "as-shipped":
+        return _load_root(bench_worlds / "bench" / "intent-dev")
+    # same rules, another seed: different ranks, tags, dates and text-encoder choices
+    return _load_root(build_world("intent-dev", tmp_path_factory.mktemp("reseed"), seed=4242))
 
 
-@pytest.fixture(scope="module", params=["shared", "reseeded"])
-def intent_dev(request, shared_dir, tmp_path_factory):
-    if request.param == "shared":
-        return _load_root(shared_dir / "bench" / "intent-dev")
-    tmp = tmp_path_factory.mktemp("reseed")
-    return _load_root(_reseeded(shared_dir, tmp, "intent-dev", "make_dev.py", seed=4242))
-
-
-@pytest.fixture(scope="module", params=["shared", "reseeded"])
-def versions_dev(request, shared_dir, tmp_path_factory):
-    if request.param == "shared":
-        return _load_root(shared_dir / "bench" / "intent-versions-dev")
-    tmp = tmp_path_factory.mktemp("reseed")
-    return _load_root(_reseeded(shared_dir, tmp, "intent-versions-dev", "make_versions_dev.py", seed=4242))
+@pytest.fixture(scope="module", params=["as-shipped", "reseeded", "copied"])
+def versions_dev(request, bench_worlds, tmp_path_factory):
+    """(library, entries, cards, mtimes_intact); 'copied' is a plain copy, which resets every mtime."""
+    shipped = bench_worlds / "bench" / "intent-versions-dev"
+    if request.param == "as-shipped":
+        return (*_load_root(shipped), True)
+    if request.param == "reseeded":
+        return (*_load_root(build_world("intent-versions-dev", tmp_path_factory.mktemp("reseed"), seed=4242)), True)
+    copy = tmp_path_factory.mktemp("copied") / "intent-versions-dev"
+    shutil.copytree(shipped, copy, copy_function=shutil.copyfile)
+    return (*_load_root(copy), False)
 
 
 def _check_identity(entry, card):
@@ -118,15 +107,14 @@ def test_intent_dev_sha256(intent_dev):
 
 
 def test_versions_dev_every_entry(versions_dev):
-    _, entries, cards = versions_dev
+    _, entries, cards, _ = versions_dev
     assert len(entries) == 32
     for entry in entries:
         _check_identity(entry, cards[entry["path"]])
 
 
 def test_versions_dev_stated_numbers_and_dates(versions_dev):
-    library, entries, cards = versions_dev
-    mtimes_intact = not str(library).startswith(str(REPO.parent / "shared"))  # a plain copy resets mtimes
+    library, entries, cards, mtimes_intact = versions_dev
     for entry in entries:
         card = cards[entry["path"]]
         if not entry["version_evidence"][0].startswith("none stated"):
@@ -137,7 +125,7 @@ def test_versions_dev_stated_numbers_and_dates(versions_dev):
 
 
 def test_versions_dev_newest_version_of_each_concept(versions_dev):
-    _, entries, cards = versions_dev
+    _, entries, cards, _ = versions_dev
     concepts: dict[str, list] = {}
     for entry in entries:
         concepts.setdefault(entry["concept_id"], []).append(entry)

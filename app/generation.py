@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.history import GenerationParams
-from catalog.card import Card, display_name
+from catalog.card import BASE_MODEL_LABELS, Card, display_name
 from common import paths
 from common.settings import Settings
 
 BASE_KINDS = ("checkpoint", "diffusers_model")
 ADDON_KINDS = ("lora", "textual_inversion")
-FAMILY_LABEL = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL"}
+FAMILY_LABEL = {k: v for k, v in BASE_MODEL_LABELS.items() if k != "unknown"}  # the families a base can be set for
 DEFAULT_SCHEDULER = "dpm++"
 
 

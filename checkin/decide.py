@@ -17,7 +17,7 @@ from datetime import date
 
 import numpy as np
 
-from catalog.card import Card, display_name
+from catalog.card import BASE_MODEL_LABELS, Card, display_name
 from checkin.intent import Intent, read_intent
 from checkin.language import looks_english
 from checkin.rewrite import Rewrite, rewrite_prompt
@@ -226,7 +226,7 @@ def display_names(cards: list[Card]) -> list[str]:
     names = [display_name(c, with_version=False) for c in cards]
     for i, card in enumerate(cards):
         if names.count(names[i]) > 1:
-            extra = card.version or {"sdxl": "SDXL", "sd15": "SD 1.5", "sd21": "SD 2.1"}.get(card.base_model, "")
+            extra = card.version or BASE_MODEL_LABELS.get(card.base_model, "")
             names[i] = f"{names[i]} ({extra})" if extra else names[i]
     return names
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from catalog.card import BASE_MODEL_LABELS
 from common import paths
 from common.settings import Settings
 from desktop import theme
@@ -32,7 +33,7 @@ from desktop.generation_panel import QUANT_HELP, QUANT_SPECS
 
 DEVICES = (("auto", "Automatic (best available)"), ("cuda", "NVIDIA GPU (CUDA)"), ("mps", "Apple GPU (MPS)"),
            ("cpu", "CPU"))
-BASE_FAMILIES = (("sd15", "SD 1.5 base"), ("sd21", "SD 2.x base"), ("sdxl", "SDXL base"))
+BASE_FAMILIES = tuple((family, f"{BASE_MODEL_LABELS[family]} base") for family in ("sd15", "sd21", "sdxl"))
 
 
 def folder_size(path: Path) -> int:

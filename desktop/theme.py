@@ -12,6 +12,8 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
+from catalog.card import BASE_MODEL_LABELS
+
 ACCENT = QColor("#6c5ce7")
 KIND_LABELS = {
     "lora": "LoRA",
@@ -21,7 +23,7 @@ KIND_LABELS = {
     "vae": "VAE",
     "unknown": "Unknown",
 }
-BASE_LABELS = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL", "unknown": "Unknown base"}
+BASE_LABELS = BASE_MODEL_LABELS
 BASE_COLORS = {"sd15": "#0984e3", "sd21": "#00a884", "sdxl": "#d35400", "unknown": "#7f8c8d"}
 QUANT_COLORS = {"ready": "#27ae60", "queued": "#7f8c8d", "running": "#f39c12", "failed": "#e74c3c", "none": "#95a5a6"}
 

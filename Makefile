@@ -1,8 +1,8 @@
-# One command to set up and run the app, one to set up and run the tests.
+# One command to set up and run the app, one to set up and run the tests (test-fast skips the slow ones).
 VENV ?= .venv
 export HF_HUB_OFFLINE = 1
 
-.PHONY: setup run demo test
+.PHONY: setup run demo test test-fast lint
 setup:
 	bash scripts/setup.sh
 
@@ -14,3 +14,9 @@ demo: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
+
+test-fast: setup
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .

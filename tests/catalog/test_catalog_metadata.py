@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from catalog.card import Probe
-from catalog.hashing import autov2, sha256_file
+from common.hashing import autov2, sha256_file
 from catalog.metadata import (
     base_from_words,
     build_card,
@@ -211,3 +211,18 @@ def test_json_of_another_tool_is_not_an_a1111_sidecar(tmp_path):
     (tmp_path / "comfy.json").write_text(json.dumps({"workflow": {"nodes": []}}))
     card = build_card(probe_path(model))
     assert card.metadata_sources == ["none"] and card.sidecars == []
+
+
+def test_readme_front_matter_is_read_as_yaml(tmp_path):
+    from catalog.metadata import rare_token, read_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text('---\nbase_model: "runwayml/stable-diffusion-v1-5"\ninstance_prompt: a photo of sks dog\n'
+                      "tags:\n- text-to-image\n- dogs\nlicense: openrail\n---\n\n# Title\n\nA corgi named Biscuit.\n",
+                      encoding="utf-8")
+    facts = read_readme(str(readme))
+    assert facts.triggers == [rare_token("a photo of sks dog")] and facts.tags == ["dogs"] and facts.base_model == "sd15"
+    assert facts.description == "A corgi named Biscuit."
+    readme.write_text("---\ninstance_prompt: [unclosed\n---\nJust a body.\n", encoding="utf-8")
+    facts = read_readme(str(readme))
+    assert facts.triggers == [] and facts.description == "Just a body."

@@ -217,7 +217,7 @@ def file_hash(selection: Selection) -> str | None:
     """sha256 of a single file for the PNG (A1111 'Model hash'); folders have none."""
     if selection.sha256:
         return selection.sha256
-    from catalog.hashing import sha256_file
+    from common.hashing import sha256_file
 
     return sha256_file(selection.path) if Path(selection.path).is_file() else None
 
@@ -244,7 +244,7 @@ def generation_request(job: GenerationJob, settings: Settings, store, base: str 
 
 
 def _base_hash(path: str) -> str | None:
-    from catalog.hashing import sha256_file
+    from common.hashing import sha256_file
 
     return sha256_file(path) if Path(path).is_file() else None
 

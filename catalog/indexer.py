@@ -475,7 +475,7 @@ def _card_for(item: Found) -> Card:
 # --- hash + duplicates --------------------------------------------------------------------
 
 def _hash_missing(found: dict[str, Found], store: Store, report: IndexReport, tick, stop) -> None:
-    from catalog.hashing import sha256_file
+    from common.hashing import sha256_file
 
     states = store.file_states()
     todo = sorted(p for p, (size, _m, sha, _d, error, kind) in states.items()

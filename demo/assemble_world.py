@@ -13,6 +13,7 @@ import numpy as np
 
 from demo import evaluate, library, personalize, sidecars, stable_files, world
 from demo import model as world_model
+from common.hashing import sha256_file as sha256
 
 OWNED = ("base", "library", "judge.safetensors", "manifest.json", "base_preview.png")
 
@@ -36,8 +37,6 @@ def grid(images: np.ndarray, cols: int) -> np.ndarray:
     return out
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _clean(out: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from common import paths
 from engine.quant_specs import QuantSpec, get_spec
+from common.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -306,12 +307,6 @@ def apply_quant_spec(pipe_or_unet, spec, calibration_prompts=None, tokenizer=Non
 # --- quantize-on-import artifacts -------------------------------------------------------------------
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _source_files(source: Path) -> list[Path]:

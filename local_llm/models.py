@@ -95,16 +95,9 @@ def _stamp_for(path: Path, sha256: str) -> dict:
 
 
 def sha256_of(path: Path, progress: Progress | None = None) -> str:
-    total = path.stat().st_size
-    digest = hashlib.sha256()
-    done = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-    return digest.hexdigest()
+    from common.hashing import sha256_file
+
+    return sha256_file(path, CHUNK, progress)
 
 
 def is_verified(path: Path, sha256: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.hashing import sha256_file
+from common.hashing import sha256_file
 from catalog.metadata import build_card, version_sort_key
 from catalog.probe import is_diffusers_folder, probe_path
 from tests.worlds import build_world

@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 DEFAULT_CHUNK = 1 << 20  # 1 MiB reads: fast on disks, small enough to cancel between chunks
 
 
-def sha256_file(path, chunk: int = DEFAULT_CHUNK) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks so multi-GB checkpoints do not fill memory."""
+def sha256_file(path, chunk: int = DEFAULT_CHUNK, progress=None) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks so multi-GB checkpoints do not fill memory;
+    `progress(done_bytes, total_bytes)` after each chunk."""
     if chunk <= 0:
         raise ValueError(f"chunk must be positive, got {chunk}")
     digest = hashlib.sha256()
+    total = os.path.getsize(path) if progress else 0
+    done = 0
     with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
+        while block := f.read(chunk):
             digest.update(block)
+            if progress:
+                done += len(block)
+                progress(done, total)
     return digest.hexdigest()
 
 

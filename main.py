@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(verbose="--verbose" in argv or "-v" in argv)
         from desktop.app import run_app
 
+        _install_hooks(gui=True)
         try:
             return run_app(argv)
         except Exception as exc:
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(verbose=args.verbose)
     import commands
 
+    _install_hooks(gui=False)
     if isinstance(getattr(args, "request", None), str):  # the boundary: no undecodable bytes or escapes past here
         from common.text import clean_request
 
@@ -92,6 +94,27 @@ def report_unexpected(exc: BaseException, prog: str = "personalq") -> int:
     where = f" (details in {log_path})" if log_path else ""
     print(f"{prog}: unexpected error: {line}{where}", file=sys.stderr)
     return 1
+
+
+def _install_hooks(gui: bool) -> None:
+    """A thread that dies (and, in the window, a slot that raises: PySide6 hands it to sys.excepthook)
+    is one line plus the log's path, not a traceback on the terminal."""
+    import threading
+
+    def thread_hook(hook_args):
+        if hook_args.exc_type is SystemExit or hook_args.exc_value is None:
+            return
+        name = getattr(hook_args.thread, "name", "thread")
+        report_unexpected(hook_args.exc_value, f"personalq ({name})")
+
+    threading.excepthook = thread_hook
+    if gui:
+        def hook(exc_type, exc, tb):
+            if issubclass(exc_type, KeyboardInterrupt):
+                return sys.__excepthook__(exc_type, exc, tb)
+            report_unexpected(exc.with_traceback(tb), "personalq")
+
+        sys.excepthook = hook
 
 
 def _log_path() -> str | None:

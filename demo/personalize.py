@@ -19,20 +19,8 @@ from demo import model as world_model
 from demo import train, world
 
 
-# LoRA capacity: rank 4 learned the robot mascot 2/16 of the time in 300 steps, rank 16 7/16 (lr 3e-3 -> 5e-3).
-# Measured and not kept (robot v2, 16 seeds): 1000 steps 7/16, adding kohya's feed-forward/MLP targets 6/16,
-# cross-attention K/V only 3/16. What was missing was the convolutions: the textures (rings, checks, the
-# mouth) are drawn by the ResNet blocks, which attention-only LoRA cannot change. With LoCon (the same
-# rank on every UNet conv) the checker ball went from 5/16 to 16/16, the bullseye from 0/16 to 15/16 and
-# robot v2 from 8/16 to 16/16 with their trigger, none without (800 steps; file 0.5 MB instead of 0.1 MB).
-# Styles keep attention-only LoRA: with LoCon the pink frame fell from 16/16 to 11/16 and the outline from
-# 6/16 to 2/16 (likely: a style must carry over to scenes it was not shown, and the convolutions fit the 24 it was).
-# Earlier tries at the outline on CPU (before OUTLINE_RECIPE below): LoCon 1600 steps 1/16, 64 instance images 3/16 with and
-# 3/16 without the trigger, a full DreamBooth 0/16, captions without the texture word the outline
-# drawing ignores 5/16 (1/16 without). Sampling with guidance 6 or 8 instead of 4: 7/32, 8/32 (vs 10/32).
-# The VAE is not the limit: the judge reads 58/64 of its reconstructions of outline drawings as
-# outlines. The samples hollow the shapes only partly and blurred, where the judge wants a crisp
-# two-pixel line.
+# Rank 16 because rank 4 learned a subject far less often; subjects add LoCon (convolutions draw their textures),
+# styles stay attention-only. The sweeps behind both are in docs/decisions.md ("Demo world").
 LORA_RANK = 16
 LORA_LR = 5e-3
 DREAMBOOTH_LR = 4e-4
@@ -68,19 +56,8 @@ class Recipe:
         return self.lr if self.lr is not None else (DREAMBOOTH_LR if method == "dreambooth" else LORA_LR)
 
 
-# The outline style's recipe. A sweep on a lent GPU (64 seeds each, trigger / no trigger; the base, VAE and judge
-# as committed) found more varied scenes and more steps, with Min-SNR weighting: 24 images 800 steps 0.41/0.03
-# (the old recipe), 96 images 2000 steps 0.63/0.08, + Min-SNR 5 0.73/0.06, 384 images 3000 steps Min-SNR 5
-# 0.75/0.05. Not better: rank 64 (0.34), feed-forward targets too (0.42-0.61), LoCon at lr 1e-3 (0.22) or, on
-# the CPU with 96 images, at 5e-3 / 2e-3 (0.36 / 0.27, leaking 0.08 / 0.13 into plain prompts), full DreamBooth
-# (0.06-0.16), training timesteps < 500 only (0.25), Min-SNR 1 (0.58 in the fidelity bench's prompts, as
-# Min-SNR 5), no prior preservation (0.53 but 0.25 without the trigger), 30 sampling steps instead of 10 (0.34),
-# a thicker line (3.2 px, with a judge retrained for it: 0.22-0.38), small shapes drawn at 7.5 px like the
-# subjects' (0.58). What they all left out was the unconditional branch: the fine-tune never saw an empty caption,
-# and guidance steered away from what the LoRA had made of it. Without guidance (scale 1) that recipe showed the
-# outline 0.75 in the fidelity bench's prompts, at 2 0.59, at the demo's 4 0.53. Replacing 10% of the captions by ''
-# (kohya's caption dropout), as the base's own training does: 0.72, 0.83, 0.89, so guidance now helps; 0.84 on
-# other seeds, 0.00 without the trigger, attributes 0.98 (CPU, 64 seeds each).
+# The outline style's recipe: more varied scenes, more steps, Min-SNR weighting, and caption dropout so that
+# guidance helps rather than steering away from the LoRA (the sweep: docs/decisions.md, "Demo world").
 OUTLINE_RECIPE = Recipe(instance_factor=4, step_factor=2.5, min_snr_gamma=5.0, caption_dropout=0.1)
 
 

@@ -23,10 +23,8 @@ class QuantSpec:
     kv_weights_high_precision: bool = True  # attn2 to_k/to_v stay float (computed once per prompt)
     kv_weights_dtype: str = "float16"  # storage dtype of those high-precision to_k/to_v weights
     cache_kv: bool = True  # compute attn2 K/V once per prompt
-    # layers whose input activation stays float (their weights are still quantized). The UNet's first
-    # conv reads the noisy latent itself: one int8 scale over it cost the demo world 5 dB PSNR on
-    # trigger prompts (13 on one LoRA) and most of the w8a8 concept loss (-0.074 -> -0.020 with it
-    # float; bench fidelity, variant taq-w8a8-qin). No other layer group came close.
+    # layers whose input activation stays float (weights still quantized): conv_in reads the noisy latent
+    # itself, and one int8 scale over it cost most of the w8a8 loss (docs/decisions.md, variant taq-w8a8-qin)
     float_inputs: tuple[str, ...] = ("conv_in",)
 
     @property
@@ -51,15 +49,14 @@ def spec_quanto_w8() -> QuantSpec:
 def spec_quanto_w4() -> QuantSpec:
     """Plain int4 weights (group-wise, packed), float activations, every layer incl. attn2 K/V.
 
-    Stored by our own packed-int4 layers: quanto's qint4 path JIT-compiles a C++ extension on first
-    use (measured 235 s here, and it needs g++ and a writable site-packages).
+    Stored by our own packed-int4 layers, not quanto's qint4, which compiles a C++ extension on first use
+    (docs/decisions.md).
     """
     return QuantSpec("quanto-w4", "taq", weight_bits=4, kv_weights_high_precision=False, cache_kv=False)
 
 
-# int4 group size of the a8 specs (naive and TAQ alike, so the ablation differs only in protection).
-# One fp16 scale per 32 weights (4.5 bits/weight, llama.cpp's Q4_0 block) instead of per 128: on the
-# demo world +4..5 dB PSNR at w4a8 for +0.5% bytes (bench fidelity, variant taq-w4a8-g128).
+# int4 group size of the a8 specs (naive and TAQ alike, so the ablation differs only in protection):
+# one fp16 scale per 32 weights, as llama.cpp's Q4_0 (docs/decisions.md, variant taq-w4a8-g128).
 A8_INT4_GROUP = 32
 
 

@@ -518,6 +518,36 @@ def probe_quantize_cache_full_injected(work: Path) -> str:
     return _quantize_full_cache(work, inject=True)
 
 
+def probe_generate_cache_full(work: Path) -> str:
+    """generate --quant with a cache that cannot take the artifact: the image is still made (quantized in
+    memory for this session), exit 0, nothing half-written in the cache."""
+    from engine import quantize as q
+
+    home = work / "home"
+    ckpt = tiny_checkpoint(work / "models" / "tiny.safetensors")
+    out = work / "outs" / "image.png"
+    real_save = q.save_artifact
+
+    def no_room(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(home / "cache"))
+
+    q.save_artifact = no_room
+    try:
+        with personalq_home(home):
+            code, _, err = call_main(["generate", "a photo of a dog", "--checkpoint", str(ckpt), "--steps", "2",
+                                      "--width", "64", "--height", "64", "--quant", "taq-w8a8", "--seed", "1",
+                                      "--out", str(out), "--db", str(work / "catalog.sqlite"), "--quiet"])
+    finally:
+        q.save_artifact = real_save
+    check(code == 0, f"exit {code}: {err[-300:]!r}")
+    check(out.is_file() and out.stat().st_size > 0, "no image")
+    from engine.png_info import read_png_parameters
+
+    check(read_png_parameters(out).get("quant_spec") == "taq-w8a8", "the image does not say taq-w8a8")
+    no_leftovers(home)
+    return "image written with taq-w8a8 quantized in memory; nothing cached"
+
+
 def probe_quantize_cache_full_tmpfs(work: Path) -> str:
     home = work / "home"
     (home / "cache").mkdir(parents=True)
@@ -758,6 +788,7 @@ PROBES = [
     ("index-db-unopenable", "injected", probe_index_db_unopenable_injected),
     ("quantize-cache-full", "injected", probe_quantize_cache_full_injected),
     ("quantize-cache-full", "tmpfs", probe_quantize_cache_full_tmpfs),
+    ("generate-cache-full", "injected", probe_generate_cache_full),
     ("manifest-not-object", "plain", probe_manifest_not_an_object),
     ("select-non-utf8", "plain", probe_select_non_utf8),
     ("generate-non-utf8-checkpoint", "plain", probe_generate_non_utf8_checkpoint),

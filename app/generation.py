@@ -77,6 +77,8 @@ class Selection:
     is_base: bool = False
     prediction_type: str | None = None
     sha256: str | None = None
+    weight: float = 1.0  # a LoRA's strength
+    extras: list = field(default_factory=list)  # more LoRAs/embeddings on the same base (a style on a subject)
 
     @classmethod
     def from_card(cls, card: Card, is_base: bool = False) -> "Selection":
@@ -176,15 +178,32 @@ def config_dir_for(selection: Selection, settings: Settings, store, base: str | 
     return str(base)
 
 
+class CannotCompose(ValueError):
+    """Two personalizations that cannot run together (another base family, or a full checkpoint as an add-on)."""
+
+
+def add_extra(selection: Selection, extra: Selection) -> None:
+    """Put a LoRA or embedding on top of the selection (a style on a subject), checking that they fit together."""
+    if extra.kind not in ADDON_KINDS:
+        raise CannotCompose(f"{extra.name} is a full checkpoint: it can be the model, not an add-on")
+    families = {family_of(s.base_model) for s in (selection, extra) if s.base_model in FAMILY_LABEL}
+    if len(families) > 1:
+        raise CannotCompose(f"{extra.name} is for {FAMILY_LABEL[family_of(extra.base_model)]}, "
+                            f"{selection.name} for {FAMILY_LABEL[family_of(selection.base_model)]}")
+    if extra.path != selection.path and all(e.path != extra.path for e in selection.extras):
+        selection.extras.append(extra)
+
+
 def model_ref(selection: Selection, settings: Settings, store, quant_spec: str, base: str | None = None):
     """The engine's ModelRef for a selection: base, config folder, prediction type and trigger settled here."""
     from engine.pool import ModelRef
 
+    addons = tuple((e.kind, e.path, e.weight if e.kind == "lora" else e.trigger or "") for e in selection.extras)
     return ModelRef(path=selection.path, kind=selection.kind, base_model=selection.base_model,
                     base_path=base_path_for(selection, settings, store, base),
                     trigger=selection.trigger if selection.kind == "textual_inversion" else None,
                     quant_spec=quant_spec, config_dir=config_dir_for(selection, settings, store, base),
-                    prediction_type=selection.prediction_type)
+                    prediction_type=selection.prediction_type, weight=selection.weight, addons=addons)
 
 
 def native_settings(selection: Selection, settings: Settings, store, base: str | None = None) -> dict:
@@ -222,9 +241,9 @@ def file_hash(selection: Selection) -> str | None:
     return sha256_file(selection.path) if Path(selection.path).is_file() else None
 
 
-def lora_tag(selection: Selection, weight: float = 1.0) -> str:
+def lora_tag(selection: Selection) -> str:
     """A1111's prompt syntax for a LoRA, so the PNG's prompt reproduces it there."""
-    return f"<lora:{Path(selection.path).stem}:{weight:g}>"
+    return f"<lora:{Path(selection.path).stem}:{selection.weight:g}>"
 
 
 def generation_request(job: GenerationJob, settings: Settings, store, base: str | None = None):
@@ -238,7 +257,8 @@ def generation_request(job: GenerationJob, settings: Settings, store, base: str 
         width=p.width, height=p.height, scheduler=job.scheduler, trigger=sel.trigger, quant_spec=p.quant_spec,
         checkpoint=sel.path, checkpoint_hash=file_hash(sel) if sel.kind not in ADDON_KINDS else None,
         base_model=sel.base_model, base_checkpoint=base_path,
-        loras=[lora_tag(sel)] if sel.kind == "lora" else [],
+        loras=[lora_tag(s) for s in [sel, *sel.extras] if s.kind == "lora"],
+        extra_triggers=[e.trigger for e in sel.extras if e.trigger],
         base_hash=_base_hash(base_path) if base_path else None,
     )
 

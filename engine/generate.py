@@ -54,6 +54,7 @@ class GenerationRequest:
     base_checkpoint: str | None = None  # the base a LoRA/embedding ran on
     base_hash: str | None = None  # its sha256 when it is a single file
     loras: list[str] = field(default_factory=list)  # A1111 prompt tags of the LoRAs applied, "<lora:name:1>"
+    extra_triggers: list[str] = field(default_factory=list)  # more personalizations' triggers: TAQ keeps them all
 
 
 @dataclass
@@ -153,15 +154,18 @@ def latent_preview(latents, family: str = "sd"):
     return Image.fromarray(rgb, "RGB")
 
 
-def _set_trigger_positions(pipe, prompt: str, trigger: str | None) -> list[int]:
-    """Tell TAQ processors (when the UNet has them) which token positions hold the trigger; [] otherwise."""
+def _set_trigger_positions(pipe, prompt: str, triggers: list[str | None]) -> list[int]:
+    """Tell TAQ processors (when the UNet has them) which token positions hold the triggers (a subject's and a
+    style's alike); [] otherwise."""
     from engine.quantize import set_trigger_positions, trigger_token_positions
 
-    positions = []
-    if trigger and trigger.strip():
-        if hasattr(pipe, "maybe_convert_prompt"):  # a multi-vector embedding's token expands first
-            prompt = pipe.maybe_convert_prompt(prompt, pipe.tokenizer)
-        positions = list(trigger_token_positions(pipe.tokenizer, prompt, trigger))
+    positions: set[int] = set()
+    triggers = [t for t in triggers if t and t.strip()]
+    if triggers and hasattr(pipe, "maybe_convert_prompt"):  # a multi-vector embedding's token expands first
+        prompt = pipe.maybe_convert_prompt(prompt, pipe.tokenizer)
+    for trigger in triggers:
+        positions.update(trigger_token_positions(pipe.tokenizer, prompt, trigger))
+    positions = sorted(positions)
     updated = set_trigger_positions(pipe.unet, positions)  # also clears stale positions of a previous prompt
     return positions if updated else []
 
@@ -191,7 +195,7 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
     # 2. scheduler, TAQ trigger positions, generator (CPU generator: same noise on every device)
     pipe.scheduler = make_scheduler(pipe, request.scheduler)
     params["prediction_type"] = pipe.scheduler.config.get("prediction_type")  # SD 2.x: epsilon or v
-    params["trigger_positions"] = _set_trigger_positions(pipe, request.prompt, request.trigger)
+    params["trigger_positions"] = _set_trigger_positions(pipe, request.prompt, [request.trigger, *request.extra_triggers])
     generator = torch.Generator(device="cpu").manual_seed(seed)
     family = "sdxl" if type(pipe).__name__.startswith("StableDiffusionXL") else "sd"
     state = {"steps": 0, "cancelled": False}

@@ -384,19 +384,25 @@ def detach_hooked_lora(lora: HookedLora) -> None:
 
 def apply_lora(pipe, path, adapter_name: str | None = None, scale: float = 1.0) -> str:
     """Make the LoRA at `path` the one active adapter (read once per pipeline, then swapped by hooks)."""
-    loras = pipe.__dict__.setdefault("_pq_loras", {})
-    name = adapter_name or adapter_name_for(path)
-    if name not in loras:
-        loras[name] = read_hooked_lora(pipe, path, name)
-    for other in loras.values():
-        if other.name != name:
-            detach_hooked_lora(other)
-    lora = loras[name]
-    if lora.handles and lora.weight != scale:
-        detach_hooked_lora(lora)
-    attach_hooked_lora(pipe, lora, scale)
-    lora.weight = scale
-    return name
+    return apply_loras(pipe, [(path, scale)], [adapter_name or adapter_name_for(path)])[0]
+
+
+def apply_loras(pipe, loras: list[tuple[str, float]], names: list[str] | None = None) -> list[str]:
+    """Make exactly these LoRAs active, each at its own weight (a subject plus a style): their hooks add up
+    on the same layers; every other LoRA read on this pipeline is detached. Returns their adapter names."""
+    known = pipe.__dict__.setdefault("_pq_loras", {})
+    names = names or [adapter_name_for(path) for path, _ in loras]
+    for (path, _), name in zip(loras, names):
+        if name not in known:
+            known[name] = read_hooked_lora(pipe, path, name)
+    wanted = dict(zip(names, (weight for _, weight in loras)))
+    for lora in known.values():
+        if lora.name not in wanted or lora.weight != wanted[lora.name]:
+            detach_hooked_lora(lora)
+    for name, weight in wanted.items():
+        attach_hooked_lora(pipe, known[name], weight)
+        known[name].weight = weight
+    return names
 
 
 def deactivate_loras(pipe) -> None:

@@ -34,6 +34,19 @@ class ModelRef:
     quant_spec: str = "none"
     config_dir: str | None = None
     prediction_type: str | None = None
+    weight: float = 1.0  # a LoRA's strength
+    # more personalizations on the same base, applied with this one: (kind, path, weight or TI token)
+    addons: tuple = ()
+
+    def loras(self) -> list[tuple[str, float]]:
+        """Every LoRA this ref runs with, (path, weight), its own first."""
+        own = [(self.path, self.weight)] if self.kind == "lora" else []
+        return own + [(path, float(extra)) for kind, path, extra in self.addons if kind == "lora"]
+
+    def embeddings(self) -> list[tuple[str, str | None]]:
+        """Every textual inversion this ref runs with, (path, token)."""
+        own = [(self.path, self.trigger)] if self.kind == "textual_inversion" else []
+        return own + [(path, extra or None) for kind, path, extra in self.addons if kind == "textual_inversion"]
 
     @property
     def is_addon(self) -> bool:
@@ -55,7 +68,7 @@ class _Entry:
     pipe: object
     nbytes: int
     adapters: "OrderedDict[str, str]" = field(default_factory=OrderedDict)  # adapter name -> LoRA path, LRU order
-    active: str | None = None  # active adapter name
+    active: tuple | None = None  # the active LoRAs, ((adapter name, weight), ...)
     tokens: set = field(default_factory=set)  # textual-inversion tokens loaded
     users: int = 0  # generations running on it: never evicted while > 0
 
@@ -175,21 +188,24 @@ class PipelinePool:
 
         pipe = entry.pipe
         changed = False
-        if ref.kind == "lora":
-            name = loading.adapter_name_for(ref.path)
-            if entry.active != name:
-                loading.apply_lora(pipe, ref.path, adapter_name=name)
-                entry.active, changed = name, True
-            entry.adapters[name] = ref.path
-            entry.adapters.move_to_end(name)
-            while len(entry.adapters) > MAX_CACHED_ADAPTERS:  # forget the least recently used LoRA
+        loras = ref.loras()
+        if loras:
+            names = [loading.adapter_name_for(path) for path, _ in loras]
+            active = tuple(zip(names, (weight for _, weight in loras)))
+            if entry.active != active:
+                loading.apply_loras(pipe, loras, names)
+                entry.active, changed = active, True
+            for name, (path, _) in zip(names, loras):
+                entry.adapters[name] = path
+                entry.adapters.move_to_end(name)
+            while len(entry.adapters) > max(MAX_CACHED_ADAPTERS, len(loras)):  # forget the least recently used
                 old, _ = entry.adapters.popitem(last=False)
                 loading.remove_lora(pipe, old)
         elif entry.active is not None:
             loading.deactivate_loras(pipe)
             entry.active, changed = None, True
-        if ref.kind == "textual_inversion":
-            token = loading.apply_textual_inversion(pipe, ref.path, ref.trigger)
+        for path, token in ref.embeddings():
+            token = loading.apply_textual_inversion(pipe, path, token)
             if token not in entry.tokens:
                 entry.tokens.add(token)
                 changed = True

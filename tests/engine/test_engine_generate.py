@@ -185,3 +185,16 @@ def test_trigger_positions_reach_the_taq_processors():
     generate(quantized, req(prompt="a photo of a dog"))  # no trigger: positions cleared
     assert all(p.trigger_positions == [] for p in taq_processors(quantized.unet))
     assert generate(build_tiny_pipeline(), req(trigger="sks")).params["trigger_positions"] == []  # float UNet
+
+
+def test_taq_keeps_every_trigger_of_a_composed_prompt():
+    """A subject's and a style's triggers in one prompt: TAQ gets the token positions of both."""
+    from engine.quantize import apply_quant_spec, trigger_token_positions
+
+    quantized = build_tiny_pipeline(seed=0)
+    apply_quant_spec(quantized, "taq-w8a8")
+    prompt = "a photo of sks dog in zqx style"
+    result = generate(quantized, req(prompt=prompt, trigger="sks", extra_triggers=["zqx style"]))
+    both = set(trigger_token_positions(quantized.tokenizer, prompt, "sks"))
+    both |= set(trigger_token_positions(quantized.tokenizer, prompt, "zqx style"))
+    assert result.params["trigger_positions"] == sorted(both) and len(both) >= 3

@@ -97,6 +97,27 @@ def test_lora_swap_on_quantized_pooled_base_equals_fresh_quantize(files):
         np.testing.assert_allclose(image(pipe), img_b, atol=1e-6)
 
 
+def test_two_loras_at_once_each_with_its_weight_on_one_resident_base(files):
+    """A subject and a style together: both hooks add up; weights matter; dropping one gives the other alone."""
+    pool = PipelinePool(budget_bytes=2**30)
+    a, b = str(files["lora_a"]), str(files["lora_b"])
+    ref = lambda **kw: ModelRef(path=a, kind="lora", base_path=str(files["ckpt"]), **kw)  # noqa: E731
+    with pool.session(ref()) as pipe:
+        img_a = image(pipe)
+    with pool.session(ref(addons=(("lora", b, 1.0),))) as pipe:
+        img_ab = image(pipe)
+    with pool.session(ref(addons=(("lora", b, 0.3),))) as pipe:
+        img_ab_light = image(pipe)
+    with pool.session(ref()) as pipe:
+        img_a_again = image(pipe)
+    assert pool.loads == 1
+    np.testing.assert_allclose(img_a, img_a_again, atol=1e-6)  # the style went away with its chip
+    assert np.abs(img_ab - img_a).max() > 0.01 and np.abs(img_ab - img_ab_light).max() > 0.001
+    fresh = loading.load_base(files["ckpt"])
+    loading.apply_loras(fresh, [(a, 1.0), (b, 1.0)])
+    np.testing.assert_allclose(img_ab, image(fresh), atol=1e-6)  # the same as both applied by hand
+
+
 def test_addon_without_base_is_a_clear_error(files):
     pool = PipelinePool(budget_bytes=2**30)
     with pytest.raises(loading.BaseModelMissing, match="sd15"):

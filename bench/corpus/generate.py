@@ -2,7 +2,7 @@
 
     python -m bench.corpus.generate OUT [--libraries 5] [--concepts 90] [--seed 2026]
 
-Writes OUT/lib0 .. OUT/libN-1, each with `library/`, `requests.jsonl` and `concepts.json`, and
+Writes OUT/lib0 .. OUT/libN-1 (the last is the sealed split, the one before it the check split), each with `library/`, `requests.jsonl` and `concepts.json`, and
 OUT/manifest.json (split of each library, counts, and the corpus hash the fitted weights record).
 
 How labels are made: every concept is a set of canonical facts (subject word, attributes, name,
@@ -27,7 +27,11 @@ from pathlib import Path
 from bench.corpus import formats as F
 from bench.corpus import pools as P
 
-SPLITS = {0: "fit", 1: "fit", 2: "fit", 3: "check", 4: "sealed"}  # by library index; others are "fit"
+def split_of(lib: int, n_libraries: int) -> str:
+    """The last library is sealed, the one before it is the check split, the rest are fitted on."""
+    return "sealed" if lib == n_libraries - 1 else "check" if lib == n_libraries - 2 else "fit"
+
+
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                "November", "December"]
 
@@ -62,6 +66,8 @@ class Concept:
         out = {self.trigger.lower()}
         for words in self.slot_facts.values():
             out |= set(words)
+        if self.lang == "en":  # a broader word fits what the card shows ("hound" for a beagle)
+            out |= {h for h, members in P.HYPERNYMS.items() if out & set(members)}
         return out | set(P.DOMAIN_WORDS.get(self.domain, []))
 
     def newest(self, base: str | None = None) -> FileSpec:
@@ -106,10 +112,13 @@ def make_concept(domain: str, rng: random.Random, names: dict[str, list[str]], l
         color = like.slots["color"] if like and rng.random() < 0.4 else rng.choice(P.PET_COLORS)
         quirk, qkey = rng.choice(P.PET_QUIRKS)
         name = names["pets"].pop()
+        if names.get("shared") and rng.random() < 0.12:
+            name = rng.choice(names["shared"])  # named after someone in the family
         slots = {"head": head, "breed": breed, "color": color, "quirk": quirk, "name": name.title()}
         facts = {"head": [head], "breed": breed.split(), "color": [color], "quirk": [qkey], "name": [name]}
         desc = rng.choice(["{Name}, our {color} {breed} {head} {quirk}.", "My {head} {Name}: a {color} {breed} {quirk}.",
-                           "{color} {breed} {head} {quirk}. Trained on 30 photos of {Name}."])
+                           "{color} {breed} {head} {quirk}. Trained on 30 photos of {Name}.",
+                           "{Name}, {color} {breed}, {quirk}.", "Our {breed} {Name} ({color}) {quirk}."])
         display = rng.choice(["{Name} the {Breed}", "{name}_{breed_}", "{Name}", "{Name} ({color} {breed})"])
         tags = [head, breed, color]
         templates = ["my {head}", "our {color} {head}", "the {breed}", "the {color} {breed}", "my {head} {quirk}",
@@ -119,6 +128,7 @@ def make_concept(domain: str, rng: random.Random, names: dict[str, list[str]], l
         head = P.PEOPLE[relation]
         look, lwords = rng.choice(P.PEOPLE_LOOKS)
         name = names["people"].pop()
+        names.setdefault("shared", []).append(name)
         slots = {"head": head, "relation": relation, "look": look, "name": name.title()}
         facts = {"head": [head], "relation": [relation], "look": lwords, "name": [name]}
         desc = rng.choice(["My {relation} {Name}, with {look}.", "{Name} ({relation}) -- photos from the holidays, {look}.",
@@ -244,7 +254,8 @@ def build_concepts(lib: int, n_libs: int, n_concepts: int, seed: int) -> tuple[l
         facts_ = parts["slot_facts"]
         key = (domain, tuple(facts_["head"]), tuple(facts_.get("breed") or facts_.get("attr") or facts_.get("adj")
                                                  or facts_.get("modifier") or facts_.get("pose") or facts_.get("name")))
-        if key in seen_keys or (("name", tuple(facts_.get("name", []))) in seen_keys and "name" in facts_):
+        if key in seen_keys or (("name", tuple(facts_.get("name", []))) in seen_keys and "name" in facts_
+                                and domain != "pets"):
             continue
         seen_keys.add(key)
         if "name" in facts_:
@@ -386,6 +397,15 @@ STYLE_SHAPES = ["{subject} {s}", "paint {subject} {s}", "{subject}, {s}", "I'd l
 POSE_SUBJECTS = ["a dancer", "an old fisherman", "a woman in a park", "a kid on a beach", "a chef", "a climber"]
 
 
+_SCENES = list(P.SCENES)
+
+
+def set_neutral_scenes(concepts: list[Concept]) -> None:
+    """Keep only scenes none of whose words is a fact of a concept (a scene must never decide a label)."""
+    facts = set().union(*(c.facts for c in concepts))
+    _SCENES[:] = [s for s in P.SCENES if not set(words_of(s)) & facts]
+
+
 def lib_rng(lib: int, seed: int) -> random.Random:
     return random.Random(seed * 7919 + lib)
 
@@ -407,10 +427,10 @@ def sentence(ref: str, c: Concept, rng: random.Random) -> str:
     if c.domain == "styles":
         return rng.choice(STYLE_SHAPES).format(subject=rng.choice(P.STYLE_SUBJECTS), s=ref)
     if c.domain == "poses":
-        return f"{rng.choice(POSE_SUBJECTS)} {ref} {rng.choice(P.SCENES)}"
+        return f"{rng.choice(POSE_SUBJECTS)} {ref} {rng.choice(_SCENES)}"
     if c.domain == "clothing":
-        return f"{rng.choice(POSE_SUBJECTS)} {ref} {rng.choice(P.SCENES)}"
-    scene = rng.choice(P.SCENES)
+        return f"{rng.choice(POSE_SUBJECTS)} {ref} {rng.choice(_SCENES)}"
+    scene = rng.choice(_SCENES)
     return rng.choice(SHAPES).format(s=ref, scene=scene, Scene=scene[:1].upper() + scene[1:])
 
 
@@ -496,6 +516,7 @@ def version_cues(c: Concept, today: date, rng: random.Random) -> list[tuple[str,
 
 def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_target: int) -> list[dict]:
     rng = lib_rng(lib, seed)
+    set_neutral_scenes(concepts)
     lab = Labeller(concepts)
     rows: list[dict] = []
     seen: set[str] = set()
@@ -528,7 +549,7 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
         has_name = "name" in c.slots
         if kind == "trigger":
             ref = c.trigger if rng.random() < 0.8 else c.trigger.upper()
-            text = sentence(ref, c, rng) if rng.random() < 0.6 else f"{ref} {rng.choice(P.SCENES)}"
+            text = sentence(ref, c, rng) if rng.random() < 0.6 else f"{ref} {rng.choice(_SCENES)}"
             add(text, select_row(c), ["trigger"] + (["style"] if c.domain == "styles" else []))
         elif kind == "name" and (has_name or c.lang == "en"):
             refs = [t for t in c.templates if "{Name}" in t or "{name}" in t] or [c.display]
@@ -555,7 +576,7 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
             stem = Path(f.rel).stem if f.fmt != "peft" else Path(f.rel).parent.name
             if stem == "pytorch_lora_weights" or stem == c.trigger:
                 continue
-            text = rng.choice([f"use {stem} for {rng.choice(P.STYLE_SUBJECTS)}", f"{stem}: {rng.choice(P.SCENES)}",
+            text = rng.choice([f"use {stem} for {rng.choice(P.STYLE_SUBJECTS)}", f"{stem}: {rng.choice(_SCENES)}",
                                f"with {stem}.safetensors, {rng.choice(P.STYLE_SUBJECTS)}"])
             add(text, select_row(c, f, pinned=True), ["filename"])
         elif kind == "typo":
@@ -596,8 +617,8 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
             cue, f, tag = rng.choice(cues)
             refs = [c.trigger] + ([c.slots["name"]] if has_name else []) + [render_ref(t, c, rng) for t in unique_refs(c)]
             ref = rng.choice(refs)
-            text = rng.choice([f"{ref}, {cue}, {rng.choice(P.SCENES)}", f"{cue} of {ref} {rng.choice(P.SCENES)}",
-                               f"{ref} {rng.choice(P.SCENES)} ({cue})", f"use {cue} of {ref}"])
+            text = rng.choice([f"{ref}, {cue}, {rng.choice(_SCENES)}", f"{cue} of {ref} {rng.choice(_SCENES)}",
+                               f"{ref} {rng.choice(_SCENES)} ({cue})", f"use {cue} of {ref}"])
             add(text, select_row(c, f, pinned=True) if f else {"expect": "none"}, ["version", tag])
         elif kind == "negation":
             # a cue several concepts share, and a word (or name) of the one to leave out
@@ -616,9 +637,32 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
                     ref = render_ref(t, c, rng)
                     text = rng.choice([f"{sentence(ref, c, rng)}, not the {word} one",
                                        f"{sentence(ref, c, rng)} but not {word}",
-                                       f"{ref} (not {word}) {rng.choice(P.SCENES)}"])
+                                       f"{ref} (not {word}) {rng.choice(_SCENES)}"])
                     add(text, label_row(found), ["negation"])
                     break
+
+    # broader words ("a hound", "one of my grandparents"): one concept -> select, two to four -> clarify
+    for hyper, phrases in P.HYPERNYM_PHRASES.items():
+        found = lab.matches({hyper})
+        if not 1 <= len(found) <= 4:
+            continue
+        for _ in range(2 if len(found) > 1 else 1):
+            ref = rng.choice(phrases)
+            c = found[0]
+            if c.domain == "clothing":
+                ref = "wearing " + ref
+            text = sentence(ref, c, rng) if c.domain not in ("styles",) else rng.choice(STYLE_SHAPES).format(
+                subject=rng.choice(P.STYLE_SUBJECTS), s=ref)
+            add(text, label_row(found), ["clarify" if len(found) > 1 else "paraphrase", "category"])
+    # one name, two concepts (a pet named after grandpa): the name alone asks
+    by_name: dict[str, list[Concept]] = {}
+    for c in concepts:
+        if "name" in c.slot_facts:
+            by_name.setdefault(c.slot_facts["name"][0], []).append(c)
+    for name, group in by_name.items():
+        if len(group) >= 2:
+            for _ in range(2):
+                add(sentence(name.title(), group[0], rng), label_row(lab.matches({name})), ["clarify", "name"])
 
     # ambiguous requests: a cue two to four concepts share
     groups = []
@@ -651,26 +695,34 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
             break
         what = rng.choice(absent)
         shape = rng.random()
-        if shape < 0.3 and attrs:
+        present_breeds = {b for c in concepts for b in [c.slots.get("breed")] if b}
+        absent_breeds = [(b, h) for c in concepts if c.domain == "pets" for h in [c.head]
+                         for b in P.PETS[h] if b not in present_breeds]
+        if shape < 0.25 and attrs:
             ref = f"a {rng.choice(attrs)} {what}"
-        elif shape < 0.45:
+        elif shape < 0.35:
             ref = f"my {what}"
-        elif shape < 0.6:
+        elif shape < 0.45:
             ref = rng.choice(P.ABSENT_NAMES).title()
+        elif shape < 0.55:
+            ref = f"my {rng.choice(P.ABSENT_RELATIONS)}"
+        elif shape < 0.62:
+            ref = f"portrait of {rng.choice(P.FAMOUS).title()}"
+        elif shape < 0.75 and absent_breeds:
+            ref = f"a {rng.choice(absent_breeds)[0]}"  # the library holds that animal, not that breed
         else:
             ref = f"a {what}"
-        text = rng.choice(SHAPES).format(s=ref, scene=(sc := rng.choice(P.SCENES)), Scene=sc.capitalize())
+        text = rng.choice(SHAPES).format(s=ref, scene=(sc := rng.choice(_SCENES)), Scene=sc.capitalize())
         add(text, {"expect": "none"}, ["none"])
     return rows
 
 
 # ---------------------------------------------------------------------------------------------
 
-def write_corpus(out: Path, n_libraries: int = 5, n_concepts: int = 90, seed: int = 2026,
-                 requests_per_concept: float = 5.0, splits: dict | None = None) -> dict:
+def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: int = 2026,
+                 requests_per_concept: float = 5.0) -> dict:
     """Write every library with its requests; return the manifest (also written to OUT/manifest.json)."""
     out = Path(out)
-    splits = splits or SPLITS
     manifest = {"seed": seed, "libraries": []}
     digest = hashlib.sha256()
     for lib in range(n_libraries):
@@ -694,7 +746,7 @@ def write_corpus(out: Path, n_libraries: int = 5, n_concepts: int = 90, seed: in
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["expect"]] = counts.get(r["expect"], 0) + 1
-        manifest["libraries"].append({"name": f"lib{lib}", "split": splits.get(lib, "fit"), "today": today.isoformat(),
+        manifest["libraries"].append({"name": f"lib{lib}", "split": split_of(lib, n_libraries), "today": today.isoformat(),
                                       "concepts": len(concepts), "files": sum(len(c.files) for c in concepts),
                                       "requests": len(rows), "expect": counts})
     manifest["hash"] = digest.hexdigest()[:16]
@@ -706,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.corpus.generate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path)
-    p.add_argument("--libraries", type=int, default=5)
+    p.add_argument("--libraries", type=int, default=10)
     p.add_argument("--concepts", type=int, default=90)
     p.add_argument("--seed", type=int, default=2026)
     args = p.parse_args(argv)

@@ -102,13 +102,12 @@ DOMAIN_WORDS = {"pets": ["pet", "animal"], "people": ["person"], "styles": ["sty
 # surface forms a paraphrase may use for a canonical fact word
 SYNONYMS = {
     "cat": ["kitty", "feline", "kitty cat"], "dog": ["pup", "doggo", "pooch", "puppy"], "rabbit": ["bunny"],
-    "horse": ["pony"], "parrot": ["bird"], "woman": ["lady"], "man": ["guy", "gentleman"], "girl": ["kid"],
-    "boy": ["kid", "lad"], "grandmother": ["grandma", "nana", "granny"], "grandfather": ["grandpa", "granddad"],
+    "parrot": ["bird"], "woman": ["lady"], "man": ["guy", "gentleman"], "boy": ["lad"], "grandmother": ["grandma", "nana", "granny"], "grandfather": ["grandpa", "granddad"],
     "sister": ["sis"], "brother": ["bro"], "orange": ["ginger"], "grey": ["gray"], "golden": ["gold"],
     "cafe": ["coffee shop"], "cabin": ["log hut", "cottage"], "harbor": ["port"], "lighthouse": ["light tower"],
-    "guitar": ["six-string"], "mug": ["cup"], "lamp": ["light"], "sneaker": ["trainer", "running shoe"],
+    "guitar": ["six-string"], "mug": ["cup"], "sneaker": ["trainer", "running shoe"],
     "watercolor": ["watercolour", "aquarelle"], "armchair": ["chair"], "backpack": ["rucksack"],
-    "motorcycle": ["motorbike"], "van": ["camper"], "truck": ["pickup"], "sweater": ["jumper"], "pizza": ["pie"],
+    "motorcycle": ["motorbike"], "van": ["camper"], "truck": ["pickup"], "sweater": ["jumper"], 
     "raincoat": ["rain jacket"], "boots": ["shoes"], "sleepy": ["lazy"], "vintage": ["old-school", "retro"],
     "neighbor": ["neighbour"], "coworker": ["colleague"], "pet": ["furry friend"], "style": ["look", "aesthetic"],
     "homemade": ["home-made"], "spicy": ["hot"], "tram": ["streetcar"], "canoe": ["kayak"], "abandoned": ["derelict"],
@@ -181,3 +180,27 @@ RAMBLE_HEAD = ["so I've been meaning to make something for the fridge door, coul
                "I'm not sure this is possible but here goes:", "for the newsletter this month I'd love"]
 RAMBLE_TAIL = ["thanks so much!", "nothing too fancy, just nice colors I guess", "if that makes sense lol",
                "it doesn't have to be perfect", "she'll love it", "whatever looks best to you"]
+
+# broader words a person uses for a group of subjects; they are facts of the concepts (so they label
+# requests) but cards rarely say them: "a hound" for a beagle and a greyhound
+HYPERNYMS = {
+    "hound": ["beagle", "greyhound", "dachshund"], "bird": ["macaw", "cockatoo", "cockatiel", "budgie"],
+    "grandparent": ["grandmother", "grandfather"], "sibling": ["sister", "brother"], "kid": ["niece", "nephew", "daughter", "son"],
+    "boat": ["sailboat", "canoe"], "train": ["locomotive", "tram"], "dessert": ["cake", "macarons", "gelato", "tiramisu", "pie"],
+    "noodles": ["ramen"], "shoes": ["boots", "sneaker"], "instrument": ["guitar", "violin", "accordion"],
+    "coat": ["raincoat", "jacket", "poncho"], "printmaking": ["linocut", "woodcut", "risograph", "cyanotype"],
+    "painting": ["watercolor", "gouache"], "drawing": ["charcoal", "ink", "pastel"],
+    "building": ["lighthouse", "cabin", "temple", "library", "windmill", "castle", "observatory", "chapel", "bakery", "barn"],
+    "waterside": ["harbor", "pier", "lagoon", "waterfall"],
+}
+HYPERNYM_PHRASES = {
+    "hound": ["a hound", "a hound dog"], "bird": ["my bird", "a pet bird"], "grandparent": ["one of my grandparents", "a grandparent"],
+    "sibling": ["my sibling", "one of my siblings"], "kid": ["one of the kids", "my kid"], "boat": ["the boat", "a boat on the water"],
+    "train": ["the train"], "dessert": ["a dessert", "something sweet"], "noodles": ["a bowl of noodles"],
+    "shoes": ["the shoes"], "instrument": ["a musical instrument", "the instrument"], "coat": ["the coat"],
+    "printmaking": ["a print", "as a printmaking piece"], "painting": ["as a painting", "a painted look"],
+    "drawing": ["as a drawing", "a hand-drawn look"], "building": ["the building", "an old building"],
+    "waterside": ["somewhere by the water", "a spot by the water"],
+}
+ABSENT_RELATIONS = ["stepdad", "goddaughter", "mother-in-law", "fiance", "roommate", "landlord", "grandson", "pen pal"]
+FAMOUS = ["albert einstein", "frida kahlo", "napoleon", "cleopatra", "mozart", "marie curie"]

@@ -1,0 +1,172 @@
+"""The fitted Check-in decision: per-concept probabilities, then select / clarify / none.
+
+The probability is a small gradient-boosted tree ensemble (fitted with scikit-learn by
+scripts/fit_checkin.py, evaluated here with numpy alone, so the app needs no scikit-learn) or, as a
+fallback kind, a logistic model. The trees, the two thresholds and the hash of the corpus they were
+fitted on live in `checkin_weights.json`. Rule: every concept whose
+probability clears `min_p` and is at least `ratio` of the best one is a reading of the request; none
+-> "none", one -> "selected", several -> "clarify" with those (at most MAX_OPTIONS).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS_PATH = Path(__file__).with_name("checkin_weights.json")
+MAX_OPTIONS = 4  # concepts in one question
+
+
+class WeightsMissing(FileNotFoundError):
+    """checkin_weights.json is absent or does not match the feature list: run scripts/fit_checkin.py."""
+
+
+@dataclass
+class Tree:
+    """One regression tree: node arrays; a sample goes left when x[feature] <= threshold."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf: np.ndarray
+    value: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        node = np.zeros(len(x), dtype=np.int64)
+        for _ in range(64):  # deeper than any fitted tree
+            active = ~self.leaf[node]
+            if not active.any():
+                break
+            idx = np.nonzero(active)[0]
+            go_left = x[idx, self.feature[node[idx]]] <= self.threshold[node[idx]]
+            node[idx] = np.where(go_left, self.left[node[idx]], self.right[node[idx]])
+        return self.value[node]
+
+    def to_json(self) -> dict:
+        return {"feature": self.feature.tolist(), "threshold": [float(t) for t in self.threshold],  # exact: splits sit on sample values
+                "left": self.left.tolist(), "right": self.right.tolist(), "leaf": self.leaf.astype(int).tolist(),
+                "value": [round(float(v), 7) for v in self.value]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Tree":
+        return cls(np.array(d["feature"], dtype=np.int64), np.array(d["threshold"], dtype=np.float64),
+                   np.array(d["left"], dtype=np.int64), np.array(d["right"], dtype=np.int64),
+                   np.array(d["leaf"], dtype=bool), np.array(d["value"], dtype=np.float64))
+
+
+_MODEL_KEYS = {"kind", "features", "mean", "scale", "coef", "intercept", "baseline", "trees", "thresholds"}
+
+
+@dataclass
+class DecisionModel:
+    features: list[str]
+    kind: str = "trees"  # trees | logistic
+    trees: list[Tree] = field(default_factory=list)
+    baseline: float = 0.0
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    coef: np.ndarray | None = None
+    intercept: float = 0.0
+    thresholds: dict = field(default_factory=lambda: {"min_p": 0.5, "ratio": 0.5})
+    info: dict = field(default_factory=dict)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(n, features) -> (n,) probability that each concept is one the user means."""
+        if x.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        if self.kind == "trees":
+            z = self.baseline + sum(tree.predict(x) for tree in self.trees)
+        else:
+            z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "features": list(self.features), "thresholds": self.thresholds}
+        if self.kind == "trees":
+            out |= {"baseline": round(float(self.baseline), 7), "trees": [t.to_json() for t in self.trees]}
+        else:
+            out |= {"mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
+                    "coef": self.coef.round(6).tolist(), "intercept": round(float(self.intercept), 6)}
+        # the record (corpus hash, metrics) first, the numbers last, so the file reads from the top
+        return {**self.info, **out}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "DecisionModel":
+        info = {k: v for k, v in data.items() if k not in _MODEL_KEYS}
+        kind = data.get("kind", "logistic")
+        if kind == "trees":
+            return cls(list(data["features"]), "trees", [Tree.from_json(t) for t in data["trees"]],
+                       float(data["baseline"]), thresholds=dict(data["thresholds"]), info=info)
+        return cls(list(data["features"]), "logistic", mean=np.array(data["mean"]), scale=np.array(data["scale"]),
+                   coef=np.array(data["coef"]), intercept=float(data["intercept"]), thresholds=dict(data["thresholds"]),
+                   info=info)
+
+    @classmethod
+    def from_sklearn(cls, clf, features: list[str]) -> "DecisionModel":
+        """Copy a fitted HistGradientBoostingClassifier's trees (numerical splits only)."""
+        trees = []
+        for (predictor,) in clf._predictors:
+            nodes = predictor.nodes
+            trees.append(Tree(nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(np.float64),
+                              nodes["left"].astype(np.int64), nodes["right"].astype(np.int64),
+                              nodes["is_leaf"].astype(bool), nodes["value"].astype(np.float64)))
+        return cls(list(features), "trees", trees, float(np.ravel(clf._baseline_prediction)[0]))
+
+
+_MODEL: DecisionModel | None = None
+
+
+def load_model(path: Path | None = None) -> DecisionModel:
+    """The saved decision (cached); raises WeightsMissing when absent or fitted for other features."""
+    global _MODEL
+    from checkin.features import FEATURES
+
+    if path is None and _MODEL is not None:
+        return _MODEL
+    target = Path(path or WEIGHTS_PATH)
+    if not target.is_file():
+        raise WeightsMissing(f"Check-in weights not found: {target} (run scripts/fit_checkin.py)")
+    model = DecisionModel.from_json(json.loads(target.read_text(encoding="utf-8")))
+    if tuple(model.features) != tuple(FEATURES):
+        raise WeightsMissing(f"{target} was fitted for other features; run scripts/fit_checkin.py")
+    if path is None:
+        _MODEL = model
+    return model
+
+
+def choose(p: np.ndarray, thresholds: dict) -> tuple[str, list[int]]:
+    """select / clarify / none from per-concept probabilities: indices of the concepts kept, best first."""
+    if p.size == 0:
+        return "none", []
+    order = np.argsort(-p, kind="stable")
+    best = float(p[order[0]])
+    kept = [int(i) for i in order if p[i] >= thresholds["min_p"] and p[i] >= thresholds["ratio"] * best]
+    if not kept:
+        return "none", []
+    if len(kept) == 1:
+        return "selected", kept
+    return "clarify", kept[:MAX_OPTIONS]
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """L2-regularised logistic regression by Newton steps on standardised features: (mean, scale, coef, intercept)."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    reg = np.full(z.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        grad = z.T @ (p - y) + reg * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return mean, scale, w[:-1], float(w[-1])

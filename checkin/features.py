@@ -1,0 +1,248 @@
+"""Per-concept features for the fitted Check-in decision (checkin/decision.py).
+
+Each candidate concept (versions and copies grouped) gets a row of numbers that say how well it
+explains the request on its own (retrieval signals, the share of request words its card covers) and
+next to the others (gaps to the best other concept, how many concepts cover the same words). A
+logistic model turns the row into the probability that the user means that concept; nothing here
+is tuned by hand. Word coverage is exact or a close typo; `soft` coverage compares words by
+embedding so a synonym ("ginger" / "orange") counts.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from catalog.card import Card
+from checkin.intent import STOPWORDS, Intent
+from checkin.language import looks_english
+from checkin.words import NOISE_WORD, file_stem, singular, split_words
+
+MAX_CONCEPTS = 8  # concepts scored per request; the rest never fit better than these
+FEATURES = (
+    "dense", "bm25", "trigger", "name", "tag", "score",
+    "gap_top", "gap_next", "dense_gap_next", "is_top", "log_rank",
+    "cover", "cover_n", "cover_gap", "missed_by_me", "soft_cover", "soft_gap",
+    "named", "other_named", "same_cover", "not_english", "log_words", "n_concepts",
+    "named_x_top", "cover_x_dense",
+    "idf_cover", "idf_gap", "missed_n", "cover_eq_best", "contradicted", "unexplained_rare",
+    "heads_covered", "orphan_modifier", "heads_missed",
+)
+# words that end a noun phrase: prepositions, conjunctions, verbs of placement (a phrase's head is its last word)
+PHRASE_BREAK = frozenset("a an the of in on at to for with and or by from into onto under over near next beside "
+                         "behind during while who that which is are was were being as like than but not no without "
+                         "except please can could would should will make draw paint show generate create give want where when whose there image "
+                         "need i me my our your his her their its it this these those some".split())
+# a request word counts as covered by a card word at this cosine (all-MiniLM-L6-v2 single words:
+# synonyms sit at 0.5-0.9, unrelated words under 0.4)
+SOFT_MIN = 0.5
+SOFT_HEAD = 0.6
+
+# words of one class that exclude each other when a request and a card both use one (world knowledge, not
+# tuned on requests): a card of an uncle does not fit "the woman with a nose ring"
+MALE = frozenset("man men boy boys guy gentleman lad uncle brother husband son nephew grandfather grandpa granddad "
+                 "father dad godfather king prince he his him".split())
+FEMALE = frozenset("woman women girl girls lady aunt sister wife daughter niece grandmother grandma granny nana "
+                   "mother mom godmother queen princess she her".split())
+
+WordVectors = Callable[[list[str]], np.ndarray]
+_CARD_WORDS: dict[tuple, frozenset] = {}
+
+
+def card_words(card: Card) -> frozenset:
+    """Folded words a card says about itself: name, file stem, triggers, description, tags, gloss, subject."""
+    key = (card.path, card.name, card.description, tuple(card.tags), tuple(card.triggers), card.gloss, card.subject)
+    cached = _CARD_WORDS.get(key)
+    if cached is None:
+        text = " ".join([card.name or "", file_stem(card.path), " ".join(card.triggers), card.description or "",
+                         " ".join(card.tags), card.gloss or "", card.subject or ""])
+        cached = frozenset(singular(w) for w in split_words(text)
+                           if len(w) >= 2 and w not in STOPWORDS and not NOISE_WORD.match(w))
+        if len(_CARD_WORDS) > 50_000:
+            _CARD_WORDS.clear()
+        _CARD_WORDS[key] = cached
+    return cached
+
+
+def request_words(intent: Intent, extra: list[str] | None = None) -> list[str]:
+    """The request's content words, folded, once each (negated and version words are already cut)."""
+    words = list(intent.words) + list(extra or [])
+    out = []
+    for w in words:
+        for part in split_words(w):
+            s = singular(part)
+            if len(s) >= 2 and s not in STOPWORDS and s not in out and not NOISE_WORD.match(s):
+                out.append(s)
+    return out
+
+
+def noun_phrases(request: str) -> list[list[str]]:
+    """Runs of content words between function words, folded: 'a golden penguin in a forest' ->
+    [['golden', 'penguin'], ['forest']]; the last word of each run is its head."""
+    import re
+
+    phrases, run = [], []
+    for tok in re.findall(r"[^\W_]+(?:'[^\W_]+)?|[,.;:!?()]", request.lower()):
+        tok = re.sub(r"'s$", "", tok)
+        if not tok[0].isalnum() or tok in PHRASE_BREAK or tok in STOPWORDS:
+            if run:
+                phrases.append(run)
+            run = []
+            continue
+        run.append(singular(tok))
+    if run:
+        phrases.append(run)
+    return phrases
+
+
+def _typo_close(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    # one edit (substitution, insertion, deletion or swap) apart
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def covered(words: list[str], card_set: frozenset) -> np.ndarray:
+    """Which request words the card's own words contain (exactly or one typo away)."""
+    out = np.zeros(len(words), dtype=bool)
+    for i, w in enumerate(words):
+        out[i] = w in card_set or (len(w) >= 5 and any(_typo_close(w, v) for v in card_set if abs(len(v) - len(w)) <= 1))
+    return out
+
+
+def soft_covered(words: list[str], card_set: frozenset, vectors: WordVectors | None) -> np.ndarray:
+    """Per request word: the best cosine to a card word (1 for an exact hit); zeros without vectors."""
+    if vectors is None or not words or not card_set:
+        return np.zeros(len(words), dtype=np.float32)
+    own = sorted(card_set)
+    return (vectors(words) @ vectors(own).T).max(axis=1).astype(np.float32)
+
+
+def contradicts(word: str, card_set: frozenset) -> bool:
+    """Does a request word name a value the card's words exclude (another color, season, size, gender)?"""
+    from checkin.subjects import contrast
+
+    if word in card_set:
+        return False
+    if word in MALE and card_set & FEMALE and not card_set & MALE:
+        return True
+    if word in FEMALE and card_set & MALE and not card_set & FEMALE:
+        return True
+    return any(contrast(word, v) for v in card_set)
+
+
+class WordStats:
+    """How many cards use each word (document frequency over the catalog's card words)."""
+
+    def __init__(self, cards: list[Card]):
+        self.n = max(1, len(cards))
+        self.df: dict[str, int] = {}
+        for card in cards:
+            for w in card_words(card):
+                self.df[w] = self.df.get(w, 0) + 1
+
+    def idf(self, word: str) -> float:
+        """log(N / df), with an unknown word as rare as a word on one card."""
+        return math.log((self.n + 1) / (self.df.get(word, 0) + 1)) + 1.0
+
+
+_STATS: dict[int, tuple[object, WordStats]] = {}
+
+
+def word_stats(index) -> WordStats:
+    """WordStats of a checkin.search.SearchIndex, cached per index object."""
+    cached = _STATS.get(id(index))
+    if cached is None or cached[0] is not index:
+        cached = (index, WordStats(index.cards))
+        if len(_STATS) > 8:
+            _STATS.clear()
+        _STATS[id(index)] = cached
+    return cached[1]
+
+
+def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None = None,
+                     extra_words: list[str] | None = None, stats: WordStats | None = None) -> np.ndarray:
+    """(n_concepts, len(FEATURES)) for the first MAX_CONCEPTS concepts (checkin.decide.Concept objects)."""
+    concepts = concepts[:MAX_CONCEPTS]
+    n = len(concepts)
+    if n == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    words = request_words(intent, extra_words)
+    sig = {k: np.array([c.signal(k) for c in concepts], dtype=np.float32)
+           for k in ("dense", "bm25", "trigger", "name", "tag")}
+    score = np.array([c.score for c in concepts], dtype=np.float32)
+    cover_rows, soft_rows, contra = [], [], []
+    for c in concepts:
+        cw = frozenset().union(*(card_words(m.card) for m in c.members[:4]))
+        cover_rows.append(covered(words, cw))
+        contra.append(sum(contradicts(w, cw) for w in words))
+        soft_rows.append(np.maximum(soft_covered(words, cw, vectors), cover_rows[-1].astype(np.float32)))
+    nw = max(1, len(words))
+    cov = np.array([r.sum() / nw for r in cover_rows], dtype=np.float32) if words else np.zeros(n, np.float32)
+    cov_n = np.array([min(4, r.sum()) / 4 for r in cover_rows], dtype=np.float32)
+    soft = np.array([(np.clip((r - SOFT_MIN) / (1 - SOFT_MIN), 0, 1)).mean() if len(r) else 0.0 for r in soft_rows],
+                    dtype=np.float32)
+    named = np.maximum(sig["trigger"], sig["name"]) >= 0.8
+
+    def best_other(values: np.ndarray) -> np.ndarray:
+        out = np.empty(n, dtype=np.float32)
+        for i in range(n):
+            others = np.delete(values, i)
+            out[i] = others.max() if others.size else 0.0
+        return out
+
+    any_other = np.zeros((n, len(words)), dtype=bool)
+    same = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                any_other[i] |= cover_rows[j]
+                if cover_rows[i].any() and (cover_rows[j] >= cover_rows[i]).all():
+                    same[i] += 1
+    missed = np.array([(any_other[i] & ~cover_rows[i]).sum() / nw for i in range(n)], dtype=np.float32)
+    idf = np.array([stats.idf(w) if stats else 1.0 for w in words], dtype=np.float32)
+    total_idf = float(idf.sum()) or 1.0
+    idf_cov = np.array([float(idf[r].sum()) / total_idf for r in cover_rows], dtype=np.float32)
+    missed_n = np.array([min(3, (any_other[i] & ~cover_rows[i]).sum()) / 3 for i in range(n)], dtype=np.float32)
+    # rare request words (as rare as a card's own name) that nothing retrieved explains: an absent subject
+    union = np.any(np.array(cover_rows), axis=0) if words else np.zeros(0, dtype=bool)
+    rare_cut = stats.idf("\x00") - 0.5 if stats else 99.0
+    unexplained_rare = float(sum(1 for w, u, v in zip(words, union, idf) if not u and v >= rare_cut))
+    # noun phrases: a card that explains a modifier but not its head ("a velvet jellyfish" and a velvet
+    # scarf) shows something else; a head counts as explained by a synonym (soft >= SOFT_HEAD)
+    phrases = noun_phrases(intent.query)
+    heads_cov, orphan, heads_missed = (np.zeros(n, dtype=np.float32) for _ in range(3))
+    for i in range(n):
+        strength = dict(zip(words, soft_rows[i]))
+        for phrase in phrases:
+            hit = np.array([strength.get(w, 0.0) >= SOFT_HEAD for w in phrase])
+            heads_cov[i] += hit[-1]
+            heads_missed[i] += not hit[-1]
+            orphan[i] += bool(hit[:-1].any() and not hit[-1])
+    rank = np.arange(n, dtype=np.float32)
+    rows = {
+        "dense": sig["dense"], "bm25": sig["bm25"], "trigger": sig["trigger"], "name": sig["name"], "tag": sig["tag"],
+        "score": score, "gap_top": score - score.max(), "gap_next": score - best_other(score),
+        "dense_gap_next": sig["dense"] - best_other(sig["dense"]), "is_top": (rank == 0).astype(np.float32),
+        "log_rank": np.log1p(rank), "cover": cov, "cover_n": cov_n, "cover_gap": cov - best_other(cov),
+        "missed_by_me": missed, "soft_cover": soft, "soft_gap": soft - best_other(soft),
+        "named": named.astype(np.float32), "other_named": best_other(named.astype(np.float32)),
+        "same_cover": np.minimum(same, 3) / 3, "not_english": np.full(n, 0.0 if looks_english(intent.request) else 1.0),
+        "log_words": np.full(n, math.log1p(len(words))), "n_concepts": np.full(n, n / MAX_CONCEPTS),
+        "named_x_top": (named & (rank == 0)).astype(np.float32), "cover_x_dense": cov * sig["dense"],
+        "idf_cover": idf_cov, "idf_gap": idf_cov - best_other(idf_cov), "missed_n": missed_n,
+        "cover_eq_best": ((cov >= cov.max() - 1e-6) & (cov > 0)).astype(np.float32),
+        "contradicted": np.minimum(np.array(contra, dtype=np.float32), 2) / 2,
+        "unexplained_rare": np.full(n, min(3.0, unexplained_rare) / 3),
+        "heads_covered": np.minimum(heads_cov, 3) / 3, "orphan_modifier": np.minimum(orphan, 2) / 2,
+        "heads_missed": np.minimum(heads_missed, 4) / 4,
+    }
+    return np.stack([rows[name] for name in FEATURES], axis=1).astype(np.float32)

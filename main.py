@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         from desktop.app import run_app
 
         _install_hooks(gui=True)
+        _sweep()
         try:
             return run_app(argv)
         except Exception as exc:
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     import commands
 
     _install_hooks(gui=False)
+    _sweep()
     if isinstance(getattr(args, "request", None), str):  # the boundary: no undecodable bytes or escapes past here
         from common.text import clean_request
 
@@ -94,6 +96,13 @@ def report_unexpected(exc: BaseException, prog: str = "personalq") -> int:
     where = f" (details in {log_path})" if log_path else ""
     print(f"{prog}: unexpected error: {line}{where}", file=sys.stderr)
     return 1
+
+
+def _sweep() -> None:
+    """Temp files and folders of killed PersonalQ processes go at start (settings, outputs, artifacts)."""
+    from common.paths import sweep_at_start
+
+    sweep_at_start()
 
 
 def _install_hooks(gui: bool) -> None:

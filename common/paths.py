@@ -157,3 +157,32 @@ def printable(text: str) -> str:
     from common.text import escape_controls
 
     return escape_controls(text)
+
+
+def sweep_at_start() -> int:
+    """Sweep what killed processes left in PersonalQ's own folders (settings, outputs, caches); returns
+    how many went. Cheap (a few folder listings); never raises, never creates a folder."""
+    roots = []
+    try:
+        home = _home_override()
+        if home:
+            roots = [home / "config", home / "data", home / "data" / "outputs", home / "cache",
+                     home / "cache" / "quantized"]
+        else:
+            import platformdirs
+
+            data = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+            cache = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+            roots = [Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)), data, data / "outputs", cache,
+                     cache / "quantized"]
+    except Exception:  # noqa: BLE001 - a sweep must never stop the app from starting
+        return 0
+    outputs = roots[2]
+    try:
+        roots += [Path(e.path) for e in os.scandir(outputs) if e.is_dir(follow_symlinks=False)]  # day folders
+    except OSError:
+        pass
+    removed = 0
+    for root in roots:
+        removed += len(sweep_stale_tmp(root, marks=(TMP_MARK, ".old-")))
+    return removed

@@ -174,3 +174,19 @@ def test_unthreaded_index_stops_on_a_full_disk(tmp_path, monkeypatch):
         indexer.index_folders([tmp_path / "lib"], store, embed=False)
     assert info.value.report.added == 2 and store.count() == 2
     store.close()
+
+
+def test_start_sweeps_what_killed_processes_left(personalq_home, capsys):
+    import main
+
+    leftovers = [personalq_home / "config" / "settings.json.tmp-999999",
+                 personalq_home / "data" / "outputs" / "2026-01-01" / "x.png.tmp-999999",
+                 personalq_home / "cache" / "quantized" / "k-taq-w8a8.old-999999" / "unet.safetensors"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    kept = personalq_home / "data" / "outputs" / "2026-01-01" / "image.png"
+    kept.write_text("png")
+    assert main.main(["list"]) == 1  # no catalog yet; the sweep ran anyway
+    assert not any(p.exists() for p in leftovers[:2]) and not leftovers[2].parent.exists()
+    assert kept.exists()

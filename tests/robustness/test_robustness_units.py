@@ -190,3 +190,32 @@ def test_start_sweeps_what_killed_processes_left(personalq_home, capsys):
     assert main.main(["list"]) == 1  # no catalog yet; the sweep ran anyway
     assert not any(p.exists() for p in leftovers[:2]) and not leftovers[2].parent.exists()
     assert kept.exists()
+
+
+def test_watcher_says_when_the_catalog_is_full(tmp_path, monkeypatch):
+    """A re-index that hits a full disk reaches on_change with the cause instead of dying in the log."""
+    import time
+
+    from bench.robustness import write_loras
+    from catalog import store as store_mod
+    from catalog.watcher import FolderWatcher
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    store = store_mod.Store(tmp_path / "c.sqlite")
+
+    def full(self, card, signature=None):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store_mod.Store, "upsert_card", full)
+    changes = []
+    watcher = FolderWatcher([root], store, on_change=changes.append, embed=False, compute_hashes=False).start()
+    try:
+        write_loras(root, 1)
+        deadline = time.monotonic() + 10
+        while not changes and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+        store.close()
+    assert changes and any("catalog not updated" in p and "full" in p for p in changes[0].problems)

@@ -146,6 +146,7 @@ class CreateController(WindowController):
             self._use_model_defaults()
             self.w.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
                                              self.selection.trigger, result.prompt or self.flow.request, caption)
+            self._show_set()
         elif status == "clarify":
             names = result.option_names or [_option_name(o) for o in result.options]
             options = [(name, card.path) for name, card in zip(names, result.options)]
@@ -183,6 +184,7 @@ class CreateController(WindowController):
         self._use_model_defaults()
         self.w.request_panel.show_selected(base.name, base.preview, base.kind, base.base_model, None,
                                          self.flow.request, caption="Base model, no personalization")
+        self._show_set()
 
     def use_card(self, path: str) -> None:
         """From the library: generate with this card directly (skips Check-in)."""
@@ -201,6 +203,7 @@ class CreateController(WindowController):
             prompt = self.core.rewrite(self.flow.request, card).prompt
         self.w.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
                                          self.selection.trigger, prompt, caption="You chose")
+        self._show_set()
         self.w.go("create")
 
     def _use_model_defaults(self) -> None:
@@ -258,7 +261,10 @@ class CreateController(WindowController):
                              seconds=outcome.seconds, extra={"kind": job.selection.kind,
                                                              "base_model": job.selection.base_model,
                                                              "is_base": job.selection.is_base,
-                                                             "scheduler": job.scheduler, **outcome.extra})
+                                                             "scheduler": job.scheduler,
+                                                             "weight": job.selection.weight,
+                                                             "extras": [[e.path, e.weight] for e in job.selection.extras],
+                                                             **outcome.extra})
         try:
             self.w.history.add(entry)
             self.w.history_model.prepend(entry)
@@ -300,6 +306,14 @@ class CreateController(WindowController):
             self.selection = Selection.from_card(card) if card else Selection(
                 entry.checkpoint, extra.get("kind", "checkpoint"), extra.get("base_model", "sd15"),
                 entry.checkpoint_name, entry.trigger, None, bool(extra.get("is_base")))
+        self.selection.weight = float(extra.get("weight", 1.0))
+        self.selection.extras = []
+        for path, weight in extra.get("extras", []):  # the styles it was made with come back as chips
+            card = self.w.library_model.card(path)
+            if card is not None:
+                again = Selection.from_card(card)
+                again.weight = float(weight)
+                self.selection.extras.append(again)
         self._restore(entry, caption=caption)
         return True
 
@@ -313,6 +327,7 @@ class CreateController(WindowController):
         self.w.request_panel.show_selected(self.selection.name, self.selection.preview, self.selection.kind,
                                            self.selection.base_model, self.selection.trigger, entry.prompt,
                                            caption=caption)
+        self._show_set()
         self.w.go("create")
 
     def restore_png(self, path: str) -> bool:
@@ -337,6 +352,59 @@ class CreateController(WindowController):
                              extra={"scheduler": scheduler})
         self._restore(entry, caption="From the image you dropped")
         return True
+
+    # -- several personalizations in one image: chips with weights
+    def _show_set(self) -> None:
+        sel = self.selection
+        if sel is None:
+            self.w.request_panel.show_set([])
+            return
+        items = [(sel.path, sel.name, sel.preview, sel.weight if sel.kind == "lora" else None, False)]
+        items += [(e.path, e.name, e.preview, e.weight if e.kind == "lora" else None, True) for e in sel.extras]
+        self.w.request_panel.show_set(items)
+
+    def add_extra(self, path: str) -> None:
+        """From the library: put this LoRA or embedding on the chosen checkpoint (a style on a subject)."""
+        from app.generation import CannotCompose, add_extra
+
+        card = self.w.library_model.card(path)
+        if card is None:
+            return
+        if self.selection is None or self.flow.state not in ("selected", "done", "cancelled", "failed"):
+            self.w.library_page.banner.show_message("Choose what the image is of first (a request or "
+                                                    "“Use in a request”), then add a style to it.", "info")
+            return
+        try:
+            add_extra(self.selection, Selection.from_card(card))
+        except CannotCompose as exc:
+            self.w.library_page.banner.show_message(f"Cannot add it: {exc}.", "info")
+            return
+        panel = self.w.request_panel
+        prompt = panel.prompt.toPlainText().strip()
+        panel.prompt.setPlainText(self.core.rewrite(prompt, card).prompt if prompt else prompt)
+        self._show_set()
+        self.w.go("create")
+
+    def set_weight(self, path: str, weight: float) -> None:
+        sel = self.selection
+        if sel is None:
+            return
+        for item in [sel, *sel.extras]:
+            if item.path == path:
+                item.weight = weight
+
+    def remove_extra(self, path: str) -> None:
+        sel = self.selection
+        if sel is None:
+            return
+        gone = [e for e in sel.extras if e.path == path]
+        sel.extras = [e for e in sel.extras if e.path != path]
+        panel = self.w.request_panel
+        for extra in gone:  # its trigger leaves the prompt with it
+            if extra.trigger:
+                prompt = panel.prompt.toPlainText().replace(extra.trigger, " ")
+                panel.prompt.setPlainText(" ".join(prompt.split()).strip(" ,"))
+        self._show_set()
 
     def open_folder(self, image_path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(image_path).parent)))

@@ -46,6 +46,7 @@ class DetailPanel(QWidget):
     save_requested = Signal(str, list, str, list)  # path, triggers, description, tags
     quantize_requested = Signal(str)
     use_requested = Signal(str)
+    add_requested = Signal(str)  # put this LoRA/embedding on the image being made
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -130,7 +131,10 @@ class DetailPanel(QWidget):
         self.use_button.clicked.connect(lambda: self.card and self.use_requested.emit(self.card.path))
         self.save_button = primary_button("Save edits", theme.std_icon("SP_DialogSaveButton"))
         self.save_button.clicked.connect(self._save)
-        buttons.set_widgets([self.save_button, self.use_button, self.quantize_button])
+        self.add_button = QPushButton(theme.drawn_icon("create"), "Add to this image")
+        self.add_button.setToolTip("Put this style or subject on the checkpoint already chosen in Create")
+        self.add_button.clicked.connect(lambda: self.card and self.add_requested.emit(self.card.path))
+        buttons.set_widgets([self.save_button, self.use_button, self.add_button, self.quantize_button])
         body.addWidget(buttons)  # wraps in a narrow panel instead of widening it past the window
         self.saved_note = label("", muted=True)
         body.addWidget(self.saved_note)
@@ -172,6 +176,7 @@ class DetailPanel(QWidget):
         adapter = self.card is not None and self.card.kind in ADAPTER_KINDS
         self.quant_badge.setVisible(not adapter)
         self.quantize_button.setVisible(not adapter)
+        self.add_button.setVisible(adapter)  # only LoRAs and embeddings go on top of another checkpoint
         if adapter:  # a LoRA or embedding is applied on its base model, which is what gets quantized
             self.quant_detail.setText("Runs on its quantized base model.")
             self.quant_detail.show()

@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
         self.request_panel.answered.connect(self.create.answer_clarification)
         self.request_panel.use_base_requested.connect(self.create.use_base_model)
         self.request_panel.generate_requested.connect(self.create.start_generation)
+        self.request_panel.weight_changed.connect(self.create.set_weight)
+        self.request_panel.extra_removed.connect(self.create.remove_extra)
         cl.addWidget(self.request_panel)
         self.generation_panel = GenerationPanel(self.settings)
         self.generation_panel.cancel_requested.connect(self.create.cancel_generation)
@@ -164,6 +166,7 @@ class MainWindow(QMainWindow):
         self.library_page.detail.quantize_requested.connect(
             lambda path: self.library.quant_queue.retry(path, self.settings.quant_spec))
         self.library_page.detail.use_requested.connect(self.create.use_card)
+        self.library_page.detail.add_requested.connect(self.create.add_extra)
         self.pages.addWidget(self.library_page)
 
         # History

@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -64,6 +67,40 @@ class ChosenCheckpoint(QWidget):
         self.trigger.setText(f"trigger “{trigger}”" if trigger else "no trigger word")
 
 
+class Chip(QFrame):
+    """One personalization in the image: thumbnail, name, its weight (LoRAs), and × to take it out."""
+
+    def __init__(self, path: str, name: str, preview: str | None, weight: float | None, removable: bool,
+                 on_weight, on_remove, thumbs: ThumbCache):
+        super().__init__()
+        self.path = path
+        self.setObjectName("chip")
+        self.setStyleSheet("QFrame#chip { border: 1px solid palette(mid); border-radius: 14px; }")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 2, 6, 2)
+        row.setSpacing(6)
+        thumb = QLabel()
+        thumb.setPixmap(thumbs.get(preview, name).scaled(22, 22, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        row.addWidget(thumb)
+        row.addWidget(QLabel(name))
+        self.weight = None
+        if weight is not None:
+            self.weight = QDoubleSpinBox()
+            self.weight.setRange(0.0, 2.0)
+            self.weight.setSingleStep(0.1)
+            self.weight.setValue(weight)
+            self.weight.setToolTip("How strongly this LoRA applies")
+            self.weight.valueChanged.connect(lambda value: on_weight(path, float(value)))
+            row.addWidget(self.weight)
+        if removable:
+            self.remove = QToolButton()
+            self.remove.setText("×")
+            self.remove.setAutoRaise(True)
+            self.remove.setToolTip(f"Take {name} out of this image")
+            self.remove.clicked.connect(lambda: on_remove(path))
+            row.addWidget(self.remove)
+
+
 class RequestPanel(QWidget):
     """Pages: hint, checking, selected, clarify, none. The window decides which one shows."""
 
@@ -71,6 +108,8 @@ class RequestPanel(QWidget):
     generate_requested = Signal(str)
     answered = Signal(str)
     use_base_requested = Signal()
+    weight_changed = Signal(str, float)  # a chip's LoRA weight
+    extra_removed = Signal(str)  # a chip's ×
     PAGES = ("hint", "checking", "selected", "clarify", "none")
 
     def __init__(self, parent: QWidget | None = None):
@@ -133,6 +172,8 @@ class RequestPanel(QWidget):
         sl.setSpacing(10)
         self.chosen = ChosenCheckpoint()
         sl.addWidget(self.chosen)
+        self.chips = FlowRow()  # every personalization in this image, with its weight
+        sl.addWidget(self.chips)
         sl.addWidget(label("Prompt (edit it if you like)", muted=True))
         self.prompt = QPlainTextEdit()
         self.prompt.setFixedHeight(70)
@@ -206,6 +247,14 @@ class RequestPanel(QWidget):
         self.chosen.show_choice(name, preview, kind, base_model, trigger, caption)
         self.prompt.setPlainText(prompt)
         self.show_page("selected")
+
+    def show_set(self, items: list[tuple[str, str, str | None, float | None, bool]]) -> None:
+        """The personalizations of this image as chips: (path, name, preview, LoRA weight or None, removable).
+        A single checkpoint shows no chips: the card above says it all."""
+        chips = [Chip(path, name, preview, weight, removable, self.weight_changed.emit, self.extra_removed.emit,
+                      self.chosen.thumbs) for path, name, preview, weight, removable in items] if len(items) > 1 else []
+        self.chips.set_widgets(chips)
+        self.chips.setVisible(bool(chips))
 
     def show_clarify(self, question: str, options: list[tuple[str, str]]) -> None:
         self.clarify.ask(question, options)

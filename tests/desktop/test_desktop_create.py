@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from app.history import History
 
@@ -213,3 +214,37 @@ def test_a_png_dropped_on_the_window_restores_its_request(ready_window, qtbot, t
     p = gen.params()
     assert (p.steps, p.width, p.height, p.guidance) == (3, 64, 64, 6.0)
     assert gen.seed.value() == 1234 and gen.sampler.currentData() == "ddim" and gen.negative.text() == "lowres"
+
+
+def test_a_style_lora_goes_on_the_chosen_checkpoint_as_a_chip(make_window, qtbot, library, tiny_checkpoint, tmp_path):
+    """Library → “Add to this image”: a chip with a weight; the image carries both, the × takes it out."""
+    from engine.pipeline_tiny import build_tiny_pipeline, write_tiny_lora
+
+    root, _ = library
+    (root / "tin_robot.safetensors").symlink_to(tiny_checkpoint)
+    style = write_tiny_lora(build_tiny_pipeline(seed=0), root / "Lora" / "tiny_ink.safetensors", "kohya", seed=5)
+    window = make_window()
+    window.welcome.add_folder(str(root))
+    qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
+    window.go("create")
+    assert ask(window, qtbot, "zxrobot the tin robot in a garden") == "selected"
+    fast_params(window)
+    window.go("library")
+    window.library_page.select_path(str(style))
+    detail = window.library_page.detail
+    assert detail.add_button.isVisible()
+    qtbot.mouseClick(detail.add_button, Qt.LeftButton)
+    panel = window.request_panel
+    assert window.pages.currentIndex() == 0 and panel.chips.isVisible()
+    chips = panel.chips.findChildren(QWidget, "chip")
+    assert len(chips) == 2 and chips[1].weight is not None
+    chips[1].weight.setValue(0.5)
+    qtbot.mouseClick(panel.generate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.create.flow.state in ("done", "failed"), timeout=GEN_TIMEOUT_MS)
+    assert window.create.flow.state == "done", window.create.flow.error
+    with Image.open(window.create.last_outcome.image_path) as img:
+        assert "<lora:tiny_ink:0.5>" in img.text["parameters"]
+    assert History().entries()[0].extra["extras"] == [[str(style), 0.5]]
+    qtbot.mouseClick(chips[1].remove, Qt.LeftButton)
+    assert not window.create.selection.extras and not panel.chips.isVisible()

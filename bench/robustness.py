@@ -399,6 +399,27 @@ def probe_out_read_only(work: Path) -> str:
         return _generate_to(work, out_dir / "image.png", "read-only", checkpoint=ckpt)
 
 
+def probe_out_read_only_injected(work: Path) -> str:
+    """The output folder refuses writes (EROFS injected into the pre-generation check): exit 2, nothing made."""
+    import builtins
+
+    import engine.generate as gen
+
+    out_dir = work / "outs"
+    out_dir.mkdir()
+
+    def read_only_open(file, mode="r", *a, **k):
+        if "w" in mode and str(file).startswith(str(out_dir)):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return builtins.open(file, mode, *a, **k)
+
+    gen.open = read_only_open  # a module global shadows the builtin for check_output_path only
+    try:
+        return _generate_to(work, out_dir / "image.png", "read-only")
+    finally:
+        del gen.open
+
+
 def probe_out_disk_full_injected(work: Path) -> str:
     """A disk that reports no room: refused before generating; a PNG write that fails leaves no file."""
     import errno as _errno
@@ -781,6 +802,7 @@ PROBES = [
     ("zero-steps-size", "plain", probe_zero_values),
     ("huge-steps-size", "plain", probe_huge_values),
     ("out-is-a-folder", "plain", probe_out_is_a_folder),
+    ("out-read-only", "injected", probe_out_read_only_injected),
     ("out-read-only", "tmpfs", probe_out_read_only),
     ("out-disk-full", "injected", probe_out_disk_full_injected),
     ("out-disk-full", "tmpfs", probe_out_disk_full_tmpfs),

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from common.hashing import sha256_file as sha256
 from demo import evaluate, library, personalize, sidecars, stable_files, world
 from demo import model as world_model
-from common.hashing import sha256_file as sha256
+from demo.settings import settings_key
 
 OWNED = ("base", "library", "judge.safetensors", "manifest.json", "base_preview.png")
 
@@ -200,8 +201,6 @@ def write_world(pipe, judge, settings, work: Path, out: Path, metrics: dict, log
 
 def _library_key(settings, entry) -> str:
     """The build settings' key, plus the entry's own recipe where it has one (so only it retrains)."""
-    from demo.build import settings_key
-
     key = settings_key(settings, "library")
     if entry.recipe.tuned:
         r = entry.recipe

@@ -63,7 +63,7 @@ def training_scenes(seed: int, n: int) -> list[world.Scene]:
     rng = np.random.default_rng(seed)
     keys = [c.key for c in world.CONCEPTS if c.fixed is None]
     scenes = []
-    for i in range(n):
+    for _ in range(n):
         concept = keys[rng.integers(len(keys))] if rng.random() < 0.5 else None
         scenes.append(world.random_scene(rng, concept))
     return scenes

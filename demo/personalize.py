@@ -18,7 +18,6 @@ import numpy as np
 from demo import model as world_model
 from demo import train, world
 
-
 # Rank 16 because rank 4 learned a subject far less often; subjects add LoCon (convolutions draw their textures),
 # styles stay attention-only. The sweeps behind both are in docs/decisions.md ("Demo world").
 LORA_RANK = 16

@@ -369,7 +369,7 @@ def write_library(root) -> dict[str, dict]:
     write_safetensors(root / "Stable-diffusion/inpaint/porch_inpainting.safetensors", checkpoint_tensors("sd15", 9), {})
     add("Stable-diffusion/inpaint/porch_inpainting.safetensors", "checkpoint", "sd15", "ckpt_st", "porch_inpainting", [],
         variant="inpaint")
-    ckpt_state = {f"model.diffusion_model.input_blocks.0.0.weight": FakeTensor((320, 4, 3, 3), key="0"),
+    ckpt_state = {"model.diffusion_model.input_blocks.0.0.weight": FakeTensor((320, 4, 3, 3), key="0"),
                   "cond_stage_model.model.ln_final.weight": FakeTensor((1024,), key="1")}
     write_torch_zip(root / "Stable-diffusion/canyon_sd21.ckpt", {"epoch": 3, "global_step": 1500, "state_dict": ckpt_state})
     _json(root / "Stable-diffusion/canyon_sd21.json", {"description": "Slot canyon.", "notes": "token: cnynslot"})

@@ -14,8 +14,15 @@ import pytest
 
 from catalog.indexer import FolderNotFound, index_folders
 from catalog.store import Store
-from tests.catalog.fixtures import (hostile_markers, kohya_lora, kohya_metadata, safetensors_bytes,
-                                    write_hostile_files, write_library, write_safetensors)
+from tests.catalog.fixtures import (
+    hostile_markers,
+    kohya_lora,
+    kohya_metadata,
+    safetensors_bytes,
+    write_hostile_files,
+    write_library,
+    write_safetensors,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from catalog.card import Probe
-from common.hashing import autov2, sha256_file
 from catalog.metadata import (
     base_from_words,
     build_card,
@@ -22,6 +21,7 @@ from catalog.metadata import (
     version_from_text,
 )
 from catalog.probe import probe_path
+from common.hashing import autov2, sha256_file
 from tests.catalog.fixtures import kohya_lora, write_library, write_safetensors
 
 

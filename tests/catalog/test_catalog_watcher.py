@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from catalog.indexer import FolderNotFound, index_folders
+from catalog.indexer import FolderNotFound
 from catalog.store import Store
 from catalog.watcher import FolderWatcher, _targets
-from tests.catalog.fixtures import kohya_lora, kohya_metadata, safetensors_bytes, write_library, write_safetensors
+from tests.catalog.fixtures import kohya_lora, kohya_metadata, safetensors_bytes, write_library
 
 
 def _wait_for(check, timeout: float = 2.0):

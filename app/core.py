@@ -100,6 +100,12 @@ class App:
         llm = self.llm_enabled() if use_llm is None else use_llm and self.llm_enabled()
         return check_in(request, self.store, use_llm=llm, today=today, llm_model=self.settings.llm_model)
 
+    def companions(self, request: str, card: Card) -> list[Card]:
+        """Add-ons the request names by trigger beside the chosen card (a style on a subject)."""
+        from app.generation import named_companions
+
+        return named_companions(request, card, self.store.cards(include_errors=False))
+
     def rewrite(self, request: str, card: Card):
         """The request with this card's trigger inserted (a card chosen by hand rather than by Check-in)."""
         from checkin.rewrite import rewrite_prompt

@@ -178,6 +178,24 @@ def config_dir_for(selection: Selection, settings: Settings, store, base: str | 
     return str(base)
 
 
+def named_companions(request: str, chosen: Card, cards: list[Card]) -> list[Card]:
+    """LoRAs and embeddings besides the chosen card whose trigger the request spells out ("dfr cactus in tvy
+    style"): a trigger is the user naming that file, so it joins the image. Words that only describe a style
+    ("with a pink frame") are left to Check-in; a card for another base family never joins."""
+    text = f" {request.lower()} "
+    found = []
+    for card in cards:
+        if card.path == chosen.path or card.kind not in ADDON_KINDS or card.error or card.is_negative_embedding:
+            continue
+        if card.base_model in FAMILY_LABEL and chosen.base_model in FAMILY_LABEL and card.base_model != chosen.base_model:
+            continue
+        triggers = [t for t in card.triggers if len(t) >= 3]
+        if any(re.search(rf"(?<![\w<]){re.escape(t.lower())}(?![\w>])", text) for t in triggers):
+            found.append(card)
+    chosen_triggers = {t.lower() for t in chosen.triggers}
+    return [c for c in found if not chosen_triggers & {t.lower() for t in c.triggers}]
+
+
 class CannotCompose(ValueError):
     """Two personalizations that cannot run together (another base family, or a full checkpoint as an add-on)."""
 

@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
 
 def _choose(args, core, out):
     """(Selection, prompt) to generate with, or an exit code after printing why not."""
-    from app.generation import Selection, card_for_path
+    from app.generation import Selection, add_extra, card_for_path
 
     if args.checkpoint:
         if not Path(args.checkpoint).expanduser().exists():
@@ -67,6 +67,8 @@ def _choose(args, core, out):
     if result.status == "selected":
         selection = Selection.from_card(result.card)
         selection.trigger = result.trigger or selection.trigger
+        for companion in core.companions(args.request, result.card):  # "… in tvy style": both go in
+            add_extra(selection, Selection.from_card(companion))
         return selection, result.prompt
     if result.status == "clarify":
         out["checkin"] = result.to_json()

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
-from app.generation import GenerationJob, Selection
+from app.generation import GenerationJob, Selection, add_extra
 from app.history import GenerationParams, HistoryEntry
 from desktop import flow as F
 from desktop.images import to_qimage
@@ -142,6 +142,8 @@ class CreateController(WindowController):
             self.selection = Selection.from_card(card)
             if result.trigger:
                 self.selection.trigger = result.trigger
+            for companion in self.core.companions(self.flow.request, card):  # "… in tvy style": both go in
+                add_extra(self.selection, Selection.from_card(companion))
             caption = f"Read as “{result.restated}”. Check-in chose" if result.restated else "Check-in chose"
             self._use_model_defaults()
             self.w.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,

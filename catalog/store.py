@@ -159,9 +159,9 @@ class Store:
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreError) as exc:
             self.close()
-            reason = _reason(exc)
+            reason = str(exc) if isinstance(exc, StoreError) else _reason(exc)
             folder = self.db_path.parent
             if _blocking_file(folder) is not None:
                 reason = f"{_shown(_blocking_file(folder))} is a file, not a folder"
@@ -270,8 +270,11 @@ class Store:
     def _migrate(self) -> None:
         db = self.db
         db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        applied = {r[0] for r in db.execute("SELECT name FROM migrations")}
         for name, apply in MIGRATIONS:
-            with db.atomic():
+            if name in applied:  # an up-to-date catalog opens without the write lock (another writer may hold it)
+                continue
+            with self.transaction():
                 done = db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone()
                 if done:
                     continue
@@ -296,14 +299,14 @@ class Store:
         updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != "path")
         sql = f"INSERT INTO checkpoints ({names}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates}"
         db = self.db
-        with db.atomic():
+        with self.transaction():
             db.execute(sql, list(row.values()))
             self._write_fts(db, card.path)  # read back: user edits and a still-valid gloss merge in one place
 
     def remove(self, path: str) -> bool:
         """Forget a file (card, FTS row, embedding); user edits stay in case it comes back. True if it existed."""
         db = self.db
-        with db.atomic():
+        with self.transaction():
             found = db.execute("SELECT id FROM checkpoints WHERE path = ?", [path]).fetchone()
             if not found:
                 return False
@@ -348,14 +351,14 @@ class Store:
 
     def set_hash(self, path: str, sha256: str, duplicate_of: str | None = None) -> None:
         """Record a file's sha256 (computed after the fast pass) and what it duplicates."""
-        with self.db.atomic():
+        with self.transaction():
             self.db.execute(
                 "UPDATE checkpoints SET sha256 = ?, duplicate_of = ?, indexed_at = ? WHERE path = ?",
                 [sha256, duplicate_of, time.time(), path]
             )
 
     def set_duplicate_of(self, path: str, duplicate_of: str | None) -> None:
-        with self.db.atomic():
+        with self.transaction():
             self.db.execute("UPDATE checkpoints SET duplicate_of = ?, indexed_at = ? WHERE path = ?",
                             [duplicate_of, time.time(), path])
 
@@ -367,7 +370,7 @@ class Store:
         None leaves a field as it was; "" (or []) drops the user's value so the file's shows again.
         """
         db = self.db
-        with db.atomic():
+        with self.transaction():
             old = db.execute("SELECT trigger, description, tags FROM user_edits WHERE path = ?", [path]).fetchone()
             old_trigger, old_desc, old_tags = old if old else (None, None, None)
             new_trigger = old_trigger if trigger is None else (trigger.strip() or None)
@@ -396,7 +399,7 @@ class Store:
         """Keep what the LLM read from the facts of `path` hashing to `source`: its plain-English `text`
         ("" for a card already in English: nothing to search by) and `subject`; False when the card is gone."""
         db = self.db
-        with db.atomic():
+        with self.transaction():
             if not db.execute("SELECT 1 FROM checkpoints WHERE path = ?", [path]).fetchone():
                 return False
             db.execute("INSERT OR REPLACE INTO glosses (path, source, model, text, made_at, subject) VALUES (?, ?, ?, ?, ?, ?)",
@@ -447,7 +450,7 @@ class Store:
     def put_embeddings(self, rows: list[tuple[str, str, str, np.ndarray]], model_id: str) -> None:
         """Store (path, text, text_hash, vector) rows in one transaction, for paths still present."""
         db = self.db
-        with db.atomic():
+        with self.transaction():
             for path, _text, h, vec in rows:
                 vec = np.asarray(vec, dtype=np.float32).ravel()
                 if not db.execute("SELECT 1 FROM checkpoints WHERE path = ?", [path]).fetchone():

@@ -34,6 +34,7 @@ def parse_args(argv):
     p.add_argument("--steps", type=int, default=0, help="denoising steps (default: the world's build setting)")
     p.add_argument("--out", type=Path, help="folder for the grids and the plot (default: outputs/bench_fidelity)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
+    p.add_argument("--ablation", action="store_true", help="TAQ's Table IV ablation instead (bench/taq_ablation.py; --ablation --help for its options)")
     p.add_argument("--merge", nargs="+", type=Path, help="combine fidelity.json files of earlier runs (e.g. one per checkpoint, run in parallel)")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
@@ -104,6 +105,10 @@ def world_manifest(world: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--ablation" in (argv or []):
+        from bench import taq_ablation
+
+        return taq_ablation.main(argv)
     args = parse_args(argv or [])
     if args.merge:
         from common import paths

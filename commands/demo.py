@@ -1,7 +1,8 @@
 """`personalq demo ["REQUEST"]`: the embedded demo world end to end, offline.
 
 Uses the committed world under demo/assets (builds it when missing), indexes its library,
-runs one plain-words request through Check-in and generates with the chosen checkpoint.
+runs one plain-words request through Check-in and generates with the chosen checkpoint, through the
+same application core as the window and `personalq generate`.
 Prints the checkpoint, the rewritten prompt and the PNG path.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--build-smoke", action="store_true", help="if the world is missing, build the quick smoke world instead of the full one")
     p.add_argument("--quant", default="none", help="quant spec for the UNet (none, taq-w8a8, taq-w4a8, ...)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--steps", type=int, help="denoising steps (default: what the demo base was made for)")
     p.add_argument("--db", type=Path, help="catalog database (default: demo.sqlite in the app's data folder)")
     p.add_argument("--out", type=Path, help="PNG to write (default: the outputs folder)")
     p.add_argument("--no-llm", action="store_true", help="Check-in without the local LLM")
@@ -43,48 +44,54 @@ def ensure_world(world: Path | None, smoke: bool) -> Path:
 
 
 def run(args) -> int:
-    from checkin.decide import check_in
-    from catalog.indexer import index_folders
-    from catalog.store import Store
+    from dataclasses import replace
+
+    from app.core import App
+    from app.generation import GenerationJob, Selection, card_for_path
+    from app.jobs import JobContext
     from common import paths
+    from common.settings import load_settings
 
     world = ensure_world(args.world, args.build_smoke)
-    base = world / "base"
     db = args.db or (paths.data_dir() / "demo.sqlite")
     db.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(str(db))
+    settings = load_settings()
+    settings.base_models = {**settings.base_models, "sd15": str(world / "base")}  # the demo's own base
+    core = App(settings, db_path=db, use_llm=not args.no_llm)
+    note = None
     try:
-        report = index_folders([str(world / "library")], store)
-        result = check_in(args.request, store, use_llm=not args.no_llm)
-        note = None
+        quiet = JobContext()
+        report = core.index(quiet, [str(world / "library")])
+        core.embed(quiet)
+        result = core.check_in(None, args.request)
         if result.status == "clarify":
             note = f"Check-in asked: {result.question} -> answering with the first option for the demo"
-            card, prompt, trigger = result.options[0], None, None
-            from checkin.rewrite import rewrite_prompt
-
-            rw = rewrite_prompt(args.request, card)
-            prompt, trigger = rw.prompt, rw.trigger
+            card = result.options[0]
+            selection, prompt = Selection.from_card(card), core.rewrite(args.request, card).prompt
         elif result.status == "selected":
-            card, prompt, trigger = result.card, result.prompt, result.trigger
+            selection, prompt = Selection.from_card(result.card), result.prompt
+            selection.trigger = result.trigger or selection.trigger
         else:
-            card, prompt, trigger = None, args.request, None
             note = "Check-in found nothing that fits; generating with the base model"
+            selection = Selection.from_card(card_for_path(str(world / "base"), core.store), is_base=True)
+            prompt = args.request
+        params = core.default_params(selection, seed=args.seed)  # the demo base's own 32x32, steps, guidance
+        params = replace(params, quant_spec=args.quant, **({"steps": args.steps} if args.steps else {}))
+        out = Path(args.out or (paths.outputs_dir() / "demo.png"))
+        outcome = core.generate(JobContext(), GenerationJob(selection, prompt, params, request=args.request,
+                                                            out_path=str(out)))
     finally:
-        store.close()
-    out = args.out or (paths.outputs_dir() / "demo.png")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image_path, seconds = generate_with(card, prompt, trigger, base, args.quant, args.seed, args.steps, out)
+        core.close()
     summary = {
         "status": result.status,
-        "checkpoint": card.path if card else str(base),
-        "name": card.name if card else "personalq-demo-base",
-        "kind": card.kind if card else "diffusers_model",
-        "trigger": trigger,
+        "checkpoint": selection.path,
+        "name": selection.name,
+        "kind": selection.kind,
+        "trigger": selection.trigger,
         "prompt": prompt,
         "quant": args.quant,
-        "image": str(image_path),
-        "seconds": round(seconds, 2),
+        "image": outcome.image_path,
+        "seconds": round(outcome.seconds, 2),
         "indexed": getattr(report, "added", None),
         "note": note or result.note,
     }
@@ -95,37 +102,5 @@ def run(args) -> int:
         print(f"check-in:   {result.status}" + (f" ({summary['note']})" if summary["note"] else ""))
         print(f"checkpoint: {summary['name']} [{summary['kind']}] {summary['checkpoint']}")
         print(f"prompt:     {prompt}")
-        print(f"image:      {image_path} ({args.quant}, {seconds:.1f}s)")
+        print(f"image:      {outcome.image_path} ({args.quant}, {outcome.seconds:.1f}s)")
     return 0
-
-
-def generate_with(card, prompt: str, trigger: str | None, base: Path, quant: str, seed: int, steps: int, out: Path):
-    """Load the chosen file on the demo base, quantize, generate one 32x32 image; (path, seconds)."""
-    import torch
-
-    from engine.generate import GenerationRequest, generate
-    from engine.loading import ADAPTER_KINDS, apply_lora, apply_textual_inversion, load_pipeline
-    from engine.quantize import apply_quant_spec
-
-    from demo.personalize import trigger_prompts
-    from demo.world import CONCEPTS
-
-    addon = card is not None and card.kind in ADAPTER_KINDS
-    if card is None or addon:  # an add-on goes onto the quantized base, as the app's pool does it
-        pipe = load_pipeline(str(base), "diffusers_model", config_dir=str(base), dtype=torch.float32)
-    else:
-        pipe = load_pipeline(card.path, card.kind, card.base_model, config_dir=str(base), dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    if quant != "none":
-        calib = [p for c in CONCEPTS for p in trigger_prompts(c.key, 4, 11)]
-        apply_quant_spec(pipe, quant, calibration_prompts=calib)
-    if addon and card.kind == "lora":
-        apply_lora(pipe, card.path)
-    elif addon:
-        apply_textual_inversion(pipe, card.path, trigger)
-    request = GenerationRequest(
-        prompt=prompt, seed=seed, steps=steps, guidance=4.0, width=32, height=32, scheduler="ddim",
-        trigger=trigger, quant_spec=quant, checkpoint=card.path if card else str(base),
-    )
-    result = generate(pipe, request, out_path=out)
-    return result.path, result.seconds

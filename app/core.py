@@ -31,8 +31,12 @@ class App:
 
     def __init__(self, settings: Settings, db_path: str | Path | None = None, use_llm: bool | None = None):
         from catalog.store import Store
+        from engine.limits import clean_settings
 
         self.settings = settings
+        self.settings_warnings = clean_settings(settings)  # a hand-edited settings.json: one line per value reset
+        for line in self.settings_warnings:
+            log.warning(line)
         self.db_path = Path(db_path) if db_path else paths.default_db_path()
         self.store = Store(self.db_path)
         self.use_llm = use_llm
@@ -54,8 +58,14 @@ class App:
         def progress(phase, done, total):
             ctx.progress(("index", phase, int(done), int(total)))
 
-        report = index_folders([str(f) for f in folders], self.store, progress=progress, embed=False,
-                               should_stop=lambda: ctx.cancelled)
+        from catalog.indexer import IndexAborted
+
+        try:
+            report = index_folders([str(f) for f in folders], self.store, progress=progress, embed=False,
+                                   should_stop=lambda: ctx.cancelled)
+        except IndexAborted as exc:  # disk full, read-only: what was stored stays; the message says why
+            log.error("indexing stopped: %s (not stored: %s)", exc, exc.report.not_stored)
+            raise
         ctx.check()
         return report
 

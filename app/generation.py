@@ -320,10 +320,10 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
     start = time.perf_counter()
     ref = model_ref(sel, settings, store, job.params.quant_spec, base)
     request = generation_request(job, settings, store, base)
-    from engine.generate import validate_request
+    from engine.generate import check_output_path, validate_request
 
     validate_request(request)  # before loading anything
-    out_path = output_path(job)
+    out_path = check_output_path(output_path(job), request.width, request.height)  # writable, with room
     quant = f" ({job.params.quant_spec})" if job.params.quant_spec != "none" else ""
     ctx.progress(("stage", f"Loading {sel.name}{quant}…"))
 
@@ -333,13 +333,18 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
 
     with pool.session(ref) as pipe:
         ctx.check()
+        warning = pipe.__dict__.pop("_pq_warning", None)
+        if warning:
+            ctx.progress(("warning", warning))
         ctx.progress(("stage", "Generating…"))
         result = generate(pipe, request, on_step=on_step, cancel=ctx.cancel_event, out_path=out_path,
                           full_paths=settings.png_full_paths)
     if result.cancelled:
         ctx.check()
-    return GenerationOutcome(str(result.path), time.perf_counter() - start, job, params=result.params,
-                             extra={"steps_done": result.steps_done, "generate_seconds": result.seconds})
+    extra = {"steps_done": result.steps_done, "generate_seconds": result.seconds}
+    if warning:
+        extra["warning"] = warning
+    return GenerationOutcome(str(result.path), time.perf_counter() - start, job, params=result.params, extra=extra)
 
 
 LORA_TAG = re.compile(r"<lora:([^:>]+)(?::[^>]*)?>")

@@ -93,9 +93,11 @@ def _progress(quiet: bool):
     started = time.perf_counter()
 
     def on_progress(payload):
-        if quiet:
+        if quiet and payload[0] != "warning":
             return
-        if payload[0] == "stage":
+        if payload[0] == "warning":
+            print(f"warning: {payload[1]}", file=sys.stderr, flush=True)
+        elif payload[0] == "stage":
             print(payload[1], file=sys.stderr, flush=True)
         elif payload[0] == "step":
             _, step, total, _preview = payload
@@ -114,7 +116,15 @@ def run(args) -> int:
     settings = load_settings()
     if args.device:
         settings.device = args.device
-    core = App(settings, db_path=args.db or default_db_path(), use_llm=not args.no_llm)
+    from catalog.store import StoreError
+
+    try:
+        core = App(settings, db_path=args.db or default_db_path(), use_llm=not args.no_llm)
+    except StoreError as exc:
+        print(f"personalq generate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for line in core.settings_warnings:
+        print(f"warning: {line}", file=sys.stderr)
     out: dict = {}
     try:
         choice = _choose(args, core, out)

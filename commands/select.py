@@ -45,7 +45,14 @@ def run(args) -> int:
     settings = load_settings()
     if args.llm_model:
         settings.llm_model = args.llm_model
-    core = App(settings, db_path=db, use_llm=not args.no_llm)
+    from catalog.store import StoreError
+    from common.text import escape_controls
+
+    try:
+        core = App(settings, db_path=db, use_llm=not args.no_llm)
+    except StoreError as exc:
+        print(f"personalq select: {exc}", file=sys.stderr)
+        return 2
     if core.llm_enabled() and not args.json:
         print("Reading your request with the local model (a few seconds; --no-llm skips it)…", file=sys.stderr)
     try:
@@ -58,12 +65,12 @@ def run(args) -> int:
     if result.status == "selected":
         from app.generation import display_name
 
-        print(f"checkpoint: {display_name(result.card)}  ({result.card.path})")
-        print(f"prompt:     {result.prompt}")
+        print(f"checkpoint: {escape_controls(display_name(result.card))}  ({escape_controls(result.card.path)})")
+        print(f"prompt:     {escape_controls(result.prompt)}")
     elif result.status == "clarify":
-        print(result.question)
+        print(escape_controls(result.question))
         for i, name in enumerate(result.option_names, 1):
-            print(f"  {i}. {name}")
+            print(f"  {i}. {escape_controls(name)}")
     else:
         print("None of your checkpoints fits this request; the base model can generate it as is.")
     if result.note:

@@ -41,6 +41,9 @@ class CreateController(WindowController):
 
 
     def submit_request(self, text: str) -> None:
+        from common.text import clean_request
+
+        text = clean_request(text)  # pasted control characters or undecodable bytes stop here
         if self.flow.state == F.GENERATING:
             self.w.request_panel.banner.show_message("Wait for the current image, or cancel it first.", "info")
             return
@@ -245,7 +248,9 @@ class CreateController(WindowController):
             self.gen_worker.cancel()
 
     def _gen_progress(self, payload) -> None:
-        if payload[0] == "stage":
+        if payload[0] == "warning":  # e.g. the quantized model could not be kept on a full disk
+            self.w.request_panel.banner.show_message(payload[1], "info")
+        elif payload[0] == "stage":
             self.w.generation_panel.show_stage(payload[1])
         elif payload[0] == "step":
             _, step, total, preview = payload

@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(theme.app_icon())
         self.resize(1280, 820)
         self._build()
+        if self.core.settings_warnings:  # a hand-edited settings file: say what was reset
+            self.statusBar().showMessage("; ".join(self.core.settings_warnings), 15000)
         self.library_page.detail.quant_errors = self.library.quant_queue.errors
         self.history_model.set_entries(self.history.entries())
         if self.settings.first_run_done and (self.settings.folders or self.settings.use_demo_library):

@@ -271,6 +271,9 @@ def _default_quantizer(pipe, ref: ModelRef, device: str = "cpu"):
     if result.unet is not pipe.unet:  # from the artifact: swap the float UNet for the quantized one
         pipe.unet = result.unet
     log.info("pool: %s %s (%.1f s, %s)", ref.quant_spec, source, result.seconds, result.reason)
+    if getattr(result, "warning", None):  # e.g. a full cache: quantized in memory, not kept for next time
+        log.warning("pool: %s", result.warning)
+        pipe._pq_warning = result.warning  # the generation that loaded it tells the user
     return pipe
 
 

@@ -136,7 +136,7 @@ def kv_magnitudes(pipe, prompts: list[str], trigger: str) -> list[dict]:
     groups = [token_groups(pipe.tokenizer, p, trigger) for p in prompts]
     out = []
     for name, attn in cross_attention_modules(pipe.unet).items():
-        row = {"layer": name.replace("_blocks", "").replace(".attentions", "").replace(".transformer_blocks", "")}
+        row = {"layer": short_layer(name)}
         with torch.no_grad():
             ehs = attn.norm_encoder_hidden_states(states) if attn.norm_cross else states
             ehs = ehs.to(attn.to_k.weight.dtype)
@@ -161,6 +161,13 @@ def kv_magnitudes(pipe, prompts: list[str], trigger: str) -> list[dict]:
     return out
 
 
+def short_layer(name: str) -> str:
+    """'down_blocks.0.attentions.0.transformer_blocks.0.attn2' (or an older short form) -> 'down.0.0'."""
+    for a, b in (("_blocks", ""), ("_block", ""), (".attentions", ""), (".transformer_blocks.0.attn2", ""), (".transformer.0.attn2", "")):
+        name = name.replace(a, b)
+    return name
+
+
 def judge_features(judge, images: np.ndarray) -> np.ndarray:
     """The judge's 128-d hidden layer (before its heads) for uint8 (N, 32, 32, 3) images."""
     import torch
@@ -175,14 +182,14 @@ def judge_features(judge, images: np.ndarray) -> np.ndarray:
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to feature sets a (N, D) and b (M, D) (FID's formula)."""
-    from scipy import linalg
-
     mu1, mu2 = a.mean(0), b.mean(0)
     c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(c1 @ c2)
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
+    # tr sqrt(c1 c2) = tr sqrt(s1 c2 s1) with s1 = c1^(1/2): symmetric eigen-decompositions only, so a
+    # singular covariance (fewer images than dimensions) is fine and no complex sqrtm is needed
+    w, u = np.linalg.eigh(c1)
+    s1 = (u * np.sqrt(np.clip(w, 0, None))) @ u.T
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(s1 @ c2 @ s1), 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2 * tr_covmean)
 
 
 def per_image_psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -208,7 +215,8 @@ def image_scores(judge, concept: str, img_t, img_p, plain_scenes, ref_t=None, re
 def run_checkpoint(world: Path, entry: dict, variants: list[Variant], judge, n: int, steps: int, out_dir: Path) -> dict:
     """Every variant on one checkpoint; writes ablation_<stem>.json and features_<stem>.npz."""
     from bench.fidelity import fp16_bytes, generate, load_fp
-    from demo import personalize, world as world_mod
+    from demo import personalize
+    from demo import world as world_mod
     from engine.granularity import apply_granularity
     from engine.quantize import apply_quant_spec, weight_bytes
 
@@ -349,7 +357,7 @@ def markdown(summary: dict) -> str:
             lines.append("| " + " | ".join("" if r.get(c) is None else (f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols) + " |")
         return "\n".join(lines)
 
-    spec_rows = [{"spec": s, **v, "fd_judge": f"{v['fd_judge']:.3g} ± {v['fd_judge_se']:.2g}"} for s, v in summary["by_spec"].items()]
+    spec_rows = [{"spec": s, **v, "fd_judge": f"{v['fd_judge']:.1f} ± {v['fd_judge_se']:.1f}"} for s, v in summary["by_spec"].items()]
     out = [f"Seeds {summary['seeds']} per prompt group, {summary['steps']} steps, {len(summary['checkpoints'])} checkpoints, "
            f"{summary['images_per_row']} images per metric per spec. Full-precision concept accuracy seed-to-seed noise "
            f"(disjoint seeds, mean over checkpoints): {summary['seed_noise_concept_accuracy_fp']}. fd_judge is FID-like "
@@ -362,7 +370,7 @@ def markdown(summary: dict) -> str:
     cols = ["layer", "k_trigger_vs_words", "v_trigger_vs_words", "k_start_vs_words", "v_start_vs_words", "k_start_holds_max",
             "k_trigger_holds_max", "v_trigger_holds_max", "k_trigger_over_rest", "v_trigger_over_rest"]
     for m, rows in summary["kv_magnitudes"].items():
-        out += [f"**{m}**", "", md(rows, cols), ""]
+        out += [f"**{m}**", "", md([dict(r, layer=short_layer(r["layer"])) for r in rows], cols), ""]
     return "\n".join(out)
 
 
@@ -383,16 +391,20 @@ def save_plot(summary: dict, path: Path) -> Path:
     ax.axhline(fp, color="k", lw=1, ls="--", label=f"full precision {fp:.3f}")
     ax.set_xticks(x, [p["setting"] for p in pairs], rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("concept accuracy (judge, trigger prompts)")
+    ax.set_title("error bar: 2 x paired SE of the difference", fontsize=9)
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=7, loc="lower left")
     for m, rows in summary["kv_magnitudes"].items():
         ax2.plot(range(len(rows)), [r["k_trigger_vs_words"] for r in rows], marker="o", label=f"{m} K")
         ax2.plot(range(len(rows)), [r["k_start_vs_words"] for r in rows], ls=":", color=ax2.lines[-1].get_color())
     rows = next(iter(summary["kv_magnitudes"].values()))
-    ax2.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=40, ha="right", fontsize=7)
+    ax2.set_xticks(range(len(rows)), [short_layer(r["layer"]) for r in rows], fontsize=8)
     ax2.axhline(1, color="k", lw=1)
-    ax2.set_yscale("log")
-    ax2.set_ylabel("row absmax / other words' (solid: trigger, dotted: start token)")
+    top = max(r["k_trigger_vs_words"] for rows in summary["kv_magnitudes"].values() for r in rows)
+    ax2.set_ylim(0, max(2.0, top * 1.1))
+    ax2.set_xlabel("attn2 layer")
+    ax2.set_ylabel("K row absmax / other words' (mean)")
+    ax2.set_title("solid: trigger rows, dotted: start token", fontsize=9)
     ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

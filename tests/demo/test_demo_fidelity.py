@@ -61,7 +61,7 @@ def test_ablation_smoke_on_one_checkpoint(tmp_path, capsys):
     from bench import taq_ablation
 
     code = fidelity.main(["--ablation", "--checkpoints", "bullseye", "--variants", "ref", "--seeds", "2", "--steps", "2",
-                          "--out", str(tmp_path), "--markdown", str(tmp_path / "table.md"), "--json"])
+                          "--threads", "1", "--out", str(tmp_path), "--markdown", str(tmp_path / "table.md"), "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     specs = [r["spec"] for r in out["rows"]]

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["App", "FAMILY_LABEL", "GenerationJob", "GenerationOutcome", "NoBaseModel", "Selection", "family_of"]
 
+class CannotQuantize(ValueError):
+    """The path is not something quantize can load (a LoRA, an unreadable file); the message says why."""
+
+
 SEARCH_MIN_DENSE = 0.30  # MiniLM cosine below this is "unrelated" for a search box (nonsense scores ~0.25)
 SEARCH_KEEP_FRACTION = 0.45
 
@@ -44,25 +48,23 @@ class App:
         self.device_name = None
 
     # -- catalog ---------------------------------------------------------------------------
-    def cards(self) -> list[Card]:
-        return self.store.cards(include_errors=True)
+    def cards(self, include_errors: bool = True) -> list[Card]:
+        return self.store.cards(include_errors=include_errors)
 
-    def index(self, ctx, folders: list[str]):
-        """Fast pass: probe new/changed files so the library can show them; (phase, done, total) progress.
+    def index(self, ctx, folders: list[str], embed: bool = False, compute_hashes: bool = True):
+        """Probe new/changed files into the catalog; ("index", phase, done, total) progress.
 
-        Embeddings (which load torch and the sentence model) are left to `embed`, run after the
-        library is on screen, so the first run shows results in about a second.
+        The window leaves embeddings (torch and the sentence model) to `embed`, run after the library is
+        on screen, so the first run shows results in about a second; the CLI embeds in the same pass.
         """
-        from catalog.indexer import index_folders
+        from catalog.indexer import IndexAborted, index_folders
 
         def progress(phase, done, total):
             ctx.progress(("index", phase, int(done), int(total)))
 
-        from catalog.indexer import IndexAborted
-
         try:
-            report = index_folders([str(f) for f in folders], self.store, progress=progress, embed=False,
-                                   should_stop=lambda: ctx.cancelled)
+            report = index_folders([str(f) for f in folders], self.store, progress=progress, embed=embed,
+                                   compute_hashes=compute_hashes, should_stop=lambda: ctx.cancelled)
         except IndexAborted as exc:  # disk full, read-only: what was stored stays; the message says why
             log.error("indexing stopped: %s (not stored: %s)", exc, exc.report.not_stored)
             raise
@@ -226,12 +228,9 @@ class App:
 
     def quantize(self, ctx, path: str, spec: str) -> str:
         """Quantize-on-import for one checkpoint: builds (or checks) its artifact; returns a status line."""
-        from engine.loading import load_base
-        from engine.quantize import ArtifactInvalid, artifact_dir, check_artifact, quantize_on_import
+        from engine.quantize import ArtifactInvalid, artifact_dir, check_artifact
 
-        card = self.store.get(path)
-        base_model = card.base_model if card else "unknown"
-        info = self._device()  # the artifact the pool of this device will load: its dtype, calibrated there
+        info = self._device()
         folder = artifact_dir(path, spec, info.dtype)
         if folder.exists():  # at every start: a valid artifact is "ready" without loading its weights
             try:
@@ -240,15 +239,33 @@ class App:
             except ArtifactInvalid as exc:
                 ctx.progress(f"rebuilding: {exc}")
         ctx.check()
-        selection = Selection.from_card(card) if card else Selection(path, "checkpoint", base_model, Path(path).stem)
-        config_dir = config_dir_for(selection, self.settings, self.store)  # as generate loads it
-        prediction_type = card.prediction_type if card else None
-        result = quantize_on_import(path, spec,
-                                    load_source=lambda: load_base(path, base_model, dtype=info.torch_dtype, config_dir=config_dir,
-                                                                  prediction_type=prediction_type).to(info.device),
-                                    progress=lambda msg: ctx.progress(str(msg)), dtype=info.dtype, device=info.device)
+        result, _ = self.quantize_model(ctx, path, spec)
         ctx.check()
-        return ("ready (cached)" if result.from_cache else f"quantized in {result.seconds:.1f} s") + f" · {spec}"
+        line = ("ready (cached)" if result.from_cache else f"quantized in {result.seconds:.1f} s") + f" · {spec}"
+        return f"{line} · {result.warning}" if getattr(result, "warning", None) else line
+
+    def quantize_model(self, ctx, path: str, spec: str, base: str | None = None, force: bool = False):
+        """Quantize-on-import of a checkpoint file or diffusers folder, loaded exactly as generate loads it
+        (its family's diffusers base gives a single file its configs, or `base`); (ImportResult, DeviceInfo).
+        CannotQuantize names a path that is not a model this can load."""
+        from app.generation import card_for_path
+        from engine.loading import load_base
+        from engine.quantize import quantize_on_import
+
+        card = self.store.get(str(Path(path).resolve())) or card_for_path(path, self.store)
+        if card.error:
+            raise CannotQuantize(f"cannot read {path}: {card.error}")
+        if card.kind not in ("checkpoint", "diffusers_model"):
+            raise CannotQuantize(f"{path} is a {card.kind}, not a checkpoint: quantize its base model instead")
+        if base is not None and not (Path(base) / "model_index.json").is_file():
+            raise CannotQuantize(f"--base {base} is not a diffusers folder (no model_index.json)")
+        config_dir = base or config_dir_for(Selection.from_card(card), self.settings, self.store)
+        info = self._device()  # the artifact the pool of this device will load: its dtype, calibrated there
+        result = quantize_on_import(
+            path, spec, force=force, dtype=info.dtype, device=info.device, progress=lambda msg: ctx.progress(str(msg)),
+            load_source=lambda: load_base(path, card.base_model, dtype=info.torch_dtype, config_dir=config_dir,
+                                          prediction_type=card.prediction_type).to(info.device))
+        return result, info
 
     def generate(self, ctx, job: GenerationJob, base: str | None = None, preview=None) -> GenerationOutcome:
         """Get the pipeline from the pool, generate with per-step progress, save the PNG with its parameters."""

@@ -36,20 +36,24 @@ EXIT_ABORTED = 1  # the catalog stopped taking writes (disk full, read-only): th
 
 
 def run(args) -> int:
-    from catalog.indexer import FolderNotFound, IndexAborted, index_folders
+    from app.core import App
+    from app.jobs import JobContext
+    from catalog.indexer import FolderNotFound, IndexAborted
     from catalog.store import StoreUnavailable
+    from common.paths import default_db_path
+    from common.settings import load_settings
     from common.text import escape_controls
 
     try:
-        store = open_store(args.db)
+        core = App(load_settings(), db_path=args.db or default_db_path())
     except StoreUnavailable as exc:
         print(f"personalq index: {exc}", file=sys.stderr)
         return 2
     bar = None if args.quiet else ProgressBar(sys.stderr)
+    ctx = JobContext(lambda payload: bar(*payload[1:]) if bar and payload[0] == "index" else None)
     try:
         try:
-            report = index_folders(args.folders, store, progress=bar, compute_hashes=not args.no_hash,
-                                   embed=not args.no_embed)
+            report = core.index(ctx, args.folders, embed=not args.no_embed, compute_hashes=not args.no_hash)
         except FolderNotFound as exc:
             print(f"personalq index: {exc}", file=sys.stderr)
             return 2
@@ -65,14 +69,14 @@ def run(args) -> int:
             if bar:
                 bar.finish()
         if args.gloss and not report.cancelled:
-            problem = _gloss(store, bar)
+            problem = _gloss(core, ctx)
             if problem:
                 report.problems.append(problem)
         for problem in report.problems:
             log.warning(problem)
             print(f"warning: {escape_controls(problem)}", file=sys.stderr)
         wanted = set(report.paths)
-        cards = [c for c in store.cards() if c.path in wanted]
+        cards = [c for c in core.cards() if c.path in wanted]
         if args.json:
             print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
         else:
@@ -89,16 +93,13 @@ def run(args) -> int:
             return EXIT_NOT_STORED
         return 0
     finally:
-        store.close()
+        core.close()
 
 
-def _gloss(store, bar) -> str | None:
+def _gloss(core, ctx) -> str | None:
     """Gloss the cards that need it; a problem (no LLM, failed cards) comes back as a warning line."""
-    from checkin.gloss import gloss_library
-    from common.settings import load_settings
-
     try:
-        report = gloss_library(store, load_settings().llm_model, progress=(lambda d, t: bar("gloss", d, t)) if bar else None)
+        report = core.gloss(ctx)
     except Exception as exc:
         return f"cards not glossed: {exc}"
     if report.get("skipped"):
@@ -106,13 +107,6 @@ def _gloss(store, bar) -> str | None:
     if report["failed"]:
         return f"{len(report['failed'])} card(s) not glossed (the model failed or ran out of time)"
     return None
-
-
-def open_store(db):
-    from catalog.store import Store
-    from common.paths import default_db_path
-
-    return Store(db or default_db_path())
 
 
 def card_entry(card) -> dict:

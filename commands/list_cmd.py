@@ -14,9 +14,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from app.core import App
     from catalog.store import StoreUnavailable
-    from commands.index import card_entry, open_store
+    from commands.index import card_entry
     from common.paths import default_db_path
+    from common.settings import load_settings
     from common.text import escape_controls
 
     db = Path(args.db) if args.db else default_db_path()
@@ -25,14 +27,14 @@ def run(args) -> int:
               file=sys.stderr)
         return 1
     try:
-        store = open_store(db)
+        core = App(load_settings(), db_path=db)
     except StoreUnavailable as exc:
         print(f"personalq list: {exc}", file=sys.stderr)
         return 2
     try:
-        cards = store.cards(include_errors=not args.no_errors)
+        cards = core.cards(include_errors=not args.no_errors)
     finally:
-        store.close()
+        core.close()
     if args.json:
         print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
         return 0

@@ -29,74 +29,49 @@ def _device_arg(text: str) -> str:
     return argparse_type(check_device)(text)
 
 
-class CannotQuantize(ValueError):
-    """PATH is not something quantize can load (the message says why)."""
-
-
-def check_source(path: str, base: str | None = None):
-    """The probe of PATH if quantize can load it (a checkpoint file or a diffusers folder); raises CannotQuantize."""
-    from pathlib import Path
-
-    from catalog.probe import probe_path
-    from common.text import escape_controls
-
-    probe = probe_path(path)
-    shown = escape_controls(path)
-    if probe.error:
-        raise CannotQuantize(f"cannot read {shown}: {escape_controls(probe.error)}")
-    if probe.kind not in ("checkpoint", "diffusers_model"):
-        raise CannotQuantize(f"{shown} is a {probe.kind}, not a checkpoint: quantize its base model instead")
-    if base is not None and not (Path(base) / "model_index.json").is_file():
-        raise CannotQuantize(f"--base {escape_controls(base)} is not a diffusers folder (no model_index.json)")
-    return probe
-
-
-def _load_source(path: str, probe, device, base: str | None = None):
-    """A pipeline for PATH on `device` (a DeviceInfo); a single file takes its component configs from `base`."""
-    from engine.loading import load_pipeline
-
-    config_dir = base if probe.kind == "checkpoint" else None
-    return load_pipeline(path, probe.kind, probe.base_model, prediction_type=probe.prediction_type,
-                         device=device.device, dtype=device.torch_dtype, config_dir=config_dir)
-
-
 def run(args) -> int:
     from pathlib import Path
 
+    from app.core import App, CannotQuantize
+    from app.jobs import JobContext
+    from catalog.store import StoreError
+    from common.paths import default_db_path
     from common.settings import load_settings
     from common.text import escape_controls
-    from engine.devices import DeviceUnavailable, pick_device
+    from engine.devices import DeviceUnavailable
     from engine.loading import LoadError
-    from engine.quantize import quantize_on_import, weight_bytes
+    from engine.quantize import weight_bytes
 
     path = Path(args.path)
     if not path.exists():
         print(f"personalq quantize: no such file or folder: {escape_controls(str(path))}", file=sys.stderr)
         return 2
-    base = getattr(args, "base", None)
-    try:
-        probe = check_source(str(path), base)
-    except CannotQuantize as exc:
-        print(f"personalq quantize: {exc}", file=sys.stderr)
-        return 2
     settings = load_settings()
-    try:
-        device = pick_device(args.device or settings.device, settings.dtype)
-    except (ValueError, DeviceUnavailable) as exc:
-        print(f"personalq quantize: {exc}", file=sys.stderr)
-        return 2
-    def say(msg):
-        if not str(msg).startswith("warning:"):  # a cache warning ends the run below, as its one line
-            print(msg, file=sys.stderr)
+    if args.device:
+        settings.device = args.device
+    base = getattr(args, "base", None)
+
+    def say(payload):
+        if not str(payload).startswith("warning:"):  # a cache warning ends the run below, as its one line
+            print(payload, file=sys.stderr)
 
     try:
-        result = quantize_on_import(path, args.quant, lambda: _load_source(str(path), probe, device, base),
-                                    force=args.force, progress=say, dtype=device.dtype, device=device.device)
+        core = App(settings, db_path=default_db_path())
+    except StoreError as exc:
+        print(f"personalq quantize: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result, device = core.quantize_model(JobContext(say), str(path), args.quant, base=base, force=args.force)
+    except (CannotQuantize, ValueError, DeviceUnavailable) as exc:
+        print(f"personalq quantize: {escape_controls(str(exc))}", file=sys.stderr)
+        return 2
     except LoadError as exc:
         hint = "" if base else " (a file that needs its base's configs: pass --base FOLDER)"
         print(f"personalq quantize: cannot load {escape_controls(str(path))}: {escape_controls(str(exc))}{hint}",
               file=sys.stderr)
         return 2
+    finally:
+        core.close()
     if result.artifact is None:  # quantized, but nothing could be kept: what this command is for
         print(f"personalq quantize: {result.warning}", file=sys.stderr)
         return 1

@@ -18,6 +18,8 @@ FORBIDDEN = {
     "demo": {"desktop", "commands"},
     "bench": {"desktop"},
     "app": {"desktop", "commands"},
+    # the CLI calls app/ for every action (catalog/engine only for their error types and argument checks)
+    "commands": {"checkin", "local_llm", "desktop"},
     # the window builds no engine, Check-in or LLM call itself: it goes through app/
     "desktop": {"engine", "checkin", "local_llm", "commands"},
 }

@@ -253,6 +253,7 @@ def embedder():
     return get_embedder()
 
 
+@pytest.mark.slow  # loads MiniLM (~14 s on 2 cores)
 def test_real_embedder_refresh_only_recomputes_changed_text(store, embedder):
     store.upsert_card(_card("/lib/dog.safetensors", name="Waffles", description="a lemon and white beagle dog"))
     store.upsert_card(_card("/lib/art.safetensors", name="Charcoal Sketch", description="smudgy charcoal drawing"))

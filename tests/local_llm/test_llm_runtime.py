@@ -11,7 +11,7 @@ from local_llm.rerank import QUESTION_SCHEMA, fit_messages, fit_scores, write_qu
 from local_llm.runtime import LLMError, LocalLLM, load_llm
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # the tests that load a model are marked slow: 20-150 s each on 2 cores
 def llm(tmp_path_factory):
     path = assemble(DEFAULT_MODEL, tmp_path_factory.mktemp("llm") / DEFAULT_MODEL.filename)
     model = load_llm(path)
@@ -19,12 +19,14 @@ def llm(tmp_path_factory):
     model.close()
 
 
+@pytest.mark.slow
 def test_prompt_uses_the_models_own_chat_template(llm: LocalLLM):
     text = llm.format_chat([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
     assert "<|im_start|>user\nU<|im_end|>" in text
     assert text.endswith("<|im_start|>assistant\n")
 
 
+@pytest.mark.slow
 def test_json_schema_constrains_the_output(llm: LocalLLM):
     schema = {"type": "object", "properties": {"fits": {"type": "string", "enum": ["yes", "no"]}}, "required": ["fits"]}
     messages = [{"role": "user", "content": "Is a tabby a kind of cat? Answer in JSON."}]
@@ -32,6 +34,7 @@ def test_json_schema_constrains_the_output(llm: LocalLLM):
     assert set(value) == {"fits"} and value["fits"] in ("yes", "no")
 
 
+@pytest.mark.slow
 def test_an_answer_past_its_time_budget_stops_with_an_error(llm: LocalLLM):
     messages = [{"role": "user", "content": "Write a long story about a cat. Answer in JSON."}]
     with pytest.raises(LLMError, match="longer than"):
@@ -42,6 +45,7 @@ def test_an_answer_past_its_time_budget_stops_with_an_error(llm: LocalLLM):
     assert set(llm.chat_json([{"role": "user", "content": "Say hi in JSON."}], QUESTION_SCHEMA, max_tokens=24)) == {"question"}
 
 
+@pytest.mark.slow
 def test_yes_no_scoring_is_a_finite_log_odds(llm: LocalLLM):
     facts = {"name": "Clementine", "description": "my orange tabby cat", "tags": ["cat"], "kind": "lora"}
     score = llm.yes_logodds(fit_messages("my orange cat on a windowsill", facts))
@@ -77,6 +81,7 @@ def _catalog(tmp_path):
     return store
 
 
+@pytest.mark.slow
 def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm: LocalLLM, tmp_path):
     from catalog.embeddings import card_text
     from checkin.gloss import gloss_cards
@@ -97,6 +102,7 @@ def test_cards_not_in_english_are_glossed_once_and_embedded_with_their_gloss(llm
     store.close()
 
 
+@pytest.mark.slow
 def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLLM, tmp_path):
     from checkin.decide import check_in
     from checkin.gloss import gloss_library
@@ -109,6 +115,7 @@ def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLL
     store.close()
 
 
+@pytest.mark.slow
 def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tmp_path, monkeypatch):
     from checkin import decide as checkin
     from checkin.decide import check_in
@@ -128,6 +135,7 @@ def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tm
     store.close()
 
 
+@pytest.mark.slow
 def test_time_budgets_follow_the_speed_measured_at_load():
     """A slow machine gets proportionally more time (bounded), a fast one at least the caller's floor."""
     from local_llm.runtime import get_llm

@@ -114,7 +114,7 @@ class App:
 
     def companions(self, request: str, card: Card) -> list[Card]:
         """Add-ons the request names by trigger beside the chosen card (a style on a subject)."""
-        from app.generation import named_companions
+        from app.composition import named_companions
 
         return named_companions(request, card, self.store.cards(include_errors=False))
 
@@ -126,7 +126,7 @@ class App:
 
     def example_requests(self, n: int = 3) -> list[str]:
         """Requests that fit this library, for the Create page's example buttons ([] for an empty library)."""
-        from app.generation import example_requests
+        from app.examples import example_requests
 
         return example_requests(self.store.cards(include_errors=False), n)
 

@@ -30,40 +30,6 @@ def family_of(base_model: str) -> str:
     return base_model if base_model in FAMILY_LABEL else "sd15"
 
 
-STYLE_WORD = re.compile(r"\b(?:style|art|look|aesthetic|frame|outline|painting|sketch)\b", re.I)
-
-
-def _plain_words(card: Card) -> str:
-    """A card's name without its trigger, version or file-name noise: "Dfr Cactus v1" -> "cactus"."""
-    triggers = {w.lower() for t in card.triggers for w in t.split()} - {"style", "art", "look"}
-    words = [w for w in re.split(r"[\s_\-.]+", card.name or Path(card.path).stem)
-             if w and w.lower() not in triggers and not re.fullmatch(r"v?\d+(?:\.\d+)?", w.lower())]
-    return " ".join(words).lower()
-
-
-def example_requests(cards: list[Card], n: int = 3) -> list[str]:
-    """Plain-words requests that this library can answer: a subject, a style on a subject, a version."""
-    usable = [c for c in cards if c.kind in ("lora", "checkpoint", "textual_inversion") and _plain_words(c)]
-    styles = [c for c in usable if STYLE_WORD.search(_plain_words(c))]
-    subjects = [c for c in usable if c not in styles and not c.is_negative_embedding]
-    out: list[str] = []
-    if subjects:
-        out.append(f"my {_plain_words(subjects[0])} in the middle")
-    if styles and len(subjects) > 1:
-        out.append(f"a {_plain_words(subjects[1])} in {_plain_words(styles[0])}")
-    names: dict[str, int] = {}
-    for c in subjects:
-        names[_plain_words(c)] = names.get(_plain_words(c), 0) + 1
-    versioned = [name for name, count in names.items() if count > 1]
-    if versioned:
-        out.append(f"the first version of my {versioned[0]}")
-    for c in subjects[2:]:
-        if len(out) >= n:
-            break
-        out.append(f"my {_plain_words(c)} on a black background")
-    return out[:n]
-
-
 @dataclass
 class Selection:
     """What the next generation runs on: a catalog card, or the base model of a family."""
@@ -176,40 +142,6 @@ def config_dir_for(selection: Selection, settings: Settings, store, base: str | 
     if base is None or Path(base).resolve() == Path(selection.path).resolve() or not Path(base).is_dir():
         return None
     return str(base)
-
-
-def named_companions(request: str, chosen: Card, cards: list[Card]) -> list[Card]:
-    """LoRAs and embeddings besides the chosen card whose trigger the request spells out ("dfr cactus in tvy
-    style"): a trigger is the user naming that file, so it joins the image. Words that only describe a style
-    ("with a pink frame") are left to Check-in; a card for another base family never joins."""
-    text = f" {request.lower()} "
-    found = []
-    for card in cards:
-        if card.path == chosen.path or card.kind not in ADDON_KINDS or card.error or card.is_negative_embedding:
-            continue
-        if card.base_model in FAMILY_LABEL and chosen.base_model in FAMILY_LABEL and card.base_model != chosen.base_model:
-            continue
-        triggers = [t for t in card.triggers if len(t) >= 3]
-        if any(re.search(rf"(?<![\w<]){re.escape(t.lower())}(?![\w>])", text) for t in triggers):
-            found.append(card)
-    chosen_triggers = {t.lower() for t in chosen.triggers}
-    return [c for c in found if not chosen_triggers & {t.lower() for t in c.triggers}]
-
-
-class CannotCompose(ValueError):
-    """Two personalizations that cannot run together (another base family, or a full checkpoint as an add-on)."""
-
-
-def add_extra(selection: Selection, extra: Selection) -> None:
-    """Put a LoRA or embedding on top of the selection (a style on a subject), checking that they fit together."""
-    if extra.kind not in ADDON_KINDS:
-        raise CannotCompose(f"{extra.name} is a full checkpoint: it can be the model, not an add-on")
-    families = {family_of(s.base_model) for s in (selection, extra) if s.base_model in FAMILY_LABEL}
-    if len(families) > 1:
-        raise CannotCompose(f"{extra.name} is for {FAMILY_LABEL[family_of(extra.base_model)]}, "
-                            f"{selection.name} for {FAMILY_LABEL[family_of(selection.base_model)]}")
-    if extra.path != selection.path and all(e.path != extra.path for e in selection.extras):
-        selection.extras.append(extra)
 
 
 def model_ref(selection: Selection, settings: Settings, store, quant_spec: str, base: str | None = None):
@@ -345,55 +277,6 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
     if warning:
         extra["warning"] = warning
     return GenerationOutcome(str(result.path), time.perf_counter() - start, job, params=result.params, extra=extra)
-
-
-LORA_TAG = re.compile(r"<lora:([^:>]+)(?::[^>]*)?>")
-
-
-def image_request(path: str, cards: list[Card], settings: Settings):
-    """What a PNG says it was made from (ours, or A1111's `parameters` text): (card or None, prompt,
-    GenerationParams, scheduler, negative prompt); None when it carries no parameters."""
-    from engine.generate import SCHEDULERS
-    from engine.png_info import read_png_parameters
-
-    try:
-        raw = read_png_parameters(path)
-    except OSError:
-        return None
-    if not raw:
-        return None
-    by_sampler = {a1111: name for name, (_, _, a1111) in SCHEDULERS.items()}
-    if "Prompt" in raw:  # A1111's text: strings, its own key names
-        def num(key, cast, default):
-            try:
-                return cast(raw[key])
-            except (KeyError, ValueError):
-                return default
-        width, _, height = str(raw.get("Size", "")).partition("x")
-        data = {"prompt": raw["Prompt"], "negative_prompt": raw.get("Negative prompt", ""),
-                "steps": num("Steps", int, settings.steps), "guidance": num("CFG scale", float, settings.guidance),
-                "seed": num("Seed", int, 0), "width": int(width) if width.isdigit() else settings.width,
-                "height": int(height) if height.isdigit() else settings.height,
-                "scheduler": by_sampler.get(raw.get("Sampler"), DEFAULT_SCHEDULER),
-                "model": raw.get("Model"), "hash": raw.get("Model hash")}
-    else:
-        data = dict(raw, model=raw.get("checkpoint"), hash=raw.get("checkpoint_hash"))
-    prompt = str(data.get("prompt") or "")
-    loras = LORA_TAG.findall(prompt)
-    prompt = re.sub(r"\s{2,}", " ", LORA_TAG.sub("", prompt)).strip()
-    wanted = [n for n in loras] + [Path(str(data.get("model") or "")).stem]
-    card = None
-    for name in wanted:
-        card = next((c for c in cards if name and Path(c.path).stem == name), None)
-        if card:
-            break
-    if card is None and data.get("hash"):
-        card = next((c for c in cards if c.sha256 and c.sha256.startswith(str(data["hash"])[:10])), None)
-    params = GenerationParams(steps=int(data.get("steps") or settings.steps), seed=int(data.get("seed") or 0),
-                              width=int(data.get("width") or settings.width), height=int(data.get("height") or settings.height),
-                              guidance=float(data.get("guidance") or settings.guidance),
-                              quant_spec=str(data.get("quant_spec") or settings.quant_spec))
-    return card, prompt, params, str(data.get("scheduler") or DEFAULT_SCHEDULER), str(data.get("negative_prompt") or "")
 
 
 def unused_path(path: Path) -> Path:

@@ -47,7 +47,8 @@ def add_parser(sub) -> None:
 
 def _choose(args, core, out):
     """(Selection, prompt) to generate with, or an exit code after printing why not."""
-    from app.generation import Selection, add_extra, card_for_path
+    from app.composition import add_extra
+    from app.generation import Selection, card_for_path
 
     if args.checkpoint:
         if not Path(args.checkpoint).expanduser().exists():

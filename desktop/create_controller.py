@@ -10,7 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
-from app.generation import GenerationJob, Selection, add_extra
+from app.composition import add_extra
+from app.generation import GenerationJob, Selection
 from app.history import GenerationParams, HistoryEntry
 from desktop import flow as F
 from desktop.images import to_qimage
@@ -340,7 +341,7 @@ class CreateController(WindowController):
     def restore_png(self, path: str) -> bool:
         """A PNG dropped on the window (ours or A1111's `parameters`): its prompt and settings on the Create page,
         on the checkpoint it names when the library has it. False when the file carries no parameters."""
-        from app.generation import image_request
+        from app.restore import image_request
 
         found = image_request(path, self.w.library_model.cards(), self.settings)
         if found is None:
@@ -372,7 +373,7 @@ class CreateController(WindowController):
 
     def add_extra(self, path: str) -> None:
         """From the library: put this LoRA or embedding on the chosen checkpoint (a style on a subject)."""
-        from app.generation import CannotCompose, add_extra
+        from app.composition import CannotCompose, add_extra
 
         card = self.w.library_model.card(path)
         if card is None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.generation import CannotCompose, Selection, add_extra, named_companions
+from app.composition import CannotCompose, add_extra, named_companions
+from app.generation import Selection
 from catalog.card import Card
 
 

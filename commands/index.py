@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 
 log = logging.getLogger(__name__)
 
@@ -137,39 +136,36 @@ def summary_line(report) -> str:
 
 
 class ProgressBar:
-    """`progress(phase, done, total)` drawn as one redrawn line on a terminal, phase lines otherwise."""
+    """`progress(phase, done, total)` as one tqdm bar per phase on a terminal, a line per phase otherwise."""
 
-    PHASES = {"scan": "scanning", "index": "reading headers", "hash": "hashing", "embed": "embedding"}
+    PHASES = {"scan": "scanning", "index": "reading headers", "hash": "hashing", "embed": "embedding",
+              "gloss": "reading cards"}
 
-    def __init__(self, stream, width: int = 30):
+    def __init__(self, stream):
         self.stream = stream
-        self.width = width
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.phase = None
-        self.started = time.perf_counter()
+        self.bar = None
 
     def __call__(self, phase: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
         label = self.PHASES.get(phase, phase)
         if phase != self.phase:
-            if self.phase and self.tty:
-                self.stream.write("\n")
+            self.finish()
             self.phase = phase
             if not self.tty:
                 self.stream.write(f"{label}...\n")
                 self.stream.flush()
-        if not self.tty:
-            return
-        if phase == "scan" or total <= 0:
-            line = f"{label}: {done} found"
-        else:
-            frac = min(1.0, done / total)
-            filled = int(frac * self.width)
-            amount = f"{done / 2**20:.0f}/{total / 2**20:.0f} MiB" if phase == "hash" else f"{done}/{total}"
-            line = f"{label:16} [{'#' * filled}{'.' * (self.width - filled)}] {amount}"
-        self.stream.write("\r" + line.ljust(70))
-        self.stream.flush()
+            else:  # hashing counts bytes, the rest count files; the scan does not know its total
+                self.bar = tqdm(total=total or None, desc=label, file=self.stream, leave=True, dynamic_ncols=True,
+                                unit="B" if phase == "hash" else " files", unit_scale=phase == "hash")
+        if self.bar is not None:
+            if total and self.bar.total != total:
+                self.bar.total = total
+            self.bar.update(done - self.bar.n)
 
     def finish(self) -> None:
-        if self.phase and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

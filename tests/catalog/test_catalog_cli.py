@@ -94,16 +94,16 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
             return True
 
     stream = Terminal()
-    bar = ProgressBar(stream, width=10)
+    bar = ProgressBar(stream)
     bar("scan", 5, 0)
     bar("index", 1, 4)
     bar("index", 4, 4)
     bar("hash", 2 * 2**20, 4 * 2**20)
     bar.finish()
     text = stream.getvalue()
-    assert "scanning: 5 found" in text
-    assert "[##########] 4/4" in text and "2/4 MiB" in text
-    assert text.count("\n") == 3  # one line per phase
+    assert "scanning: 5" in text and "reading headers: 100%" in text and "4/4" in text
+    assert "2.10M/4.19M" in text  # hashing counts bytes
+    assert text.count("\n") == 3  # one line per phase, redrawn in place
 
 
 def test_index_gloss_with_a_model_that_cannot_read_other_languages_says_so_and_indexes(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """`personalq bench checkin`: how well Check-in picks, asks and declines on a labelled request set.
 
     personalq bench checkin --library DIR --requests FILE.jsonl [--json] [--no-llm] [--methods ...]
+    personalq bench checkin --corpus DIR [--splits fit check sealed] [--json] [--methods hybrid]
 
 Indexes the library into a temporary database, runs every request through each method
 (bm25, dense, hybrid: retrieval only; hybrid+llm: the app's LLM stage on top of hybrid — cards not in
@@ -16,7 +17,13 @@ in `equivalent`), clarification precision/recall (a clarify request is recalled 
 asked and its options contain every listed candidate, a byte-identical copy of an offered file counting
 as offered; precision = right questions / questions asked),
 no-match precision/recall, questions per request, question rate on single-match requests, overall
-accuracy, p50/p95 latency; `default_method` names the app's default path.
+accuracy, p50/p95 latency, versioned single-match top-1 (select requests tagged `version`), and
+`by_kind`: the same figures per request tag (trigger, name, description, paraphrase, typo, negation,
+multilingual, version, clarify, none, ...); `default_method` names the app's default path.
+
+--corpus runs every library of a generated corpus (bench/corpus; `python -m bench.corpus.generate DIR`)
+whose split is listed, and reports each split apart (`summary.splits[split][method]`) and the gap
+between the fit split and the sealed one; rows then also carry `library` and `split`.
 """
 from __future__ import annotations
 
@@ -128,14 +135,32 @@ def summarize(rows: list[dict], requests: list[dict]) -> dict:
         "p50_s": round(statistics.median(secs), 4) if secs else None,
         "p95_s": round(secs[min(len(secs) - 1, int(0.95 * len(secs)))], 4) if secs else None,
         "llm_used_rate": _ratio(sum(1 for r in rows if r.get("llm_used")), len(rows)),
+        "versioned_single_match_top1": _ratio(sum(r["correct"] for r in sel if "version" in by_id[r["id"]].get("tags", [])),
+                                              sum(1 for r in sel if "version" in by_id[r["id"]].get("tags", []))),
     }
+
+
+def summarize_by_kind(rows: list[dict], requests: list[dict]) -> dict:
+    """The summary figures per request tag (a request counts under each of its tags)."""
+    by_id = {r.get("id"): r for r in requests}
+    tags = sorted({t for r in requests for t in r.get("tags", [])})
+    out = {}
+    for tag in tags:
+        mine = [r for r in rows if tag in by_id[r["id"]].get("tags", [])]
+        if mine:
+            s = summarize(mine, requests)
+            out[tag] = {k: s[k] for k in ("n", "accuracy", "single_match_top1", "clarify_recall", "none_recall",
+                                          "question_rate_single_match")}
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="personalq bench checkin", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--library", required=True, type=Path, help="folder of checkpoints to index")
-    p.add_argument("--requests", required=True, type=Path, help="requests.jsonl (intent-dev format)")
+    p.add_argument("--library", type=Path, help="folder of checkpoints to index")
+    p.add_argument("--requests", type=Path, help="requests.jsonl (intent-dev format)")
+    p.add_argument("--corpus", type=Path, default=None, help="a generated corpus (manifest.json + libN/) instead of one library")
+    p.add_argument("--splits", nargs="+", default=["fit", "check", "sealed"], help="corpus splits to run (--corpus)")
     p.add_argument("--json", action="store_true", help="print one JSON object (bench contract)")
     p.add_argument("--no-llm", action="store_true", help="skip the hybrid+llm method")
     p.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=None, help="methods to run (default: all)")
@@ -144,8 +169,94 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def run_library(library: Path, requests: list[dict], methods: list[str], llm_model: str | None = None,
+                db: Path | None = None) -> tuple[list[dict], dict]:
+    """Index one library into a temporary database and run every method over its requests."""
+    from catalog.indexer import index_folders
+    from catalog.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="pq-bench-checkin-") as tmp:
+        store = Store(db or Path(tmp) / "catalog.sqlite")
+        started = time.perf_counter()
+        progress(f"indexing {library}")
+        index_folders([str(library)], store)
+        index_seconds = time.perf_counter() - started
+        from checkin.decide import check_in
+
+        check_in("warm up", store, use_llm=False)  # load the embedder and build the search index once
+        rows, summary = [], {}
+        for method in sorted(methods, key=lambda m: m.endswith("+llm")):  # retrieval alone first, on unglossed cards
+            if method.endswith("+llm") and "gloss" not in summary:
+                summary["gloss"] = _gloss(store, llm_model)
+            progress(f"running {len(requests)} requests with {method}")
+            method_rows = run_method(store, library, requests, method, llm_model)
+            rows += method_rows
+            summary[method] = summarize(method_rows, requests) | {"by_kind": summarize_by_kind(method_rows, requests)}
+        store.close()
+    summary["index_seconds"] = round(index_seconds, 2)
+    return rows, summary
+
+
+def main_corpus(args) -> int:
+    """Every library of the chosen splits; figures per split and the fit-vs-sealed gap."""
+    manifest = json.loads((args.corpus / "manifest.json").read_text(encoding="utf-8"))
+    methods = list(args.methods or ["hybrid"])
+    rows_all, per_split = [], {}
+    for lib in manifest["libraries"]:
+        if lib["split"] not in args.splits:
+            continue
+        root = args.corpus / lib["name"]
+        requests = load_requests(root / "requests.jsonl")
+        for r in requests:
+            r["id"] = f"{lib['name']}/{r['id']}"
+        rows, _ = run_library((root / "library").resolve(), requests, methods, args.llm_model)
+        for r in rows:
+            r["library"], r["split"] = lib["name"], lib["split"]
+        rows_all += rows
+        per_split.setdefault(lib["split"], {"requests": []})["requests"] += requests
+    summary: dict = {"corpus_hash": manifest.get("hash"), "splits": {}}
+    for split, data in per_split.items():
+        summary["splits"][split] = {}
+        for method in methods:
+            mine = [r for r in rows_all if r["split"] == split and r["method"] == method]
+            summary["splits"][split][method] = summarize(mine, data["requests"]) | {
+                "by_kind": summarize_by_kind(mine, data["requests"])}
+    if "fit" in summary["splits"] and "sealed" in summary["splits"]:
+        fit, sealed = summary["splits"]["fit"][methods[0]], summary["splits"]["sealed"][methods[0]]
+        summary["gap_fit_minus_sealed"] = {k: round(fit[k] - sealed[k], 4) for k in (
+            "single_match_top1", "clarify_recall", "none_recall", "question_rate_single_match")
+            if fit.get(k) is not None and sealed.get(k) is not None}
+    summary["default_method"] = default_method(summary, args.llm_model)
+    emit("checkin", rows_all, summary, args.json,
+         columns=["split", "library", "method", "id", "expect", "status", "correct", "checkpoint", "seconds"])
+    if not args.json:
+        _print_split_table(summary, methods[0])
+    return 0
+
+
+def _print_split_table(summary: dict, method: str) -> None:
+    keys = ("single_match_top1", "clarify_recall", "clarify_precision", "question_rate_single_match", "none_recall",
+            "versioned_single_match_top1", "p50_s", "p95_s")
+    print("\nsplit    " + " ".join(f"{k[:14]:>14}" for k in keys))
+    for split, by_method in summary["splits"].items():
+        s = by_method[method]
+        print(f"{split:8} " + " ".join(f"{(s[k] if s[k] is not None else float('nan')):14.3f}" for k in keys))
+    for split, by_method in summary["splits"].items():
+        print(f"\n{split}: per kind (n, accuracy)")
+        for tag, s in by_method[method]["by_kind"].items():
+            print(f"  {tag:14} {s['n']:5d} {s['accuracy']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.corpus is not None:
+        if not (args.corpus / "manifest.json").is_file():
+            print(f"corpus manifest not found: {args.corpus / 'manifest.json'}", file=sys.stderr)
+            return 2
+        return main_corpus(args)
+    if args.library is None or args.requests is None:
+        print("give --library and --requests, or --corpus", file=sys.stderr)
+        return 2
     library = args.library.resolve()
     if not library.is_dir():
         print(f"library folder not found: {library}", file=sys.stderr)
@@ -157,29 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = list(args.methods or ALL_METHODS)
     if args.no_llm:
         methods = [m for m in methods if not m.endswith("+llm")]
-    from catalog.indexer import index_folders
-    from catalog.store import Store
-
-    with tempfile.TemporaryDirectory(prefix="pq-bench-checkin-") as tmp:
-        db = args.db or Path(tmp) / "catalog.sqlite"
-        store = Store(db)
-        started = time.perf_counter()
-        progress(f"indexing {library}")
-        index_folders([str(library)], store)
-        index_seconds = time.perf_counter() - started
-        from checkin.decide import check_in
-
-        check_in("warm up", store, use_llm=False)  # load the embedder and build the search index once
-        rows, summary = [], {}
-        for method in sorted(methods, key=lambda m: m.endswith("+llm")):  # retrieval alone first, on unglossed cards
-            if method.endswith("+llm") and "gloss" not in summary:
-                summary["gloss"] = _gloss(store, args.llm_model)
-            progress(f"running {len(requests)} requests with {method}")
-            method_rows = run_method(store, library, requests, method, args.llm_model)
-            rows += method_rows
-            summary[method] = summarize(method_rows, requests)
-        store.close()
-    summary["index_seconds"] = round(index_seconds, 2)
+    rows, summary = run_library(library, requests, methods, args.llm_model, args.db)
     summary["default_method"] = default_method(summary, args.llm_model)
     if "hybrid" in summary and "hybrid+llm" in summary:  # does the LLM stage earn its place?
         summary["llm_accuracy_gain"] = round(summary["hybrid+llm"]["accuracy"] - summary["hybrid"]["accuracy"], 4)

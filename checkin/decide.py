@@ -3,9 +3,11 @@
 Steps: read the intent; retrieve and score cards (hybrid by default); group the top cards into
 concepts (versions, base-model variants and copies of one subject are one concept: they share a
 trigger and a name word, or the bytes); pick the version the request names (or the newest); then
-decide from the relevance of the best concept and its margin over the next one. The local LLM is
-optional: it can rerank the close calls, and it words the clarification question. When it is
-missing or fails, the same decision is made from retrieval alone and the result says so.
+decide with the fitted model (checkin/features.py -> checkin/decision.py, weights fitted by
+scripts/fit_checkin.py on the generated corpus): a probability per concept, then select / clarify /
+none. The local LLM is optional: it restates requests not in English (or that nothing fits) and words
+the clarification question. When it is missing or fails, the same decision is made from retrieval
+alone and the result says so.
 """
 from __future__ import annotations
 
@@ -18,12 +20,12 @@ from datetime import date
 import numpy as np
 
 from catalog.card import BASE_MODEL_LABELS, Card, display_name
+from checkin.decision import DecisionModel, choose, load_model
+from checkin.features import MAX_CONCEPTS, WordStats, concept_features, word_stats
 from checkin.intent import Intent, read_intent
 from checkin.language import looks_english
 from checkin.rewrite import Rewrite, rewrite_prompt
 from checkin.search import Candidate, encode_words, get_index, search
-from checkin.decision import MAX_OPTIONS, DecisionModel, choose, load_model
-from checkin.features import MAX_CONCEPTS, WordStats, concept_features, word_stats
 from checkin.words import NOISE_WORD, file_stem, split_words
 
 log = logging.getLogger(__name__)
@@ -243,8 +245,9 @@ def decide(concepts: list[Concept], intent: Intent, extra_words: list[str] | Non
     returns the status, the concepts kept (best first) and every scored concept's probability."""
     model = model or load_model()
     scored = concepts[:MAX_CONCEPTS]
-    p = model.probabilities(concept_features(scored, intent, encode_words, extra_words, stats))
-    status, kept = choose(p, model.thresholds)
+    x = concept_features(scored, intent, encode_words, extra_words, stats)
+    p = model.probabilities(x)
+    status, kept = choose(p, model.thresholds, model.status, x)
     return status, [scored[i] for i in kept], p
 
 

@@ -57,7 +57,51 @@ class Tree:
                    np.array(d["leaf"], dtype=bool), np.array(d["value"], dtype=np.float64))
 
 
-_MODEL_KEYS = {"kind", "features", "mean", "scale", "coef", "intercept", "baseline", "trees", "thresholds"}
+_MODEL_KEYS = {"kind", "features", "mean", "scale", "coef", "intercept", "baseline", "trees", "thresholds", "status"}
+STATUSES = ("selected", "clarify", "none")
+
+
+@dataclass
+class StatusModel:
+    """Second stage: select / clarify / none for the whole request, from the sorted concept probabilities
+    and the best concept's features (a multiclass tree ensemble: one tree list per status)."""
+
+    per_class: list[list[Tree]]
+    baseline: np.ndarray
+
+    def probabilities(self, row: np.ndarray) -> np.ndarray:
+        x = np.asarray(row, dtype=np.float64)[None, :]
+        raw = np.array([b + sum(t.predict(x)[0] for t in trees) for b, trees in zip(self.baseline, self.per_class)])
+        e = np.exp(raw - raw.max())
+        return e / e.sum()
+
+    def to_json(self) -> dict:
+        return {"baseline": [float(b) for b in self.baseline],
+                "trees": [[t.to_json() for t in trees] for trees in self.per_class]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "StatusModel":
+        return cls([[Tree.from_json(t) for t in trees] for trees in d["trees"]], np.array(d["baseline"], dtype=np.float64))
+
+    @classmethod
+    def from_sklearn(cls, clf) -> "StatusModel":
+        n = len(clf.classes_)
+        per_class: list[list[Tree]] = [[] for _ in range(n)]
+        for iteration in clf._predictors:
+            for k, predictor in enumerate(iteration):
+                nodes = predictor.nodes
+                per_class[k].append(Tree(nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(np.float64),
+                                         nodes["left"].astype(np.int64), nodes["right"].astype(np.int64),
+                                         nodes["is_leaf"].astype(bool), nodes["value"].astype(np.float64)))
+        return cls(per_class, np.ravel(clf._baseline_prediction).astype(np.float64))
+
+
+def request_features(p: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The second stage's row: the four best probabilities, how many clear 0.3 / 0.5, the runner-up's
+    share of the best, their sum, and the best concept's own features."""
+    q = np.concatenate([np.sort(p)[::-1], np.zeros(4)])[:4]
+    top = x[int(np.argmax(p))] if len(p) else np.zeros(x.shape[1] if x.ndim == 2 else 0)
+    return np.concatenate([q, [(p >= 0.3).sum(), (p >= 0.5).sum(), q[1] / (q[0] + 1e-6), p.sum()], top])
 
 
 @dataclass
@@ -72,6 +116,7 @@ class DecisionModel:
     intercept: float = 0.0
     thresholds: dict = field(default_factory=lambda: {"min_p": 0.5, "ratio": 0.5})
     info: dict = field(default_factory=dict)
+    status: StatusModel | None = None  # when present, it decides select / clarify / none
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(n, features) -> (n,) probability that each concept is one the user means."""
@@ -79,10 +124,13 @@ class DecisionModel:
             return np.zeros(0, dtype=np.float64)
         x = np.asarray(x, dtype=np.float64)
         if self.kind == "trees":
-            z = self.baseline + sum(tree.predict(x) for tree in self.trees)
+            z = self.raw(x)
         else:
             z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        return self.baseline + sum(tree.predict(x) for tree in self.trees)
 
     def to_json(self) -> dict:
         out = {"kind": self.kind, "features": list(self.features), "thresholds": self.thresholds}
@@ -91,6 +139,8 @@ class DecisionModel:
         else:
             out |= {"mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
                     "coef": self.coef.round(6).tolist(), "intercept": round(float(self.intercept), 6)}
+        if self.status is not None:
+            out["status"] = self.status.to_json()
         # the record (corpus hash, metrics) first, the numbers last, so the file reads from the top
         return {**self.info, **out}
 
@@ -99,8 +149,9 @@ class DecisionModel:
         info = {k: v for k, v in data.items() if k not in _MODEL_KEYS}
         kind = data.get("kind", "logistic")
         if kind == "trees":
+            status = StatusModel.from_json(data["status"]) if data.get("status") else None
             return cls(list(data["features"]), "trees", [Tree.from_json(t) for t in data["trees"]],
-                       float(data["baseline"]), thresholds=dict(data["thresholds"]), info=info)
+                       float(data["baseline"]), thresholds=dict(data["thresholds"]), info=info, status=status)
         return cls(list(data["features"]), "logistic", mean=np.array(data["mean"]), scale=np.array(data["scale"]),
                    coef=np.array(data["coef"]), intercept=float(data["intercept"]), thresholds=dict(data["thresholds"]),
                    info=info)
@@ -138,11 +189,28 @@ def load_model(path: Path | None = None) -> DecisionModel:
     return model
 
 
-def choose(p: np.ndarray, thresholds: dict) -> tuple[str, list[int]]:
-    """select / clarify / none from per-concept probabilities: indices of the concepts kept, best first."""
+def choose(p: np.ndarray, thresholds: dict, status: StatusModel | None = None,
+           x: np.ndarray | None = None, status_probs: np.ndarray | None = None) -> tuple[str, list[int]]:
+    """select / clarify / none from per-concept probabilities: indices of the concepts kept, best first.
+
+    With a status model: its most likely status after the fitted per-status log-bias; a question offers
+    every concept within `ratio` of the best (at least two). Without: the min_p / ratio rule."""
     if p.size == 0:
         return "none", []
     order = np.argsort(-p, kind="stable")
+    if status_probs is None and status is not None and x is not None:
+        status_probs = status.probabilities(request_features(p, x))
+    if status_probs is not None:
+        scores = np.log(status_probs + 1e-9) + np.array(thresholds.get("bias", [0, 0, 0]))
+        which = STATUSES[int(np.argmax(scores))]
+        if which == "none":
+            return "none", []
+        if which == "selected":
+            return "selected", [int(order[0])]
+        if len(order) < 2:
+            return "selected", [int(order[0])]
+        kept = [int(i) for i in order if p[i] >= thresholds["ratio"] * p[order[0]]][:MAX_OPTIONS]
+        return "clarify", kept if len(kept) >= 2 else [int(i) for i in order[:2]]
     best = float(p[order[0]])
     kept = [int(i) for i in order if p[i] >= thresholds["min_p"] and p[i] >= thresholds["ratio"] * best]
     if not kept:

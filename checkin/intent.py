@@ -196,7 +196,7 @@ def _read_window(text: str, today: date) -> tuple[tuple[date | None, date | None
         elif rel in ("last", "this"):
             found(*_recent_season(today, season, strictly_past=(rel == "last")), m)
         elif re.search(rf"\b{TIME_PREP}\s+(?:the\s+)?$", before) and re.match(rf"\s*{MODEL_WORDS}\b", after) or \
-                re.search(rf"\b(?:trained|made|retrained)\s+(?:in\s+)?(?:the\s+)?$", before):
+                re.search(r"\b(?:trained|made|retrained)\s+(?:in\s+)?(?:the\s+)?$", before):
             found(*_recent_season(today, season, strictly_past=False), m)
     # months: "March 2025", "from March", "last December", "October 2024 retrain", "2025-06"
     for m in re.finditer(rf"\b(last|this)?\s*\b({MONTH_RE})\b\.?\s*(?:of\s+)?({YEAR})?", text, re.I):
@@ -217,7 +217,7 @@ def _read_window(text: str, today: date) -> tuple[tuple[date | None, date | None
         if 1 <= int(m.group(2)) <= 12:
             found(*_month_window(int(m.group(1)), int(m.group(2))), m)
     # years: "early 2025", "from 2023", "the 2024 one"
-    for m in re.finditer(rf"\b(early|mid|late)?[\s-]*\b((?:19|20)\d\d)\b(?!s|-\d)", low):
+    for m in re.finditer(r"\b(early|mid|late)?[\s-]*\b((?:19|20)\d\d)\b(?!s|-\d)", low):
         if any(s <= m.start(2) < e for s, e in spans):
             continue
         part, year = m.group(1), int(m.group(2))

@@ -6,10 +6,13 @@
 2. Index each library of the "fit" split (and "check", reported only) with the real indexer.
 3. Run retrieval for every request (no LLM) and compute each candidate concept's features; a concept
    is a positive when it holds a labelled file (the selected one, its equivalents, or a clarify candidate).
-4. Fit gradient-boosted trees (scikit-learn, fixed settings below; or --kind logistic) on the fit split,
-   then the two thresholds (min_p, ratio) by a grid search on the fit split: the least total shortfall
-   from the targets (single-match top-1 0.92, clarification recall 0.80, no-match recall 0.75,
-   needless questions 0.08), ties broken by mean(top-1, clarification recall, no-match recall).
+4. Fit gradient-boosted trees (scikit-learn, fixed settings below) on the fit split: stage 1 gives each
+   concept a probability; stage 2 (multiclass trees) reads the sorted probabilities and the best
+   concept's features and says select / clarify / none. Stage 2 learns from out-of-fold stage-1
+   probabilities (4 folds by library), so it sees them as they will be on a library never fitted on.
+5. Fit the per-status log-bias and the option ratio by a grid search on the fit split (out-of-fold):
+   the least total shortfall from the targets (single-match top-1 0.92, clarification recall 0.80,
+   no-match recall 0.75, needless questions 0.08), ties broken by the mean of the three recalls.
 The sealed split is never read here. The output records the corpus hash and the fit-split metrics.
 """
 from __future__ import annotations
@@ -33,7 +36,7 @@ from bench.corpus.generate import write_corpus  # noqa: E402
 
 def collect(library: Path, requests: list[dict], store) -> list[dict]:
     """Per request: intent, scored concepts, features and labels (paths relative to the library)."""
-    from checkin.decide import candidate_concepts, TOP_K
+    from checkin.decide import TOP_K, candidate_concepts
     from checkin.features import MAX_CONCEPTS, concept_features, word_stats
     from checkin.intent import read_intent
     from checkin.search import encode_words, get_index, search
@@ -58,11 +61,13 @@ def collect(library: Path, requests: list[dict], store) -> list[dict]:
     return out
 
 
-def outcome(item: dict, p: np.ndarray, thresholds: dict) -> tuple[str, str | None, list[str]]:
+def outcome(item: dict, p: np.ndarray, thresholds: dict, status_model=None) -> tuple[str, str | None, list[str]]:
     from checkin.decide import clarify_options
-    from checkin.decision import choose
+    from checkin.decision import choose, request_features
 
-    status, kept = choose(p, thresholds)
+    if status_model is not None and "_sp" not in item:  # the status model's answer depends only on p and x
+        item["_sp"] = status_model.probabilities(request_features(p, item["x"])) if len(p) else None
+    status, kept = choose(p, thresholds, status_model, item["x"], item.get("_sp"))
     lib = item["library"]
     if status == "selected":
         return status, os.path.relpath(item["concepts"][kept[0]].chosen.path, lib), []
@@ -72,11 +77,11 @@ def outcome(item: dict, p: np.ndarray, thresholds: dict) -> tuple[str, str | Non
     return status, None, []
 
 
-def metrics(items: list[dict], probs: list[np.ndarray], thresholds: dict) -> dict:
+def metrics(items: list[dict], probs: list[np.ndarray], thresholds: dict, status_model=None) -> dict:
     counts = {"select": [0, 0], "clarify": [0, 0], "none": [0, 0]}
     needless = asked = asked_right = 0
     for item, p in zip(items, probs):
-        status, checkpoint, options = outcome(item, p, thresholds)
+        status, checkpoint, options = outcome(item, p, thresholds, status_model)
         ok = judge(item["req"], status, checkpoint, options, item["same_bytes"])
         kind = item["req"]["expect"]
         counts[kind][0] += ok
@@ -92,6 +97,7 @@ def metrics(items: list[dict], probs: list[np.ndarray], thresholds: dict) -> dic
 
 TARGETS = {"single_match_top1": 0.92, "clarify_recall": 0.80, "none_recall": 0.75}
 MAX_NEEDLESS = 0.08
+STATUS_TREES = {"max_iter": 150, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40}
 TREES = {"max_iter": 150, "learning_rate": 0.05, "max_depth": 4, "min_samples_leaf": 80, "l2_regularization": 1.0}
 
 
@@ -101,29 +107,35 @@ def objective(m: dict) -> float:
     return -shortfall + 0.01 * sum((m[k] or 0.0) for k in TARGETS) / 3
 
 
-def fit_thresholds(items: list[dict], probs: list[np.ndarray]) -> tuple[dict, dict]:
+def fit_thresholds(items: list[dict], probs: list[np.ndarray], status_model) -> tuple[dict, dict]:
     best = None
-    for min_p in np.round(np.arange(0.05, 0.96, 0.05), 2):
-        for ratio in np.round(np.arange(0.0, 0.96, 0.05), 2):
-            th = {"min_p": float(min_p), "ratio": float(ratio)}
-            m = metrics(items, probs, th)
+    grid = [(b1, b2, r) for b1 in np.arange(-0.5, 1.51, 0.25) for b2 in np.arange(-0.5, 1.51, 0.25) for r in (0.0, 0.3)]
+    for b1, b2, ratio in grid:
+        if True:
+            th = {"min_p": 0.0, "ratio": float(ratio), "bias": [0.0, round(float(b1), 2), round(float(b2), 2)]}
+            m = metrics(items, probs, th, status_model)
             score = objective(m)
             if best is None or score > best[0] + 1e-9:
                 best = (score, th, m)
     return best[1], best[2]
 
 
+def _xy(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    items = [i for i in items if len(i["y"])]
+    return np.vstack([i["x"] for i in items]), np.concatenate([i["y"] for i in items])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=None, help="a corpus written by bench.corpus.generate (default: generate one)")
     p.add_argument("--out", type=Path, default=ROOT / "checkin" / "checkin_weights.json")
-    p.add_argument("--kind", choices=("trees", "logistic"), default="trees")
-    p.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the logistic kind")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="pickle of the collected requests: written when absent, read when present (speeds refits)")
     args = p.parse_args(argv)
 
     from catalog.indexer import index_folders
     from catalog.store import Store
-    from checkin.decision import DecisionModel, fit_logistic
+    from checkin.decision import STATUSES, DecisionModel, StatusModel, request_features
     from checkin.features import FEATURES
 
     started = time.perf_counter()
@@ -134,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             write_corpus(corpus)
         manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
         by_split: dict[str, list[dict]] = {"fit": [], "check": []}
-        for lib in manifest["libraries"]:
+        if args.cache and args.cache.is_file():
+            import pickle
+
+            by_split = pickle.loads(args.cache.read_bytes())
+        for lib in manifest["libraries"] if not any(by_split.values()) else []:
             if lib["split"] not in by_split:  # the sealed split is never opened here
                 continue
             root = corpus / lib["name"]
@@ -146,26 +162,42 @@ def main(argv: list[str] | None = None) -> int:
             by_split[lib["split"]] += items
             store.close()
             print(f"{lib['name']}: {len(items)} requests collected ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        fit = [i for i in by_split["fit"] if len(i["y"])]
-        x = np.vstack([i["x"] for i in fit])
-        y = np.concatenate([i["y"] for i in fit])
-        if args.kind == "trees":
-            from sklearn.ensemble import HistGradientBoostingClassifier
+        if args.cache and not args.cache.is_file():
+            import pickle
 
-            clf = HistGradientBoostingClassifier(random_state=0, **TREES).fit(x, y)
-            model = DecisionModel.from_sklearn(clf, list(FEATURES))
-        else:
-            mean, scale, coef, intercept = fit_logistic(x, y, l2=args.l2)
-            model = DecisionModel(list(FEATURES), "logistic", mean=mean, scale=scale, coef=coef, intercept=intercept)
-        probs = [model.probabilities(i["x"]) for i in by_split["fit"]]
-        thresholds, fit_metrics = fit_thresholds(by_split["fit"], probs)
+            args.cache.write_bytes(pickle.dumps(by_split))
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        fit_items = by_split["fit"]
+        x, y = _xy(fit_items)
+        model = DecisionModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **TREES).fit(x, y),
+                                           list(FEATURES))
+        # stage 2 learns from out-of-fold stage-1 probabilities: 4 folds by library
+        libs = sorted({i["lib"] for i in fit_items})
+        oof: dict[int, np.ndarray] = {}
+        for k in range(4):
+            held = set(libs[k::4])
+            part = DecisionModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **TREES).fit(
+                *_xy([i for i in fit_items if i["lib"] not in held])), list(FEATURES))
+            for i in fit_items:
+                if i["lib"] in held:
+                    oof[id(i)] = part.probabilities(i["x"])
+        rows = np.array([request_features(oof[id(i)], i["x"]) for i in fit_items if len(i["y"])])
+        labels = np.array([STATUSES.index({"select": "selected"}.get(i["req"]["expect"], i["req"]["expect"]))
+                           for i in fit_items if len(i["y"])])
+        model.status = StatusModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **STATUS_TREES).fit(rows, labels))
+        probs = [oof[id(i)] for i in fit_items]
+        thresholds, fit_metrics = fit_thresholds(fit_items, probs, model.status)
+        for i in fit_items:
+            i.pop("_sp", None)
         model.thresholds = thresholds
-        check_metrics = metrics(by_split["check"], [model.probabilities(i["x"]) for i in by_split["check"]], thresholds)
+        check_metrics = metrics(by_split["check"], [model.probabilities(i["x"]) for i in by_split["check"]], thresholds,
+                                model.status)
         model.info = {"corpus_hash": manifest["hash"], "corpus_seed": manifest["seed"],
                       "fitted_on": sorted({i["lib"] for i in by_split["fit"]}), "concept_rows": int(len(y)),
-                      "positives": int(y.sum()), "settings": TREES if args.kind == "trees" else {"l2": args.l2},
+                      "positives": int(y.sum()), "settings": {"concept": TREES, "status": STATUS_TREES},
                       "fit_metrics": fit_metrics, "check_metrics": check_metrics}
-        args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+        args.out.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
     print(json.dumps({"thresholds": thresholds, "fit": fit_metrics, "check": check_metrics,
                       "seconds": round(time.perf_counter() - started, 1)}, indent=1))
     return 0

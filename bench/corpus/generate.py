@@ -27,6 +27,7 @@ from pathlib import Path
 from bench.corpus import formats as F
 from bench.corpus import pools as P
 
+
 def split_of(lib: int, n_libraries: int) -> str:
     """The last library is sealed, the one before it is the check split, the rest are fitted on."""
     return "sealed" if lib == n_libraries - 1 else "check" if lib == n_libraries - 2 else "fit"

@@ -107,7 +107,7 @@ SYNONYMS = {
     "cafe": ["coffee shop"], "cabin": ["log hut", "cottage"], "harbor": ["port"], "lighthouse": ["light tower"],
     "guitar": ["six-string"], "mug": ["cup"], "sneaker": ["trainer", "running shoe"],
     "watercolor": ["watercolour", "aquarelle"], "armchair": ["chair"], "backpack": ["rucksack"],
-    "motorcycle": ["motorbike"], "van": ["camper"], "truck": ["pickup"], "sweater": ["jumper"], 
+    "motorcycle": ["motorbike"], "van": ["camper"], "truck": ["pickup"], "sweater": ["jumper"],
     "raincoat": ["rain jacket"], "boots": ["shoes"], "sleepy": ["lazy"], "vintage": ["old-school", "retro"],
     "neighbor": ["neighbour"], "coworker": ["colleague"], "pet": ["furry friend"], "style": ["look", "aesthetic"],
     "homemade": ["home-made"], "spicy": ["hot"], "tram": ["streetcar"], "canoe": ["kayak"], "abandoned": ["derelict"],

@@ -37,3 +37,32 @@ def test_summary_fields():
     assert s["none_recall"] == 0.0 and s["none_precision"] is None
     assert s["question_rate_single_match"] == 0.5 and s["questions_per_request"] == 0.5
     assert s["accuracy"] == 0.5 and s["p50_s"] == 0.25 and s["p95_s"] == 0.4
+
+
+def test_summary_per_kind_and_versioned():
+    from bench.checkin import summarize_by_kind
+
+    reqs = [{"id": "a", "expect": "select", "tags": ["version", "order"]}, {"id": "b", "expect": "select", "tags": ["name"]},
+            {"id": "c", "expect": "none", "tags": ["none"]}]
+    rows = [{"id": "a", "status": "selected", "correct": True, "seconds": 0.1},
+            {"id": "b", "status": "clarify", "correct": False, "seconds": 0.1},
+            {"id": "c", "status": "none", "correct": True, "seconds": 0.1}]
+    assert summarize(rows, reqs)["versioned_single_match_top1"] == 1.0
+    kinds = summarize_by_kind(rows, reqs)
+    assert set(kinds) == {"version", "order", "name", "none"}
+    assert kinds["name"]["question_rate_single_match"] == 1.0 and kinds["none"]["none_recall"] == 1.0
+
+
+def test_bench_runs_a_small_generated_corpus(tmp_path, capsys):
+    import json
+
+    from bench.checkin import main
+    from bench.corpus.generate import write_corpus
+
+    manifest = write_corpus(tmp_path / "corpus", n_libraries=2, n_concepts=12, requests_per_concept=1.5)
+    assert [lib["split"] for lib in manifest["libraries"]] == ["check", "sealed"]
+    assert main(["--corpus", str(tmp_path / "corpus"), "--splits", "check", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    check = out["summary"]["splits"]["check"]["hybrid"]
+    assert check["n"] == manifest["libraries"][0]["requests"] and "by_kind" in check
+    assert all(r["split"] == "check" for r in out["rows"])

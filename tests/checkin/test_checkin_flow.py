@@ -1,7 +1,5 @@
-"""check_in on a small real library (files copied from shared/bench, indexed with the real indexer)."""
+"""check_in on a small library the tests write (tests/checkin/library.py), indexed with the real indexer."""
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,35 +9,17 @@ from catalog.card import Card
 from checkin.decide import check_in, group_concepts, pick_version, resolve_clarification, version_order
 from checkin.intent import read_intent
 from checkin.search import Candidate, SearchIndex, fuse, rank
+from tests.checkin.library import write_checkin_library
 
-DEV = [
-    "Lora/pets/waffles_beagle_v1.safetensors", "Lora/SDXL/waffles_beagle_xl.safetensors",
-    "Lora/pets/pretzel_basset.safetensors", "Lora/pets/clementine_tabby.safetensors",
-    "Lora/family/grandpa_hiroshi.safetensors", "Lora/characters/hiroshi_the_sock_puppet.safetensors",
-    "Lora/characters/hiroshi_the_sock_puppet.civitai.info",
-    "Lora/styles/charcoal_sketch.safetensors", "Lora/styles/charcoal_sketch.civitai.info",
-]
-VERSIONS = [
-    "Lora/dogs/ziggy_dachshund_v1.safetensors", "Lora/dogs/ziggy_dachshund_v1.json",
-    "Lora/dogs/ziggy_dachshund_v2.safetensors",
-    "Lora/dogs/xl/ziggy_dachshund_xl_v8.safetensors",
-]
 TODAY = "2026-11-24"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, shared_dir):
+def store(tmp_path_factory):
     from catalog.indexer import index_folders
     from catalog.store import Store
 
-    lib = tmp_path_factory.mktemp("checkin_lib")
-    for src_root, names in ((shared_dir / "bench/intent-dev/library", DEV),
-                            (shared_dir / "bench/intent-versions-dev/library", VERSIONS)):
-        for name in names:
-            src = src_root / name
-            if src.exists():
-                (lib / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, lib / name)
+    lib = write_checkin_library(tmp_path_factory.mktemp("checkin_lib"))
     st = Store(tmp_path_factory.mktemp("checkin_db") / "catalog.sqlite")
     index_folders([str(lib)], st)
     st.library = lib

@@ -97,6 +97,7 @@ def metrics(items: list[dict], probs: list[np.ndarray], thresholds: dict, status
 
 TARGETS = {"single_match_top1": 0.92, "clarify_recall": 0.80, "none_recall": 0.75}
 MAX_NEEDLESS = 0.08
+RATIO_SLACK = 0.02  # objective given up for shorter questions (a question of four where two fit reads as a guess)
 STATUS_TREES = {"max_iter": 150, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40}
 TREES = {"max_iter": 150, "learning_rate": 0.05, "max_depth": 4, "min_samples_leaf": 80, "l2_regularization": 1.0}
 
@@ -108,16 +109,24 @@ def objective(m: dict) -> float:
 
 
 def fit_thresholds(items: list[dict], probs: list[np.ndarray], status_model) -> tuple[dict, dict]:
+    """Per-status log-bias first (options: every concept), then the largest option ratio that costs the
+    objective at most RATIO_SLACK: recall alone would always offer four options."""
     best = None
-    grid = [(b1, b2, r) for b1 in np.arange(-0.5, 1.51, 0.25) for b2 in np.arange(-0.5, 1.51, 0.25) for r in (0.0, 0.3)]
-    for b1, b2, ratio in grid:
-        if True:
-            th = {"min_p": 0.0, "ratio": float(ratio), "bias": [0.0, round(float(b1), 2), round(float(b2), 2)]}
+    for b1 in np.arange(-0.5, 1.51, 0.25):
+        for b2 in np.arange(-0.5, 1.51, 0.25):
+            th = {"min_p": 0.0, "ratio": 0.0, "bias": [0.0, round(float(b1), 2), round(float(b2), 2)]}
             m = metrics(items, probs, th, status_model)
             score = objective(m)
             if best is None or score > best[0] + 1e-9:
                 best = (score, th, m)
+    score0, th0, m0 = best
+    for ratio in np.round(np.arange(0.05, 0.81, 0.05), 2):
+        th = {**th0, "ratio": float(ratio)}
+        m = metrics(items, probs, th, status_model)
+        if objective(m) >= score0 - RATIO_SLACK:
+            best = (objective(m), th, m)
     return best[1], best[2]
+
 
 
 def _xy(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,13 @@ CALIB = ["", "a photo of a dog", "a photo of sks dog"]
 def _granular_step(protect: bool, granularity: str, keep_start: bool):
     from engine.pipeline_tiny import build_tiny_pipeline
     from engine.quant_specs import QuantSpec
-    from engine.quantize import apply_quant_spec, encode_prompts, set_debug, set_trigger_positions, trigger_token_positions
+    from engine.quantize import (
+        apply_quant_spec,
+        encode_prompts,
+        set_debug,
+        set_trigger_positions,
+        trigger_token_positions,
+    )
 
     pipe = build_tiny_pipeline()
     spec = QuantSpec("t", "taq", weight_bits=8, act_bits=8, protect_trigger=protect, kv_bits=8, prob_bits=8)

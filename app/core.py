@@ -12,8 +12,18 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from app.generation import (FAMILY_LABEL, GenerationJob, GenerationOutcome, NoBaseModel, Selection,
-                            base_selection, config_dir_for, default_params, family_of, run_generation)
+from app.generation import (
+    FAMILY_LABEL,
+    GenerationJob,
+    GenerationOutcome,
+    NoBaseModel,
+    Selection,
+    base_selection,
+    config_dir_for,
+    default_params,
+    family_of,
+    run_generation,
+)
 from catalog.card import Card
 from common import paths
 from common.settings import Settings

@@ -17,7 +17,6 @@ import dataclasses
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 

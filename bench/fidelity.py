@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from common import paths
-    from demo import evaluate, personalize, world as world_mod
+    from demo import evaluate, personalize
+    from demo import world as world_mod
     from demo.build import ASSETS
     from demo.judge import load_judge
     from demo.train import psnr
@@ -194,10 +195,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def summarize(rows: list[dict], specs: list[str], noise: list[float], n: int) -> dict:
     by_spec = {}
+    def mean(rs: list[dict], k: str):
+        values = [r[k] for r in rs if r[k] is not None]
+        return round(float(np.mean(values)), 4) if values else None
+
     for spec in specs:
         rs = [r for r in rows if r["spec"] == spec]
-        mean = lambda k: round(float(np.mean([r[k] for r in rs if r[k] is not None])), 4) if any(r[k] is not None for r in rs) else None  # noqa: E731
-        by_spec[spec] = {k: mean(k) for k in ("concept_accuracy", "concept_without_trigger", "attribute_accuracy", "psnr_trigger", "psnr_plain", "bytes_ratio_fp16")}
+        by_spec[spec] = {k: mean(rs, k) for k in ("concept_accuracy", "concept_without_trigger", "attribute_accuracy", "psnr_trigger", "psnr_plain", "bytes_ratio_fp16")}
         by_spec[spec]["weight_bytes"] = int(np.mean([r["weight_bytes"] for r in rs]))
     fp = by_spec.get("none", {}).get("concept_accuracy")
     seed_noise = round(float(np.mean(noise)), 4) if noise else None

@@ -97,8 +97,8 @@ def run_cli(args: list[str], home: Path, timeout: float = 120, **env) -> tuple[i
     try:
         done = subprocess.run([sys.executable, str(REPO / "main.py"), *args], capture_output=True, env=full_env,
                               timeout=timeout, cwd=str(REPO))
-    except subprocess.TimeoutExpired:
-        raise ProbeFailed(f"`personalq {' '.join(map(str, args[:2]))}` still running after {timeout:.0f} s (hang)")
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeFailed(f"`personalq {' '.join(map(str, args[:2]))}` still running after {timeout:.0f} s (hang)") from exc
     decode = lambda b: b.decode("utf-8", "backslashreplace")  # noqa: E731
     return done.returncode, decode(done.stdout), decode(done.stderr)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 KINDS = ("lora", "textual_inversion", "checkpoint", "diffusers_model", "vae", "unknown")
 BASE_MODELS = ("sd15", "sd21", "sdxl", "unknown")

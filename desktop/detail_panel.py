@@ -23,7 +23,6 @@ from desktop.clarify_panel import FlowRow
 from desktop.common_widgets import Badge, EmptyState, label, primary_button
 from desktop.models import ThumbCache, card_display_name
 
-
 ADAPTER_KINDS = ("lora", "textual_inversion")
 
 

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.history import HistoryEntry
 from desktop import theme
 from desktop.common_widgets import EmptyState, label, page_header, primary_button
-from app.history import HistoryEntry
 from desktop.models import EntryRole, HistoryModel
 
 

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.history import GenerationParams
 from common.settings import Settings
 from desktop import theme
 from desktop.common_widgets import CardFrame, label
-from app.history import GenerationParams
 
 QUANT_SPECS = ("taq-w8a8", "taq-w4a8", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "none")
 # concept accuracy and size from docs/bench/fidelity64 (8 demo models, 64 seeds, 2026-11-26; seed noise 0.033):

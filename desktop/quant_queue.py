@@ -8,7 +8,6 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.workers import Worker, WorkerPool
 
-
 FAILED_SENTENCE = "Could not be quantized; it generates at full precision instead."
 
 

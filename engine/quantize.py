@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import paths
-from engine.quant_specs import QuantSpec, get_spec
 from common.hashing import sha256_file
+from engine.quant_specs import QuantSpec, get_spec
 
 log = logging.getLogger(__name__)
 

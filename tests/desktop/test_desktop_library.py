@@ -5,8 +5,8 @@ import shutil
 
 from PySide6.QtCore import Qt
 
-from common.settings import load_settings
 from app.sample_library import write_lora
+from common.settings import load_settings
 
 INDEX_TIMEOUT_MS = 30_000
 EMBED_TIMEOUT_MS = 120_000

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from desktop import flow as F
 from app.history import GenerationParams, History, HistoryEntry
+from desktop import flow as F
 
 
 def _count_to(ctx, n, delay=0.01):

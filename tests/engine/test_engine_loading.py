@@ -12,8 +12,8 @@ import torch
 
 torch.set_num_threads(1)  # the test machine is shared; oversubscribed threads make tiny models crawl
 
-from engine import configs, loading
-from engine.pipeline_tiny import (
+from engine import configs, loading  # noqa: E402
+from engine.pipeline_tiny import (  # noqa: E402
     build_tiny_pipeline,
     unet_to_original,
     write_single_file_checkpoint,

@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from engine.pipeline_tiny import build_tiny_pipeline
-from engine.quantize import (ArtifactInvalid, artifact_dir, check_artifact, load_artifact, quantize_on_import,
-                             weight_bytes)
+from engine.quantize import (
+    ArtifactInvalid,
+    artifact_dir,
+    check_artifact,
+    load_artifact,
+    quantize_on_import,
+    weight_bytes,
+)
 
 
 @pytest.fixture

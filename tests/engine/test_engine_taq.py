@@ -8,8 +8,15 @@ import torch
 from engine import quantizers as qz
 from engine.pipeline_tiny import build_tiny_pipeline, write_tiny_lora
 from engine.quant_specs import CORE_SPECS, SPECS, UnknownQuantSpec, get_spec
-from engine.quantize import (apply_quant_spec, encode_prompts, quant_spec_of, set_debug, set_trigger_positions,
-                             trigger_token_positions, weight_bytes)
+from engine.quantize import (
+    apply_quant_spec,
+    encode_prompts,
+    quant_spec_of,
+    set_debug,
+    set_trigger_positions,
+    trigger_token_positions,
+    weight_bytes,
+)
 from engine.taq import QuantConv2d, QuantLinear, TAQCrossAttnProcessor, taq_processors
 
 PROMPT = "a photo of sks dog on the beach"

@@ -156,7 +156,8 @@ def test_store_waits_out_a_short_lock_and_gives_up_on_a_long_one(tmp_path):
 def test_unthreaded_index_stops_on_a_full_disk(tmp_path, monkeypatch):
     """Under the writer thread's threshold the same failure stops the run the same way."""
     from bench.robustness import write_loras
-    from catalog import indexer, store as store_mod
+    from catalog import indexer
+    from catalog import store as store_mod
 
     write_loras(tmp_path / "lib", 5)
     store = store_mod.Store(tmp_path / "c.sqlite")

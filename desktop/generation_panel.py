@@ -42,7 +42,7 @@ QUANT_HELP = {
     "naive-w4a8": "4-bit, no trigger protection (for comparison)",
     "none": "full precision",
 }
-PREVIEW = 256
+PREVIEW = 224
 # the samplers offered, by the engine's scheduler names (A1111's names shown); the first is the default
 SAMPLERS = (("dpm++", "DPM++ 2M"), ("dpm++_karras", "DPM++ 2M Karras"), ("euler_a", "Euler a"), ("euler", "Euler"),
             ("ddim", "DDIM"), ("unipc", "UniPC"), ("heun", "Heun"))

@@ -140,8 +140,8 @@ class MainWindow(QMainWindow):
         # Create
         create = QWidget()
         cl = QVBoxLayout(create)
-        cl.setContentsMargins(24, 12, 24, 12)  # fits a 1024×640 screen without scrolling
-        cl.setSpacing(10)
+        cl.setContentsMargins(24, 8, 24, 6)  # fits a 1024×640 screen without scrolling
+        cl.setSpacing(8)
         self.request_panel = RequestPanel()
         self.request_panel.submitted.connect(self.create.submit_request)
         self.request_panel.answered.connect(self.create.answer_clarification)

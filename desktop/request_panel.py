@@ -32,12 +32,12 @@ class ChosenCheckpoint(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.thumbs = ThumbCache(64)
+        self.thumbs = ThumbCache(48)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(12)
         self.thumb = QLabel()
-        self.thumb.setFixedSize(64, 64)
+        self.thumb.setFixedSize(48, 48)
         row.addWidget(self.thumb)
         col = QVBoxLayout()
         col.setSpacing(4)
@@ -176,14 +176,13 @@ class RequestPanel(QWidget):
         sl.addWidget(self.chips)
         sl.addWidget(label("Prompt (edit it if you like)", muted=True))
         self.prompt = QPlainTextEdit()
-        self.prompt.setFixedHeight(70)
-        sl.addWidget(self.prompt)
-        grow = QHBoxLayout()
-        grow.addStretch(1)
+        self.prompt.setFixedHeight(56)
+        grow = QHBoxLayout()  # Generate beside the prompt: the page fits a 1024×640 screen without scrolling
+        grow.addWidget(self.prompt, 1)
         self.generate_button = primary_button("Generate", theme.drawn_icon("create", 18, QColor("white")))
         self.generate_button.setIconSize(QSize(18, 18))
         self.generate_button.clicked.connect(lambda: self.generate_requested.emit(self.prompt.toPlainText().strip()))
-        grow.addWidget(self.generate_button)
+        grow.addWidget(self.generate_button, 0, Qt.AlignBottom)
         sl.addLayout(grow)
         self.stack.addWidget(selected)
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["App", "FAMILY_LABEL", "GenerationJob", "GenerationOutcome", "NoBaseModel", "Selection", "family_of"]
 
+
 class CannotQuantize(ValueError):
     """The path is not something quantize can load (a LoRA, an unreadable file); the message says why."""
 

@@ -242,18 +242,17 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
                    preview=None) -> GenerationOutcome:
     """Pipeline from the pool (quantized as the job says), per-step progress, the PNG with its parameters.
 
-    ctx: an app.jobs.JobContext; progress payloads are ("stage", text) and ("step", step, total, preview).
+    ctx: an app.jobs.JobContext; progress payloads are ("stage", text), ("warning", text) and
+    ("step", step, total, preview).
     `preview` turns the engine's preview image into what the caller shows (the window: a QImage).
     """
-    from engine.generate import generate
+    from engine.generate import check_output_path, generate, validate_request
 
     sel = job.selection
     ctx.check()
     start = time.perf_counter()
     ref = model_ref(sel, settings, store, job.params.quant_spec, base)
     request = generation_request(job, settings, store, base)
-    from engine.generate import check_output_path, validate_request
-
     validate_request(request)  # before loading anything
     out_path = check_output_path(output_path(job), request.width, request.height)  # writable, with room
     quant = f" ({job.params.quant_spec})" if job.params.quant_spec != "none" else ""

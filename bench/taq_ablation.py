@@ -443,18 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.summarize:
         return finish(out_dir, args.json, args.markdown)
-    import torch
 
-    from bench.fidelity import world_manifest
-    from demo.build import ASSETS
-    from demo.judge import load_judge
+    from bench.fidelity import open_world
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    world = args.world or ASSETS
-    manifest = world_manifest(world)
-    judge = load_judge(world / manifest["judge"])
-    steps = args.steps or manifest["settings"]["sample_steps"]
+    world, manifest, judge, steps = open_world(args)
     sets = [s.strip() for s in args.variants.split(",") if s.strip()]
     unknown = [s for s in sets if s not in VARIANT_SETS]
     if unknown:

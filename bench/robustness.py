@@ -7,7 +7,7 @@ folder are intact afterwards. Full disks and read-only folders use a small tmpfs
 process may mount one (root); the injected-OSError variant of the same probe always runs, so
 a machine without mount rights still checks the code path.
 
-Rows: {"probe", "variant" (injected | tmpfs | plain), "status" (PASS | FAIL | SKIP), "detail", "seconds"}.
+Rows: {"probe", "variant" (injected | tmpfs | mknod | plain), "status" (PASS | FAIL | SKIP), "detail", "seconds"}.
 Summary: counts per status; exit code 1 when any row fails.
 """
 from __future__ import annotations
@@ -388,6 +388,54 @@ def _generate_to(work: Path, out: Path, *words: str, checkpoint: Path | None = N
 def probe_out_is_a_folder(work: Path) -> str:
     (work / "outs" / "existing").mkdir(parents=True)
     return _generate_to(work, work / "outs" / "existing", "folder")
+
+
+def _out_special_file(work: Path, nodes: list[Path]) -> str:
+    """generate --out NODE for each special file: exit 2, one line, the node still what it was; an atomic
+    write to it (what save_png and the settings use) raises and leaves no temp file."""
+    import stat
+
+    import common.paths as cp
+
+    kinds = {node: stat.S_IFMT(os.lstat(node).st_mode) for node in nodes}
+    lines = [_generate_to(work, node, "not a regular file") for node in nodes]
+    for node in nodes:
+        try:
+            cp.atomic_write_bytes(node, b"\x89PNG")
+            raise ProbeFailed(f"atomic_write_bytes replaced {node.name}")
+        except cp.NotARegularFile:
+            pass
+    for node, kind in kinds.items():
+        check(node.exists() and stat.S_IFMT(os.lstat(node).st_mode) == kind, f"{node.name} was replaced")
+    no_leftovers(nodes[0].parent)
+    return lines[0]
+
+
+def probe_out_special_file(work: Path) -> str:
+    """--out naming a FIFO or a socket (what replaced /dev/full as root): refused before any work, kept."""
+    import socket
+
+    folder = work / "special"
+    folder.mkdir()
+    fifo = folder / "fifo.png"
+    os.mkfifo(fifo)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(folder / "sock.png"))
+        return _out_special_file(work, [fifo, folder / "sock.png"])
+
+
+def probe_out_device_node(work: Path) -> str:
+    """--out naming a character device (a /dev/full twin made with mknod here, never the real one)."""
+    import stat
+
+    folder = work / "special"
+    folder.mkdir()
+    node = folder / "full.png"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o600, os.makedev(1, 7))  # the numbers of /dev/full
+    except (PermissionError, AttributeError, OSError) as exc:
+        raise ProbeSkipped(f"cannot create a device node here: {exc}") from None
+    return _out_special_file(work, [node])
 
 
 def probe_out_read_only(work: Path) -> str:
@@ -802,6 +850,8 @@ PROBES = [
     ("zero-steps-size", "plain", probe_zero_values),
     ("huge-steps-size", "plain", probe_huge_values),
     ("out-is-a-folder", "plain", probe_out_is_a_folder),
+    ("out-is-a-special-file", "plain", probe_out_special_file),
+    ("out-is-a-special-file", "mknod", probe_out_device_node),
     ("out-read-only", "injected", probe_out_read_only_injected),
     ("out-read-only", "tmpfs", probe_out_read_only),
     ("out-disk-full", "injected", probe_out_disk_full_injected),

@@ -112,16 +112,53 @@ def sweep_stale_tmp(folder: Path, marks: tuple[str, ...] = (TMP_MARK,)) -> list[
     return removed
 
 
+class NotARegularFile(OSError):
+    """The target exists and is a device, FIFO, socket or folder: an atomic write never replaces one."""
+
+
+def special_file_kind(path) -> str | None:
+    """What `path` is when it exists and is not a regular file ("folder", "FIFO", "socket", "character
+    device", "block device"; a symlink is followed); None when it is a regular file or absent."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:  # a dangling or unreadable entry: the write itself will say why
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def refuse_special_file(path) -> None:
+    """Raise NotARegularFile when `path` exists and is not a regular file (renaming over it would
+    replace a device node or a FIFO with our bytes)."""
+    kind = special_file_kind(path)
+    if kind is not None:
+        import errno
+
+        raise NotARegularFile(errno.EEXIST, f"{printable(str(path))} is a {kind}, not a regular file", str(path))
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write `data` to `path` through a temp file in the same folder and a rename: readers see the old
-    file or the new one, never part of one; a failed write (disk full) removes its temp file and raises."""
+    file or the new one, never part of one; a failed write (disk full) removes its temp file and raises.
+    Only a regular file (or nothing) is ever replaced: a device, FIFO, socket or folder raises NotARegularFile."""
     path = Path(path)
+    refuse_special_file(path)
     tmp = tmp_name(path)
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        refuse_special_file(path)  # again just before the rename: something may have appeared meanwhile
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -142,6 +179,8 @@ def describe_os_error(exc: OSError, path=None) -> str:
 
     where = path if path is not None else (exc.filename or "")
     reason = exc.strerror or str(exc)
+    if isinstance(exc, NotARegularFile):  # its message names the path already
+        return reason
     if exc.errno == errno.ENOSPC:
         reason = "no space left on device"
     elif exc.errno in (errno.EROFS,):

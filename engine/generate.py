@@ -86,20 +86,24 @@ _PNG_MARGIN = 1 << 20
 
 
 def check_output_path(path, width: int = 512, height: int = 512) -> Path:
-    """Make sure a PNG can be written at `path` BEFORE generating: not a folder, the folder exists (created
-    if needed) and is writable (a probe file is created and removed), and it has room for the image.
+    """Make sure a PNG can be written at `path` BEFORE generating: not a folder, device, FIFO or socket (only
+    a regular file is ever replaced), the folder exists (created if needed) and is writable (a probe file is
+    created and removed), and it has room for the image.
     Returns the path; raises OutputPathError naming the path and the reason."""
     import errno
     import os
     import shutil
 
-    from common.paths import describe_os_error, tmp_name
+    from common.paths import describe_os_error, special_file_kind, tmp_name
     from common.text import escape_controls
 
     path = Path(path)
     shown = escape_controls(str(path))
-    if path.is_dir():
+    kind = special_file_kind(path)
+    if kind == "folder":
         raise OutputPathError(f"output {shown} is a folder; give a file name ending in .png")
+    if kind is not None:  # a device, FIFO or socket: the rename would replace it with the image
+        raise OutputPathError(f"output {shown} is a {kind}, not a regular file; give a file name ending in .png")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

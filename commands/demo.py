@@ -15,14 +15,18 @@ DEFAULT_REQUEST = "a large robot head on a black background, center"
 
 
 def add_parser(sub) -> None:
+    from engine import limits
+
+    check = limits.argparse_type  # the same types and checks as `generate`: a bad value is one line, before any work
     p = sub.add_parser("demo", help="run one request against the built-in demo world",
                        description="Index the demo world's checkpoints, let Check-in pick one for a request, generate.")
     p.add_argument("request", nargs="?", default=DEFAULT_REQUEST, help=f'what you want (default: "{DEFAULT_REQUEST}")')
     p.add_argument("--world", type=Path, help="a built demo world folder (default: the committed demo/assets)")
     p.add_argument("--build-smoke", action="store_true", help="if the world is missing, build the quick smoke world instead of the full one")
-    p.add_argument("--quant", default="none", help="quant spec for the UNet (none, taq-w8a8, taq-w4a8, ...)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--steps", type=int, help="denoising steps (default: what the demo base was made for)")
+    p.add_argument("--quant", type=check(limits.check_quant_spec),
+                   help="quant spec for the UNet: none, taq-w8a8, taq-w4a8, ... (default: none)")
+    p.add_argument("--seed", type=check(limits.check_seed), default=1, help="random seed (default: 1)")
+    p.add_argument("--steps", type=check(limits.check_steps), help="denoising steps (default: what the demo base was made for)")
     p.add_argument("--db", type=Path, help="catalog database (default: demo.sqlite in the app's data folder)")
     p.add_argument("--out", type=Path, help="PNG to write (default: the outputs folder)")
     p.add_argument("--no-llm", action="store_true", help="Check-in without the local LLM")
@@ -51,11 +55,19 @@ def run(args) -> int:
     from app.jobs import JobContext
     from common import paths
     from common.settings import load_settings
+    from engine.generate import OutputPathError, check_output_path
 
+    out = Path(args.out or (paths.outputs_dir() / "demo.png"))
+    try:  # before the ~10 s of indexing and loading: a folder, device or unwritable place is one line now
+        check_output_path(out, 32, 32)
+    except OutputPathError as exc:
+        print(f"personalq demo: {exc}", file=sys.stderr)
+        return 2
     world = ensure_world(args.world, args.build_smoke)
     db = args.db or (paths.data_dir() / "demo.sqlite")
     db.parent.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
+    quant = args.quant or "none"
     settings.base_models = {**settings.base_models, "sd15": str(world / "base")}  # the demo's own base
     core = App(settings, db_path=db, use_llm=not args.no_llm)
     note = None
@@ -76,8 +88,7 @@ def run(args) -> int:
             selection = Selection.from_card(card_for_path(str(world / "base"), core.store), is_base=True)
             prompt = args.request
         params = core.default_params(selection, seed=args.seed)  # the demo base's own 32x32, steps, guidance
-        params = replace(params, quant_spec=args.quant, **({"steps": args.steps} if args.steps else {}))
-        out = Path(args.out or (paths.outputs_dir() / "demo.png"))
+        params = replace(params, quant_spec=quant, **({"steps": args.steps} if args.steps is not None else {}))
         outcome = core.generate(JobContext(), GenerationJob(selection, prompt, params, request=args.request,
                                                             out_path=str(out)))
     finally:
@@ -89,7 +100,7 @@ def run(args) -> int:
         "kind": selection.kind,
         "trigger": selection.trigger,
         "prompt": prompt,
-        "quant": args.quant,
+        "quant": quant,
         "image": outcome.image_path,
         "seconds": round(outcome.seconds, 2),
         "indexed": getattr(report, "added", None),
@@ -102,5 +113,5 @@ def run(args) -> int:
         print(f"check-in:   {result.status}" + (f" ({summary['note']})" if summary["note"] else ""))
         print(f"checkpoint: {summary['name']} [{summary['kind']}] {summary['checkpoint']}")
         print(f"prompt:     {prompt}")
-        print(f"image:      {outcome.image_path} ({args.quant}, {outcome.seconds:.1f}s)")
+        print(f"image:      {outcome.image_path} ({quant}, {outcome.seconds:.1f}s)")
     return 0

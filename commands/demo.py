@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=check(limits.check_seed), default=1, help="random seed (default: 1)")
     p.add_argument("--steps", type=check(limits.check_steps), help="denoising steps (default: what the demo base was made for)")
     p.add_argument("--db", type=Path, help="catalog database (default: demo.sqlite in the app's data folder)")
-    p.add_argument("--out", type=Path, help="PNG to write (default: the outputs folder)")
+    p.add_argument("--out", type=Path, help="image to write, .png, .jpg or .webp (default: the outputs folder)")
     p.add_argument("--no-llm", action="store_true", help="Check-in without the local LLM")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

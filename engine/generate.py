@@ -96,14 +96,19 @@ def check_output_path(path, width: int = 512, height: int = 512) -> Path:
 
     from common.paths import describe_os_error, special_file_kind, tmp_name
     from common.text import escape_controls
+    from engine.png_info import image_format
 
     path = Path(path)
     shown = escape_controls(str(path))
+    try:
+        image_format(path)  # .png, .jpg/.jpeg, .webp: the format written is the one the name says
+    except ValueError as exc:
+        raise OutputPathError(str(exc)) from None
     kind = special_file_kind(path)
     if kind == "folder":
-        raise OutputPathError(f"output {shown} is a folder; give a file name ending in .png")
+        raise OutputPathError(f"output {shown} is a folder; give a file name ending in .png, .jpg or .webp")
     if kind is not None:  # a device, FIFO or socket: the rename would replace it with the image
-        raise OutputPathError(f"output {shown} is a {kind}, not a regular file; give a file name ending in .png")
+        raise OutputPathError(f"output {shown} is a {kind}, not a regular file; give a new file name ending in .png, .jpg or .webp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -241,7 +246,7 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
     image = output.images[0]
     path = None
     if out_path is not None:
-        from engine.png_info import save_png
+        from engine.png_info import save_image
 
-        path = save_png(image, out_path, params, full_paths=full_paths)
+        path = save_image(image, out_path, params, full_paths=full_paths)
     return GenerationResult(image=image, path=path, params=params, seconds=seconds, steps_done=state["steps"])

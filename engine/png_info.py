@@ -7,6 +7,8 @@ Layout (A1111 `create_infotext`):
 Values holding a comma, colon or quote are JSON-quoted, as A1111 does. PersonalQ adds its own
 keys (checkpoint path, full hash, quant spec, trigger) to that line and keeps a JSON copy of all
 parameters in a second chunk (`personalq`) so its own reader round-trips exactly.
+A .jpg/.jpeg or .webp output carries the same text where A1111 puts it for those formats: the
+EXIF UserComment, UTF-16 with the "UNICODE" prefix (piexif's `UserComment.dump(..., "unicode")`).
 """
 from __future__ import annotations
 
@@ -126,28 +128,88 @@ def png_text_chunks(params: dict, full_paths: bool = False):
     return info
 
 
-def save_png(image, path, params: dict, full_paths: bool = False) -> Path:
-    """Save a PIL image with its generation parameters embedded, atomically: encoded in memory, written
-    to a temp file beside `path` and renamed, so a full disk leaves no 0-byte or half PNG (it raises)."""
+# the file suffixes an image can be written as, and the PIL format each names (no suffix: PNG)
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", "": "PNG"}
+EXIF_IFD, USER_COMMENT = 0x8769, 0x9286  # the Exif sub-IFD and its UserComment tag, where A1111 writes parameters
+_UNICODE_PREFIX = b"UNICODE\0"  # EXIF character code of a UTF-16 UserComment (piexif.helper.UserComment)
+JPEG_QUALITY = 95
+
+
+def image_format(path) -> str:
+    """The PIL format the file name asks for ("PNG", "JPEG", "WEBP"); ValueError naming the suffix otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_FORMATS:
+        from common.text import escape_controls
+
+        raise ValueError(f"cannot write a {escape_controls(suffix)} image; name the file .png, .jpg or .webp")
+    return IMAGE_FORMATS[suffix]
+
+
+def exif_parameters(params: dict, full_paths: bool = False) -> bytes:
+    """EXIF bytes holding the A1111 infotext as a UTF-16 UserComment, as A1111 saves a JPEG or WebP."""
+    from PIL import Image
+
+    text = format_parameters(_text_safe(params), full_paths)
+    exif = Image.Exif()
+    exif[EXIF_IFD] = {USER_COMMENT: _UNICODE_PREFIX + text.encode("utf-16-be")}
+    return exif.tobytes()
+
+
+def encode_image(image, params: dict, fmt: str = "PNG", full_paths: bool = False) -> bytes:
+    """The image file's bytes in `fmt` with the parameters embedded (PNG text chunks, or EXIF)."""
     import io
 
+    buffer = io.BytesIO()
+    if fmt == "PNG":
+        image.save(buffer, format="PNG", pnginfo=png_text_chunks(params, full_paths))
+    else:  # JPEG and WebP have no alpha here: the pipeline's images are RGB
+        image.convert("RGB").save(buffer, format=fmt, quality=JPEG_QUALITY, exif=exif_parameters(params, full_paths))
+    return buffer.getvalue()
+
+
+def save_image(image, path, params: dict, full_paths: bool = False) -> Path:
+    """Save a PIL image in the format its suffix names (.png, .jpg/.jpeg, .webp) with its generation
+    parameters embedded, atomically: encoded in memory, written to a temp file beside `path` and renamed,
+    so a full disk leaves no 0-byte or half image (it raises)."""
     from common.paths import atomic_write_bytes, sweep_stale_tmp
 
     path = Path(path)
+    data = encode_image(image, params, image_format(path), full_paths)
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_tmp(path.parent)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=png_text_chunks(params, full_paths))
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, data)
     return path
 
 
+save_png = save_image  # the name callers knew when every image was a PNG
+
+
+def _exif_comment(image) -> str | None:
+    """The A1111 UserComment of a JPEG/WebP, decoded as piexif does; None when there is none."""
+    try:
+        raw = image.getexif().get_ifd(EXIF_IFD).get(USER_COMMENT)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block is an image without parameters
+        return None
+    if not raw:
+        return None
+    if isinstance(raw, str):
+        return raw
+    raw = bytes(raw)
+    if raw.startswith(_UNICODE_PREFIX):
+        return raw[8:].decode("utf-16-be", errors="replace")
+    if raw[:8] in (b"ASCII\0\0\0", b"\0" * 8):  # the other character codes piexif writes
+        raw = raw[8:]
+    return raw.decode("utf-8", errors="replace").rstrip("\0")
+
+
 def read_png_parameters(path) -> dict:
-    """Parameters of a PNG: our JSON chunk when present, else the parsed A1111 text; {} for none."""
+    """Parameters of an image: a PNG's JSON chunk when present, else the parsed A1111 text (PNG chunk or
+    JPEG/WebP EXIF UserComment); {} for none."""
     from PIL import Image
 
     with Image.open(path) as image:
         text = dict(getattr(image, "text", {}) or {})
+        comment = _exif_comment(image) if image.format in ("JPEG", "WEBP") else None
     if JSON_KEY in text:
         try:
             return json.loads(text[JSON_KEY])
@@ -155,4 +217,6 @@ def read_png_parameters(path) -> dict:
             pass
     if PARAMS_KEY in text:
         return parse_parameters(text[PARAMS_KEY])
+    if comment:
+        return parse_parameters(comment)
     return {}

@@ -39,3 +39,5 @@ def test_demo_refuses_an_output_it_cannot_write_before_any_work(no_work, tmp_pat
 
     assert main.main(["demo", "--no-llm", "--out", str(tmp_path)]) == 2
     assert "folder" in capsys.readouterr().err
+    assert main.main(["demo", "--no-llm", "--out", str(tmp_path / "demo.gif")]) == 2  # a suffix no format has
+    assert ".gif" in capsys.readouterr().err

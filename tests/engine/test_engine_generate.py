@@ -118,6 +118,31 @@ def test_png_of_a_lora_reads_back_as_a1111_writes_it(pipe, tmp_path):
     assert png_info.read_png_parameters(full)["checkpoint"] == "/home/me/Lora/zqx ball.safetensors"
 
 
+@pytest.mark.parametrize("suffix, fmt", [(".jpg", "JPEG"), (".JPEG", "JPEG"), (".webp", "WEBP")])
+def test_jpeg_and_webp_are_written_as_named_with_a1111_exif(pipe, tmp_path, suffix, fmt):
+    """--out foo.jpg is a JPEG (not PNG bytes under a .jpg name) with the parameters where A1111 writes them:
+    the EXIF UserComment, UTF-16 behind the "UNICODE" character code."""
+    from PIL import Image
+
+    result = generate(pipe, req(prompt="my dog, on the beach", trigger="sks", seed=11), out_path=tmp_path / f"o{suffix}")
+    with Image.open(result.path) as image:
+        assert image.format == fmt and image.size == (64, 64)
+        raw = image.getexif().get_ifd(0x8769)[0x9286]
+    assert raw.startswith(b"UNICODE\0")
+    a1111 = png_info.parse_parameters(raw[8:].decode("utf-16-be"))
+    assert (a1111["Prompt"], a1111["Seed"], a1111["Trigger"]) == ("my dog, on the beach", "11", "sks")
+    assert png_info.read_png_parameters(result.path)["Seed"] == "11"
+
+
+def test_an_output_suffix_no_format_has_is_refused_before_generating(pipe, tmp_path, capsys):
+    from engine.generate import OutputPathError
+
+    calls = []
+    with pytest.raises(OutputPathError, match=r"\.gif"):
+        generate(pipe, req(), out_path=tmp_path / "out.gif", on_step=lambda *a: calls.append(a))
+    assert not calls and not list(tmp_path.iterdir())
+
+
 def test_parse_a1111_text_written_by_other_tools():
     text = ("masterpiece, a cat\nwearing a hat\nNegative prompt: lowres, bad hands\n"
             'Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 42, Size: 512x768, Model hash: 6ce0161689, '

@@ -37,6 +37,9 @@ class CannotQuantize(ValueError):
     """The path is not something quantize can load (a LoRA, an unreadable file); the message says why."""
 
 
+# what the CLI says before a Check-in with the LLM on: it joins only for some requests, and it is not quick
+LLM_WAIT_NOTICE = ("Checking your library… (the local model joins only for a request not in English or to word a "
+                   "question, which can take a minute on a busy CPU; --no-llm skips it)")
 SEARCH_MIN_DENSE = 0.30  # MiniLM cosine below this is "unrelated" for a search box (nonsense scores ~0.25)
 SEARCH_KEEP_FRACTION = 0.45
 
@@ -123,11 +126,14 @@ class App:
         llm = self.llm_enabled() if use_llm is None else use_llm and self.llm_enabled()
         return check_in(request, self.store, use_llm=llm, today=today, llm_model=self.settings.llm_model)
 
-    def companions(self, request: str, card: Card) -> list[Card]:
-        """Add-ons the request names by trigger beside the chosen card (a style on a subject)."""
+    def companions(self, result) -> list[Card]:
+        """Add-ons beside a selected result's card: those Check-in read from the request (a style on a
+        subject), then any other the request names by trigger."""
         from app.composition import named_companions
 
-        return named_companions(request, card, self.store.cards(include_errors=False))
+        extras = list(getattr(result, "extras", []))
+        named = named_companions(result.request, result.card, self.store.cards(include_errors=False))
+        return extras + [c for c in named if c.path not in {e.path for e in extras}]
 
     def rewrite(self, request: str, card: Card):
         """The request with this card's trigger inserted (a card chosen by hand rather than by Check-in)."""
@@ -150,7 +156,7 @@ class App:
         return max(known, key=known.get) if known else "sd15"
 
     def resolve(self, ctx, result, answer: str):
-        from checkin.decide import resolve_clarification
+        from checkin.answer import resolve_clarification
 
         return resolve_clarification(result, answer, self.store)
 

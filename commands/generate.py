@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
 def _choose(args, core, out):
     """(Selection, prompt) to generate with, or an exit code after printing why not."""
     from app.composition import add_extra
+    from app.core import LLM_WAIT_NOTICE
     from app.generation import Selection, card_for_path
 
     if args.checkpoint:
@@ -63,12 +64,12 @@ def _choose(args, core, out):
         selection.trigger = rewrite.trigger or selection.trigger
         return selection, rewrite.prompt
     if core.llm_enabled() and not (args.json or args.quiet):
-        print("Reading your request with the local model (a few seconds; --no-llm skips it)…", file=sys.stderr)
+        print(LLM_WAIT_NOTICE, file=sys.stderr)
     result = core.check_in(None, args.request)
     if result.status == "selected":
         selection = Selection.from_card(result.card)
         selection.trigger = result.trigger or selection.trigger
-        for companion in core.companions(args.request, result.card):  # "… in tvy style": both go in
+        for companion in core.companions(result):  # "… in tvy style": both go in
             add_extra(selection, Selection.from_card(companion))
         return selection, result.prompt
     if result.status == "clarify":

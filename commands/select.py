@@ -39,7 +39,7 @@ def run(args) -> int:
     if not args.request.strip():
         print("personalq select: the request is empty", file=sys.stderr)
         return 2
-    from app.core import App
+    from app.core import LLM_WAIT_NOTICE, App
     from common.settings import load_settings
 
     settings = load_settings()
@@ -54,7 +54,7 @@ def run(args) -> int:
         print(f"personalq select: {exc}", file=sys.stderr)
         return 2
     if core.llm_enabled() and not args.json:
-        print("Reading your request with the local model (a few seconds; --no-llm skips it)…", file=sys.stderr)
+        print(LLM_WAIT_NOTICE, file=sys.stderr)
     try:
         result = core.check_in(None, args.request, today=today)
     finally:

@@ -146,7 +146,7 @@ class CreateController(WindowController):
             self.selection = Selection.from_card(card)
             if result.trigger:
                 self.selection.trigger = result.trigger
-            for companion in self.core.companions(self.flow.request, card):  # "… in tvy style": both go in
+            for companion in self.core.companions(result):  # "… in tvy style": both go in
                 add_extra(self.selection, Selection.from_card(companion))
             caption = f"Read as “{result.restated}”. Check-in chose" if result.restated else "Check-in chose"
             self._use_model_defaults()
@@ -161,8 +161,9 @@ class CreateController(WindowController):
             family = self._likely_family()
             base = self.core.base_selection(family)
             read_as = f" (read as “{result.restated}”)" if result.restated else ""
+            suggestions = [(card_display_name(c), c.path) for c in getattr(result, "suggestions", [])]
             self.w.request_panel.show_none(f"Nothing in your library fits this request{read_as}.", base is not None,
-                                         f"You can still make it with the {base.name}." if base else "")
+                                         f"You can still make it with the {base.name}." if base else "", suggestions)
 
     def _checkin_failed(self, message: str) -> None:
         self.checkin_worker = None

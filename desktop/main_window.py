@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.request_panel.submitted.connect(self.create.submit_request)
         self.request_panel.answered.connect(self.create.answer_clarification)
         self.request_panel.use_base_requested.connect(self.create.use_base_model)
+        self.request_panel.suggestion_chosen.connect(self.create.use_card)
         self.request_panel.generate_requested.connect(self.create.start_generation)
         self.request_panel.weight_changed.connect(self.create.set_weight)
         self.request_panel.extra_removed.connect(self.create.remove_extra)

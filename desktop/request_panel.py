@@ -108,6 +108,7 @@ class RequestPanel(QWidget):
     generate_requested = Signal(str)
     answered = Signal(str)
     use_base_requested = Signal()
+    suggestion_chosen = Signal(str)  # the path of a closest card the user picked after "nothing fits"
     weight_changed = Signal(str, float)  # a chip's LoRA weight
     extra_removed = Signal(str)  # a chip's ×
     PAGES = ("hint", "checking", "selected", "clarify", "none")
@@ -197,6 +198,11 @@ class RequestPanel(QWidget):
         nl.addWidget(self.none_label)
         self.none_detail = label("", muted=True, wrap=True)
         nl.addWidget(self.none_detail)
+        self.suggestions_label = label("Closest in your library, if one will do:", muted=True)
+        nl.addWidget(self.suggestions_label)
+        self.suggestions = FlowRow()
+        nl.addWidget(self.suggestions)
+        self.suggestion_buttons: list = []
         nrow = QHBoxLayout()
         nrow.addStretch(1)
         self.base_button = primary_button("Use the base model", theme.std_icon("SP_ArrowRight"))
@@ -259,9 +265,21 @@ class RequestPanel(QWidget):
         self.clarify.ask(question, options)
         self.show_page("clarify")
 
-    def show_none(self, message: str, base_available: bool, detail: str = "") -> None:
+    def show_none(self, message: str, base_available: bool, detail: str = "",
+                  suggestions: list[tuple[str, str]] = ()) -> None:
+        """suggestions: (name shown, path) of the closest cards: offered as buttons, never picked for the user."""
         self.none_label.setText(message)
         self.none_detail.setText(detail if base_available else (detail + " " if detail else "") +
                                  "No base model is set up yet: choose one in Settings.")
         self.base_button.setEnabled(base_available)
+        self.suggestion_buttons = []
+        for name, path in suggestions:
+            button = QPushButton(name)
+            button.setProperty("option", True)
+            button.setCursor(Qt.PointingHandCursor)
+            button.clicked.connect(lambda _=False, p=path: self.suggestion_chosen.emit(p))
+            self.suggestion_buttons.append(button)
+        self.suggestions.set_widgets(self.suggestion_buttons)
+        self.suggestions_label.setVisible(bool(self.suggestion_buttons))
+        self.suggestions.setVisible(bool(self.suggestion_buttons))
         self.show_page("none")

@@ -6,8 +6,9 @@ headers and metadata exactly as it would a downloaded LoRA (they are never loade
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
+
+from common.tensor_files import write_zero_safetensors
 
 # name, file stem, trigger, class word, description, tags, preview colours (background, subject)
 SAMPLES = (
@@ -24,27 +25,11 @@ SAMPLES = (
 )
 
 
-def safetensors_bytes(tensors: dict[str, list[int]], metadata: dict[str, str] | None = None) -> bytes:
-    """{name: shape} -> a valid fp16 safetensors file with zeroed data."""
-    header: dict = {}
-    offset = 0
-    for name, shape in tensors.items():
-        numel = 1
-        for s in shape:
-            numel *= s
-        header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + 2 * numel]}
-        offset += 2 * numel
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    raw = json.dumps(header).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)
-    return struct.pack("<Q", len(raw)) + raw + bytes(offset)
-
-
 def write_lora(path: Path, output_name: str, token: str, cls: str, description: str, tags: tuple = ()) -> Path:
     """A kohya-style SD 1.5 LoRA whose name, trigger, class and description come from its training metadata."""
     unet = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k"
-    tensors = {f"{unet}.alpha": [], f"{unet}.lora_down.weight": [1, 768], f"{unet}.lora_up.weight": [320, 1]}
+    tensors = {f"{unet}.alpha": ([], "F16"), f"{unet}.lora_down.weight": ([1, 768], "F16"),
+               f"{unet}.lora_up.weight": ([320, 1], "F16")}
     folder = f"10_{token} {cls}"
     meta = {
         "ss_output_name": output_name, "ss_network_module": "networks.lora", "ss_network_dim": "1",
@@ -52,10 +37,7 @@ def write_lora(path: Path, output_name: str, token: str, cls: str, description: 
         "ss_tag_frequency": json.dumps({folder: {token: 20, cls: 19, **{t: 15 for t in tags}}}),
         "ss_training_comment": description,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(safetensors_bytes(tensors, meta))
-    return path
+    return write_zero_safetensors(path, tensors, meta)
 
 
 def write_preview(path: Path, background, subject, size: int = 256) -> Path:

@@ -27,12 +27,12 @@ import os
 import random
 import shutil
 import statistics
-import struct
 import tempfile
 import time
 from pathlib import Path
 
 from bench.common import emit, progress
+from common.tensor_files import zero_safetensors_bytes
 
 TARGETS = {"cold_index_10k_s": 10.0, "warm_rescan_10k_s": 1.0}
 CTX = {"sd15": 768, "sd21": 1024, "sdxl": 2048}
@@ -234,35 +234,19 @@ def _file_bytes(kind: str, i: int, token: str, modules: int, rng: random.Random)
                 "ss_base_model_version": {"sd15": "sd_v1", "sd21": "sd_v2", "sdxl": "sdxl_base_v1-0"}[base],
                 "ss_tag_frequency": json.dumps({folder: {token: 20, "person": 19, "smile": 7}}),
                 "ss_training_comment": "None", "ss_resolution": "(512, 512)"}
-        return _safetensors(tensors, meta)
+        return zero_safetensors_bytes(tensors, meta)
     if kind == "peft":
         block = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k"
-        return _safetensors({f"unet.{block}.lora_A.weight": ([1, 768], "F16"),
-                             f"unet.{block}.lora_B.weight": ([640, 1], "F16")}, {"format": "pt"})
+        return zero_safetensors_bytes({f"unet.{block}.lora_A.weight": ([1, 768], "F16"),
+                                       f"unet.{block}.lora_B.weight": ([640, 1], "F16")}, {"format": "pt"})
     if kind == "ti":
-        return _safetensors({"emb_params": ([rng.randint(1, 4), 768], "F16")}, {})
+        return zero_safetensors_bytes({"emb_params": ([rng.randint(1, 4), 768], "F16")}, {})
     if kind == "ti_xl":
-        return _safetensors({"clip_l": ([1, 768], "F16"), "clip_g": ([1, 1280], "F16")}, {})
-    return _safetensors({"model.diffusion_model.input_blocks.0.0.weight": ([320, 4, 3, 3], "F16"),
-                         "cond_stage_model.transformer.text_model.final_layer_norm.weight": ([768], "F16"),
-                         "first_stage_model.encoder.conv_in.weight": ([128, 3, 3, 3], "F16")},
-                        {"modelspec.title": f"Model {i}", "modelspec.trigger_phrase": token})
-
-
-def _safetensors(tensors: dict, metadata: dict) -> bytes:
-    header, offset = {}, 0
-    for name, (shape, dtype) in tensors.items():
-        numel = 1
-        for s in shape:
-            numel *= s
-        size = numel * 2
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
-        offset += size
-    if metadata:
-        header["__metadata__"] = metadata
-    raw = json.dumps(header).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)
-    return struct.pack("<Q", len(raw)) + raw + bytes(offset)
+        return zero_safetensors_bytes({"clip_l": ([1, 768], "F16"), "clip_g": ([1, 1280], "F16")}, {})
+    return zero_safetensors_bytes({"model.diffusion_model.input_blocks.0.0.weight": ([320, 4, 3, 3], "F16"),
+                                   "cond_stage_model.transformer.text_model.final_layer_norm.weight": ([768], "F16"),
+                                   "first_stage_model.encoder.conv_in.weight": ([128, 3, 3, 3], "F16")},
+                                  {"modelspec.title": f"Model {i}", "modelspec.trigger_phrase": token})
 
 
 if __name__ == "__main__":

@@ -6,45 +6,20 @@ Every tensor is zero-filled and rank 1-2, so a library of a hundred cards is a f
 from __future__ import annotations
 
 import calendar
-import hashlib
 import json
-import struct
 import time
 from pathlib import Path
 
-DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4}
+from common.tensor_files import write_zero_safetensors
+
 CTX = {"sd15": 768, "sd21": 1024, "sdxl": 2048}
 PNG_1PX = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                         "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d9b90000000049454e44ae426082")
 
 
-def safetensors_bytes(tensors: dict[str, tuple[list[int], str]], metadata: dict[str, str] | None = None,
-                      salt: str = "") -> bytes:
-    """{name: (shape, dtype)} -> a valid safetensors file with zeroed data; `salt` fills the first bytes so two
-    trained files never share their bytes (only copies do)."""
-    header: dict = {}
-    offset = 0
-    for name, (shape, dtype) in tensors.items():
-        numel = 1
-        for s in shape:
-            numel *= s
-        size = numel * DTYPE_BYTES[dtype]
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    raw = json.dumps(header, ensure_ascii=False).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)
-    data = bytearray(offset)
-    noise = hashlib.sha256(salt.encode("utf-8")).digest() if salt else b""
-    data[:min(len(noise), offset)] = noise[:offset]
-    return struct.pack("<Q", len(raw)) + raw + bytes(data)
-
-
 def write_safetensors(path: Path, tensors, metadata=None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(safetensors_bytes(tensors, metadata, salt="/".join(path.parts[-3:])))
-    return path
+    """A zero-filled safetensors file salted by its last three path parts: two trained files never share bytes."""
+    return write_zero_safetensors(path, tensors, metadata, salt="/".join(Path(path).parts[-3:]))
 
 
 def write_json(path: Path, data) -> None:

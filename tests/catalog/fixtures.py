@@ -1,6 +1,6 @@
 """Write tiny but realistically shaped model files, sidecars and hostile files for catalog tests.
 
-No torch: safetensors are written byte by byte (8-byte length + JSON header + zero data) and
+No torch: safetensors through common.tensor_files (zero data), hostile ones byte by byte, and
 torch zip pickles (.pt/.ckpt) with a small opcode writer, exactly as torch.save lays them out.
 Identifying tensors keep their real shapes (cross-attention 768/1024/2048, text widths
 768/1024/1280); LoRA ranks are 1-2 so every file stays a few KB.
@@ -17,35 +17,8 @@ import time
 import zipfile
 from pathlib import Path
 
-DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4}
-
-
-# ---------------------------------------------------------------------------------------------
-# safetensors
-
-def safetensors_bytes(tensors: dict[str, tuple[list[int], str]], metadata: dict[str, str] | None = None) -> bytes:
-    """{name: (shape, dtype)} -> a valid safetensors file with zeroed data."""
-    header: dict = {}
-    offset = 0
-    for name, (shape, dtype) in tensors.items():
-        numel = 1
-        for s in shape:
-            numel *= s
-        size = numel * DTYPE_BYTES[dtype]
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    raw = json.dumps(header, ensure_ascii=False).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)
-    return struct.pack("<Q", len(raw)) + raw + bytes(offset)
-
-
-def write_safetensors(path: Path, tensors, metadata=None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(safetensors_bytes(tensors, metadata))
-    return path
-
+from common.tensor_files import write_zero_safetensors as write_safetensors
+from common.tensor_files import zero_safetensors_bytes as safetensors_bytes
 
 # ---------------------------------------------------------------------------------------------
 # torch zip pickles, written opcode by opcode (protocol 2, the layout torch.save uses)

@@ -68,7 +68,10 @@ def test_header_length_limit_is_the_reference_limit(tmp_path):
 
 def test_header_and_metadata_are_read(tmp_path):
     path = tmp_path / "m.safetensors"
-    path.write_bytes(safetensors_bytes({"emb_params": ([2, 768], "F16")}, {"a": "b", "n": 3}))
+    # off-spec on purpose (a number in __metadata__), so written by hand like the hostile files
+    header = json.dumps({"emb_params": {"dtype": "F16", "shape": [2, 768], "data_offsets": [0, 3072]},
+                         "__metadata__": {"a": "b", "n": 3}}).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(3072))
     header, metadata = read_safetensors_header(path)
     assert header["emb_params"]["shape"] == [2, 768]
     assert metadata == {"a": "b", "n": "3"}  # non-string metadata is kept as JSON text

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from catalog.names import file_stem
+
 DEFAULT_MODEL_ID = "all-MiniLM-L6-v2"
 
 _CACHE: dict[str, "Embedder"] = {}
@@ -90,7 +92,7 @@ def get_embedder(model_path: str | os.PathLike | None = None) -> Embedder:
 def card_text(card) -> str:
     """The text a card is embedded from: what a user would say about it, not file plumbing."""
     parts = [card.name or ""]
-    stem = _stem(card.path)
+    stem = file_stem(card.path, is_folder=card.kind == "diffusers_model").replace("_", " ").replace("-", " ").strip()
     if stem and stem.lower() != (card.name or "").lower():
         parts.append(stem)
     if card.triggers:
@@ -113,12 +115,3 @@ def text_hash(text: str, model_id: str) -> str:
     return hashlib.sha1(f"{model_id}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _stem(path: str) -> str:
-    name = Path(path).name
-    for ext in (".safetensors", ".ckpt", ".pt", ".pth", ".bin"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-            break
-    if name in ("pytorch_lora_weights", "adapter_model", "learned_embeds"):
-        name = Path(path).parent.name
-    return name.replace("_", " ").replace("-", " ").strip()

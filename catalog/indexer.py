@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,28 +23,15 @@ from typing import Callable, Iterable
 
 from catalog.card import Card
 from catalog.metadata import build_card
-from catalog.probe import MODEL_EXTS, is_diffusers_folder, is_model_file, probe_path
+from catalog.probe import probe_path
+from catalog.scan import Found, catalog_key, check_folders, is_under, scan_folder
 from catalog.store import Store, StoreBusy, StoreError, StoreFull, sqlite_error_kind
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
 
-# Files next to a model that change its card even when the model file does not.
-_FOLDER_SIDECARS = ("README.md", "adapter_config.json")
 # Names that say "this is the copy": the other file of the pair is the original.
 _COPY_MARKERS = ("(copy)", " - copy", "_copy", " copy", "(1)", "(2)", "(3)")
-
-
-@dataclass
-class Found:
-    """One entry seen on disk by the scan."""
-
-    key: str  # the path stored in the catalog (always valid UTF-8)
-    path: str  # the path to open (may differ from key when the name is not UTF-8)
-    size: int
-    mtime: float
-    signature: str  # changes when the file or one of its sidecars changes
-    error: str | None = None  # known before probing (special file, bad name, dangling link)
 
 
 @dataclass
@@ -74,10 +60,6 @@ class IndexReport:
         return asdict(self)
 
 
-class FolderNotFound(FileNotFoundError):
-    """A folder given to the indexer does not exist or is not a folder."""
-
-
 class IndexAborted(StoreError):
     """The catalog stopped taking writes (disk full, read-only, I/O error): the run stopped, the message says why.
 
@@ -95,8 +77,8 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
     `embed=True` also computes sentence embeddings (loads the embedder: seconds, torch);
     `should_stop()` is polled between files so a UI can cancel.
     """
-    roots = _check_folders(folders)
-    report = IndexReport(folders=[_catalog_key(r) for r in roots])
+    roots = check_folders(folders)
+    report = IndexReport(folders=[catalog_key(r) for r in roots])
     tick = _Ticker(progress)
     stop = should_stop or (lambda: False)
 
@@ -112,7 +94,7 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
     started = time.perf_counter()
     keys = report.folders  # stored paths are catalog keys (escaped when a name is not UTF-8)
     try:
-        _apply_changes(found, keys, [_catalog_key(u) for u in unreadable], store, report, tick, stop)
+        _apply_changes(found, keys, [catalog_key(u) for u in unreadable], store, report, tick, stop)
     except StoreFull as exc:
         report.seconds["index"] = time.perf_counter() - started
         raise IndexAborted(str(exc), report) from exc
@@ -142,182 +124,18 @@ def index_folders(folders: Iterable, store: Store, progress: Progress | None = N
             report.problems.append(f"embeddings skipped: {type(exc).__name__}: {exc}")
         report.seconds["embed"] = time.perf_counter() - started
 
-    under = {p: st for p, st in store.file_states().items() if _is_under(p, keys)}
+    under = {p: st for p, st in store.file_states().items() if is_under(p, keys)}
     report.paths = sorted(under)
     report.errors = sum(1 for st in under.values() if st[4])
     report.duplicates = sum(1 for st in under.values() if st[3])
     return report
 
 
-# --- scan ------------------------------------------------------------------------------
-
-def _check_folders(folders: Iterable) -> list[str]:
-    roots: list[str] = []
-    for folder in folders:
-        path = os.path.abspath(os.fspath(folder))
-        if not os.path.exists(path):
-            raise FolderNotFound(f"folder not found: {_printable(path)}")
-        if not os.path.isdir(path) and not is_model_file(path):
-            raise FolderNotFound(f"not a folder or model file: {_printable(path)}")
-        if path not in roots:
-            roots.append(path)
-    # a folder inside another given folder is already covered
-    return [r for r in roots if not any(r != o and _is_under(r, [o]) for o in roots)]
-
-
-def scan_folder(root: str, problems: list[str], unreadable: list[str],
-                on_entry: Callable[[int], None] | None = None) -> dict[str, Found]:
-    """Every model file / diffusers folder under `root` (or `root` itself), stat only, never raises."""
-    found: dict[str, Found] = {}
-    if not os.path.isdir(root):  # a single model file given directly
-        _add_file(found, os.path.dirname(root), os.path.basename(root), {}, problems)
-        return found
-    visited: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            st = os.stat(folder)
-        except OSError as exc:
-            problems.append(f"{_printable(folder)}: cannot open folder: {exc.strerror or exc}")
-            unreadable.append(folder)
-            continue
-        if (st.st_dev, st.st_ino) in visited:  # a symlink loop or a second link to a scanned folder
-            continue
-        visited.add((st.st_dev, st.st_ino))
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as exc:
-            problems.append(f"{_printable(folder)}: cannot list folder: {exc.strerror or exc}")
-            unreadable.append(folder)
-            continue
-        if any(e.name == "model_index.json" for e in entries) and _is_diffusers(folder):
-            _add_diffusers(found, folder, problems)  # one entry: its files are components
-            continue
-        sidecars = _sidecar_index(entries)
-        subdirs = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()  # follows symlinks; a dangling link is not a dir
-            except OSError:
-                is_dir = False
-            if is_dir:
-                subdirs.append(entry.path)
-            elif _is_model_name(entry.name):
-                _add_file(found, folder, entry.name, sidecars, problems, entry)
-        stack.extend(sorted(subdirs, reverse=True))
-        if on_entry:
-            on_entry(len(found))
-    return found
-
-
-def _is_model_name(name: str) -> bool:
-    """is_model_file for a bare name without building a Path (the scan calls it per directory entry)."""
-    dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() in MODEL_EXTS
-
-
-def _is_diffusers(folder: str) -> bool:
-    try:
-        return is_diffusers_folder(folder)
-    except OSError:
-        return False
-
-
-def _sidecar_index(entries) -> dict[str, list]:
-    """Map each possible model base name to the non-model files that share it ("a" -> a.json, a.civitai.info)."""
-    index: dict[str, list] = {}
-    folder_wide = [e for e in entries if e.name in _FOLDER_SIDECARS]
-    for entry in entries:
-        name = entry.name
-        if _is_model_name(name) or name in _FOLDER_SIDECARS:
-            continue
-        dot = name.find(".")
-        while dot > 0:
-            index.setdefault(name[:dot], []).append(entry)
-            dot = name.find(".", dot + 1)
-    index["\0folder"] = folder_wide
-    return index
-
-
-def _add_file(found: dict, folder: str, name: str, sidecars: dict, problems: list, entry=None) -> None:
-    path = os.path.join(folder, name)
-    key = _catalog_key(path)
-    try:
-        st = entry.stat() if entry is not None else os.stat(path)
-    except OSError as exc:
-        kind = "a symlink whose target is missing" if os.path.islink(path) else f"cannot stat: {exc.strerror or exc}"
-        found[key] = Found(key, path, 0, 0.0, "missing", error=f"{key}: {kind}")
-        return
-    error = None
-    if not stat.S_ISREG(st.st_mode):  # FIFOs/devices would block or stream forever on open()
-        error = f"{key}: not a regular file (a {_mode_name(st.st_mode)}); not opened"
-    elif key != path:
-        error = f"{key}: the path is not valid UTF-8 (a file or folder name); rename it to use it"
-    base = name.rsplit(".", 1)[0]
-    parts = [f"{st.st_size}:{st.st_mtime_ns}"]
-    for side in sorted(sidecars.get(base, []) + sidecars.get("\0folder", []), key=lambda e: e.name):
-        try:
-            sst = side.stat()
-            parts.append(f"{side.name}:{sst.st_size}:{sst.st_mtime_ns}")
-        except OSError:
-            continue
-    found[key] = Found(key, path, st.st_size, st.st_mtime, "|".join(parts), error=error)
-
-
-def _add_diffusers(found: dict, folder: str, problems: list) -> None:
-    """A diffusers folder is one entry; its signature follows the files that describe it."""
-    key = _catalog_key(folder)
-    parts, size, mtime = [], 0, 0.0
-    for rel in ("model_index.json", "README.md", "unet/config.json", "text_encoder/config.json",
-                "scheduler/scheduler_config.json"):
-        try:
-            st = os.stat(os.path.join(folder, rel))
-        except OSError:
-            continue
-        parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
-        size += st.st_size
-        mtime = max(mtime, st.st_mtime)
-    error = None if key == folder else f"{key}: folder name is not valid UTF-8; rename it to use it"
-    found[key] = Found(key, folder, size, mtime, "|".join(parts), error=error)
-
-
-def _catalog_key(path: str) -> str:
-    """The path as stored: itself when it is valid UTF-8, else a readable escaped form."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _printable(path: str) -> str:
-    from common.text import escape_controls
-
-    return escape_controls(path)
-
-
-def _mode_name(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
-        if test(mode):
-            return name
-    return "special file"
-
-
-def _is_under(path: str, roots: Iterable[str]) -> bool:
-    for root in roots:
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-            return True
-    return False
-
-
 # --- index ------------------------------------------------------------------------------
 
 def _apply_changes(found: dict[str, Found], roots: list[str], unreadable: list[str], store: Store,
                    report: IndexReport, tick, stop) -> None:
-    old = {p: s for p, s in store.signatures().items() if _is_under(p, roots)}
+    old = {p: s for p, s in store.signatures().items() if is_under(p, roots)}
     todo = [f for key, f in sorted(found.items()) if old.get(key) != f.signature]
     report.unchanged = len(found) - len(todo)
     states = store.file_states() if todo else {}
@@ -345,7 +163,7 @@ def _apply_changes(found: dict[str, Found], roots: list[str], unreadable: list[s
     if report.cancelled:
         return
     tick("index", len(todo), len(todo), force=True)
-    gone = [p for p in old if p not in found and not _is_under(p, unreadable)]
+    gone = [p for p in old if p not in found and not is_under(p, unreadable)]
     removed = 0
     for path in gone:  # a folder we could not read this time may still hold its files
         try:

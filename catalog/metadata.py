@@ -19,35 +19,37 @@ shared/bench/intent-dev/README.md:
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import html
 import json
 import logging
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from catalog.card import Card, Probe
+from catalog.names import GENERIC_STEMS, clean_value, file_stem, nfc, split_list
+from catalog.triggers import kohya_top_tags, kohya_triggers, rare_token, triggers_from_free_text
+from catalog.versions import (
+    corroborated_mtime,
+    iso_from_text,
+    iso_from_unix,
+    month_from_text,
+    version_from_civitai_label,
+    version_from_filename,
+    version_from_text,
+)
 
 log = logging.getLogger(__name__)
 
-GENERIC_STEMS = {"pytorch_lora_weights", "adapter_model", "learned_embeds", "last", "model",
-                 "diffusion_pytorch_model", "pytorch_model", "lora", "embeddings"}
 PREVIEW_SUFFIXES = (".preview.png", ".preview.jpg", ".preview.jpeg", ".preview.webp",
                     ".png", ".jpg", ".jpeg", ".webp")
 MAX_SIDECAR_BYTES = 2 * 1024 * 1024
 SOURCE_ORDER = ("kohya", "modelspec", "civitai", "a1111", "readme")
 PLACEHOLDER_TITLE = re.compile(r"^[A-Za-z][\w-]*@\d+(\.\d+)?$")  # kohya's "LoRA@1709251200.4471"
-TEMPLATE_WORDS = {"a", "an", "the", "photo", "photograph", "picture", "image", "of", "in", "style", "by",
-                  "art", "artwork", "painting", "drawing", "portrait", "close-up", "closeup", "high", "quality",
-                  "sks"}
-
-
 @dataclass
 class Facts:
     """What one source says; empty fields mean 'says nothing'."""
@@ -68,31 +70,6 @@ class Facts:
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
-
-def nfc(text: str) -> str:
-    """NFC, with undecodable bytes of non-UTF-8 file names shown as U+FFFD (storable, printable)."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return unicodedata.normalize("NFC", text)
-
-
-def _clean(text) -> str | None:
-    if text is None:
-        return None
-    text = nfc(str(text)).strip()
-    return text if text and text.lower() not in {"none", "null", "n/a"} else None
-
-
-def _split_words(text: str | None) -> list[str]:
-    """Comma-separated trigger words, trimmed, de-duplicated, order kept."""
-    if not text:
-        return []
-    out: list[str] = []
-    for part in re.split(r"[,\n]", text):
-        word = nfc(part).strip().strip("\"'`")
-        if word and word.lower() != "none" and word not in out:
-            out.append(word)
-    return out
-
 
 def strip_html(text: str | None) -> str | None:
     if not text:
@@ -141,244 +118,6 @@ def _folder_names(folder) -> frozenset[str]:
     return _listing(str(folder), mtime)
 
 
-def display_stem(path: str, is_folder: bool = False) -> str:
-    """The file stem, or the folder name for generic stems (pytorch_lora_weights, ...) and folders."""
-    folder, name = os.path.split(os.path.normpath(path))
-    if is_folder:
-        return nfc(name)
-    stem = os.path.splitext(name)[0]
-    parent = os.path.basename(folder)
-    if stem.lower() in GENERIC_STEMS and parent:
-        return nfc(parent)
-    return nfc(stem)
-
-
-# ---------------------------------------------------------------------------------------------
-# versions and dates
-
-_VERSION_TOKEN = re.compile(r"(?<![A-Za-z0-9])[vV](?:er(?:sion)?)?[ ._-]?(\d+(?:\.\d+)*)(?![\d])")
-_VERSION_WORD = re.compile(r"\bversion\s*(\d+(?:\.\d+)*)\b", re.I)
-_CIVITAI_FILE = re.compile(r"^[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*_[vV](\d+)([A-Za-z].*)?$")
-
-
-def version_from_text(text: str | None, anywhere: bool = True) -> tuple[str, float] | None:
-    """('v5.0', 5.0) from 'v5.0 XL', 'Ziggy XL v6', 'version 3'; anywhere=False: only at the start."""
-    if not text:
-        return None
-    text = nfc(text)
-    if not anywhere:
-        m = re.match(r"\s*[vV](?:er(?:sion)?)?[ ._-]?(\d+(?:\.\d+)*)(?![\d])", text) or \
-            re.match(r"\s*version\s*(\d+(?:\.\d+)*)", text, re.I)
-    else:
-        m = _VERSION_TOKEN.search(text) or _VERSION_WORD.search(text)
-    if not m:
-        return None
-    label = m.group(0).strip(" ._-")
-    try:
-        number = float(".".join(m.group(1).split(".")[:2]))
-    except ValueError:
-        return None
-    return label, number
-
-
-def version_from_civitai_label(label: str | None) -> tuple[str, float] | None:
-    """Civitai version names: 'v5.0 XL', 'v2 Pony', 'LoCon v1', '1.5'."""
-    label = _clean(label)
-    if not label:
-        return None
-    found = version_from_text(label)
-    if found:
-        return label, found[1]
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)", label)
-    return (label, float(m.group(1))) if m else None
-
-
-def version_from_filename(stem: str) -> tuple[str, float] | None:
-    """Version in a file name; Civitai download names drop the dot ('gouacheHills_v50XL' = v5.0)."""
-    m = _CIVITAI_FILE.match(stem)
-    if m:
-        digits = m.group(1)
-        number = float(digits if len(digits) == 1 else f"{digits[0]}.{digits[1:]}")
-        return f"v{digits}{m.group(2) or ''}", number
-    return version_from_text(stem)
-
-
-def iso_from_unix(value) -> str | None:
-    try:
-        seconds = float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    if not 946684800 <= seconds <= 4102444800:  # 2000..2100: anything else is not a real date
-        return None
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_from_text(value) -> str | None:
-    """Normalise '2024-02-24T12:27:36.445Z' / '2025-03-29T10:34:16' / '2025-03-29' to ISO UTC."""
-    text = _clean(value)
-    if not text:
-        return None
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?)?", text)
-    if not m:
-        return None
-    year, month, day, hh, mm, ss, tz = m.groups()
-    try:
-        date = dt.date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-    if hh is None:
-        return date.isoformat()
-    stamp = dt.datetime(date.year, date.month, date.day, int(hh), int(mm), int(ss or 0))
-    if tz and tz != "Z":
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        stamp = stamp - sign * offset
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_WORD = re.compile(r"\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-                         r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.I)
-
-
-def month_from_text(text: str | None) -> int | None:
-    """1..12 for the first month named in free text ('retrained in February' -> 2)."""
-    for m in _MONTH_WORD.finditer(text or ""):
-        if m.group(1) == "may":  # lowercase "may" is the verb
-            continue
-        return _MONTHS.index(m.group(1)[:3].lower()) + 1
-    return None
-
-
-def corroborated_mtime(path: str, month: int | None) -> str | None:
-    """The file mtime as a creation date, only when notes name the same month (a copy resets mtimes)."""
-    if month is None:
-        return None
-    try:
-        stamp = dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.timezone.utc)
-    except (OSError, ValueError, OverflowError):
-        return None
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp.month == month else None
-
-
-def version_sort_key(card: Card) -> tuple:
-    """Order versions of one concept: stated number first, then creation date (newest is max)."""
-    number = card.version_number if card.version_number is not None else -1.0
-    return (number, card.created or "")
-
-
-# ---------------------------------------------------------------------------------------------
-# triggers
-
-_TRIGGER_CUE = re.compile(
-    r"(?:instance[ _]prompt|trigger(?:[ _]words?)?|activation(?:[ _]text)?|token|keyword)s?\s*[:=]\s*"
-    r"[\"'`]?([^\n\"'`;]+?)[\"'`]?\s*(?:[.;\n]|$)", re.I)
-_TRIGGER_TAIL = re.compile(r"\btrigger(?:\s+words?)?\s+([\w<>-]+)\s*\.?\s*$", re.I)
-
-
-def rare_token(prompt: str | None) -> str | None:
-    """The identifier in a DreamBooth instance prompt: 'a photo of clintdough jar' -> 'clintdough'."""
-    if not prompt:
-        return None
-    words = [w.strip(",.:;\"'`") for w in nfc(prompt).split()]
-    words = [w for w in words if w]
-    for word in words:
-        if word.lower() not in TEMPLATE_WORDS:
-            return word
-    return words[0] if words else None
-
-
-def triggers_from_free_text(text: str | None) -> list[str]:
-    """'token: desertbloom', 'instance prompt: priyak woman', '... trigger redhollow' in notes/comments."""
-    if not text:
-        return []
-    m = _TRIGGER_CUE.search(text)
-    if m:
-        phrase = m.group(1).strip()
-        label = m.group(0).lower()
-        if label.startswith("instance"):
-            token = rare_token(phrase)
-            return [t for t in dict.fromkeys([token, phrase]) if t]
-        return _split_words(phrase)
-    m = _TRIGGER_TAIL.search(text)
-    return [m.group(1)] if m else []
-
-
-def _kohya_tag_frequency(metadata: dict[str, str]) -> dict[str, dict[str, int]]:
-    return _parse_tag_frequency(metadata.get("ss_tag_frequency", "") or "{}")
-
-
-@functools.lru_cache(maxsize=64)
-def _parse_tag_frequency(raw: str) -> dict[str, dict[str, int]]:
-    """Parsed once per distinct string (triggers and tags both read it); callers must not mutate it."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    out = {}
-    for folder, tags in data.items():
-        if isinstance(tags, dict):
-            out[str(folder)] = {str(t).strip(): int(c) for t, c in tags.items() if isinstance(c, (int, float))}
-    return out
-
-
-def _dataset_dirs(metadata: dict[str, str], freq: dict) -> list[str]:
-    names = list(freq)
-    try:
-        dirs = json.loads(metadata.get("ss_dataset_dirs", "") or "{}")
-        if isinstance(dirs, dict):
-            names += [str(d) for d in dirs if str(d) not in names]
-    except ValueError:
-        pass
-    return names
-
-
-COMMON_TAGS = {"1girl", "1boy", "2girls", "solo", "smile", "realistic", "photorealistic", "monochrome",
-               "greyscale", "outdoors", "indoors", "portrait", "photo", "person", "man", "woman", "girl", "boy",
-               "dog", "cat", "animal", "no_humans", "scenery", "landscape", "masterpiece", "best_quality"}
-
-
-def kohya_triggers(metadata: dict[str, str]) -> list[str]:
-    """Dataset-folder tokens ('5_wfflbeagle dog' -> wfflbeagle) confirmed by the captions, else the top rare tag."""
-    freq = _kohya_tag_frequency(metadata)
-    counts: dict[str, int] = {}  # lower-cased tag -> count over all folders
-    spelled: dict[str, str] = {}  # lower-cased tag -> as the captions write it
-    for tags in freq.values():
-        for tag, count in tags.items():
-            counts[tag.lower()] = counts.get(tag.lower(), 0) + count
-            spelled.setdefault(tag.lower(), tag)
-    found: dict[str, int] = {}
-    for folder in _dataset_dirs(metadata, freq):
-        leaf = folder.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-        name = re.sub(r"^\d+_", "", leaf).strip()
-        words = name.split()
-        if not words or words[0] in found:
-            continue
-        token = words[0]
-        confirmed = token.lower() in counts if counts else name != leaf  # no captions: trust only 'N_token'
-        if confirmed and token.lower() not in COMMON_TAGS:
-            found[token] = counts.get(token.lower(), 0)
-    if found:
-        return [t for t, _ in sorted(found.items(), key=lambda item: -item[1])]
-    top = max(counts.values(), default=0)
-    for tag, count in counts.items():  # a tag in every caption (the most frequent), when it is one unusual word
-        if count == top and " " not in tag and tag not in COMMON_TAGS:
-            return [spelled[tag]]
-    return []
-
-
-def kohya_top_tags(metadata: dict[str, str], exclude: set[str], limit: int = 8) -> list[str]:
-    counts: dict[str, int] = {}
-    for tags in _kohya_tag_frequency(metadata).values():
-        for tag, count in tags.items():
-            counts[tag] = counts.get(tag, 0) + count
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [t for t, _ in ranked if t and t not in exclude][:limit]
-
-
 # ---------------------------------------------------------------------------------------------
 # base model words in sidecars
 
@@ -406,12 +145,12 @@ def read_civitai(path: str) -> Facts | None:
     model = data.get("model") if isinstance(data.get("model"), dict) else {}
     words: list[str] = []
     for w in data.get("trainedWords") or []:
-        words += [x for x in _split_words(str(w)) if x not in words]
+        words += [x for x in split_list(str(w)) if x not in words]
     tags = [nfc(str(t)) for t in model.get("tags") or [] if isinstance(t, str)]
     description = strip_html(data.get("description")) or strip_html(model.get("description"))
     kind_text = " ".join(str(x) for x in (model.get("name"), description) if x)
     negative = bool(re.search(r"\bnegative\b", kind_text, re.I)) or any("negative" in t.lower() for t in tags)
-    return Facts(source="civitai", name=_clean(model.get("name")), triggers=words, description=description,
+    return Facts(source="civitai", name=clean_value(model.get("name")), triggers=words, description=description,
                  tags=tags, version=version_from_civitai_label(data.get("name")),
                  created=iso_from_text(data.get("createdAt")), base_model=base_from_words(data.get("baseModel")),
                  negative=negative, sidecar=str(path))
@@ -425,9 +164,9 @@ def read_a1111(path: str) -> Facts | None:
     data = _read_json(path)
     if not isinstance(data, dict) or not _A1111_KEYS & set(data):
         return None  # some other tool's NAME.json
-    notes = _clean(data.get("notes"))
-    description = _clean(data.get("description"))
-    triggers = _split_words(data.get("activation text"))
+    notes = clean_value(data.get("notes"))
+    description = clean_value(data.get("description"))
+    triggers = split_list(data.get("activation text"))
     text_triggers = triggers_from_free_text(notes) or triggers_from_free_text(description)
     sd_version = str(data.get("sd version", ""))
     base = {"sd1": "sd15", "sd2": "sd21", "sdxl": "sdxl"}.get(sd_version.strip().lower().replace(" ", ""))
@@ -484,7 +223,7 @@ def read_readme(path: str) -> Facts | None:
 
 
 def read_txt(path: str) -> Facts | None:
-    text = _clean(_read_text(path))
+    text = clean_value(_read_text(path))
     if not text:
         return None
     return Facts(source="txt", text_triggers=triggers_from_free_text(text), description=text[:2000], sidecar=str(path))
@@ -493,13 +232,13 @@ def read_txt(path: str) -> Facts | None:
 def read_modelspec(metadata: dict[str, str]) -> Facts | None:
     if "modelspec.title" not in metadata and not any(k.startswith("modelspec.") for k in metadata):
         return None
-    title = _clean(metadata.get("modelspec.title"))
+    title = clean_value(metadata.get("modelspec.title"))
     if title and PLACEHOLDER_TITLE.match(title):
         title = None
-    tags = _split_words(metadata.get("modelspec.tags"))
+    tags = split_list(metadata.get("modelspec.tags"))
     negative = (metadata.get("modelspec.is_negative_embedding", "").lower() == "true") or None
-    return Facts(source="modelspec", name=title, triggers=_split_words(metadata.get("modelspec.trigger_phrase")),
-                 description=_clean(metadata.get("modelspec.description")), tags=tags,
+    return Facts(source="modelspec", name=title, triggers=split_list(metadata.get("modelspec.trigger_phrase")),
+                 description=clean_value(metadata.get("modelspec.description")), tags=tags,
                  version=version_from_text(title), created=iso_from_text(metadata.get("modelspec.date")),
                  negative=negative)
 
@@ -507,10 +246,10 @@ def read_modelspec(metadata: dict[str, str]) -> Facts | None:
 def read_kohya(metadata: dict[str, str]) -> Facts | None:
     if "ss_output_name" not in metadata and not any(k.startswith("ss_") for k in metadata):
         return None
-    comment = _clean(metadata.get("ss_training_comment"))
+    comment = clean_value(metadata.get("ss_training_comment"))
     if comment:
         comment = re.sub(r"^dimension is resized from \d+ to \d+;?\s*", "", comment).strip() or None
-    output_name = _clean(metadata.get("ss_output_name"))
+    output_name = clean_value(metadata.get("ss_output_name"))
     triggers = triggers_from_free_text(comment) or kohya_triggers(metadata)
     version = version_from_text(output_name) or version_from_text(comment, anywhere=False)
     created = iso_from_unix(metadata.get("ss_training_started_at")) or iso_from_unix(metadata.get("ss_training_finished_at"))
@@ -557,7 +296,7 @@ def build_card(probe: Probe) -> Card:
     is_folder = probe.kind == "diffusers_model" or (probe.kind == "unknown" and os.path.isdir(probe.path))
     card = Card(path=probe.path, kind=probe.kind, base_model=probe.base_model, variant=probe.variant,
                 format=probe.format, prediction_type=probe.prediction_type, error=probe.error)
-    stem = display_stem(probe.path, is_folder)
+    stem = file_stem(probe.path, is_folder)
     card.name = stem
     try:
         _fill(card, probe, is_folder, stem)

@@ -10,91 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 import sqlite_utils
 
-from catalog.card import Card, gloss_source
-
-# Card fields stored as JSON text (lists); the rest map to plain columns.
-_JSON_FIELDS = {"triggers", "tags", "sidecars", "metadata_sources"}
-_BOOL_FIELDS = {"is_negative_embedding"}
-_CARD_FIELDS = [f.name for f in fields(Card) if f.name not in ("gloss", "subject")]  # these live in the glosses table
-
-# bm25 column weights: path (unindexed), name, filename, triggers, description, tags.
-_BM25_WEIGHTS = (0.0, 4.0, 2.0, 6.0, 1.0, 2.0)
-# Words too common in requests to help ranking ("a photo of my dog in the park").
-_STOPWORDS = frozenset(
-    "a an the of in on at to for with and or my me i our your is are be it this that as by from "
-    "please make create draw generate show picture image photo one some".split()
-)
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # same split as FTS5 unicode61
-
-
-def _create_tables(db: sqlite_utils.Database) -> None:
-    cols = {
-        "id": int, "path": str, "kind": str, "base_model": str, "variant": str, "format": str, "name": str,
-        "canonical_trigger": str, "triggers": str, "description": str, "tags": str, "version": str,
-        "version_number": float, "created": str, "preview": str, "sidecars": str, "metadata_sources": str,
-        "is_negative_embedding": int, "prediction_type": str, "size": int, "mtime": float, "sha256": str,
-        "duplicate_of": str, "error": str, "signature": str, "indexed_at": float,
-    }
-    # integer id: the FTS row's rowid (stable across VACUUM), so FTS rows are found without a scan
-    db["checkpoints"].create(cols, pk="id", not_null={"path"})
-    db["checkpoints"].create_index(["path"], index_name="idx_checkpoints_path", unique=True)
-    db["checkpoints"].create_index(["sha256"], index_name="idx_checkpoints_sha256")
-    db["user_edits"].create(
-        {"path": str, "trigger": str, "description": str, "tags": str, "updated_at": float}, pk="path"
-    )
-    db["embeddings"].create(
-        {"path": str, "model": str, "text_hash": str, "dim": int, "vector": bytes}, pk="path"
-    )
-    db.execute(
-        "CREATE VIRTUAL TABLE checkpoints_fts USING fts5("
-        "path UNINDEXED, name, filename, triggers, description, tags, "
-        "tokenize = 'unicode61 remove_diacritics 2')"
-    )
-
-
-def _create_glosses(db: sqlite_utils.Database) -> None:
-    """The local LLM's plain-English line per card; `source` is the hash of the card facts it read."""
-    db["glosses"].create({"path": str, "source": str, "model": str, "text": str, "made_at": float}, pk="path")
-
-
-def _add_gloss_subjects(db: sqlite_utils.Database) -> None:
-    """The LLM's everyday word for what each card shows, kept beside its gloss (made from the same facts)."""
-    db.execute("ALTER TABLE glosses ADD COLUMN subject TEXT NOT NULL DEFAULT ''")
-
-
-VERSIONED_TABLES = ("checkpoints", "user_edits", "glosses", "embeddings")
-
-
-def _add_catalog_version(db: sqlite_utils.Database) -> None:
-    """One counter that every change to what search reads bumps (search rebuilds its index when it moves),
-    kept by triggers so that writes from any connection or process count."""
-    db.execute("CREATE TABLE catalog_version (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL, "
-               "db_id TEXT NOT NULL)")  # db_id: a catalog re-created at the same path starts a new count
-    db.execute("INSERT INTO catalog_version (id, n, db_id) VALUES (0, 0, lower(hex(randomblob(8))))")
-    for table in VERSIONED_TABLES:
-        for op in ("INSERT", "UPDATE", "DELETE"):
-            db.execute(f"CREATE TRIGGER bump_{table}_{op.lower()} AFTER {op} ON {table} "
-                       "BEGIN UPDATE catalog_version SET n = n + 1 WHERE id = 0; END")
-
-
-# Named migrations, applied in order, each once, each in its own transaction.
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
-    ("0001_create_tables", _create_tables),
-    ("0002_glosses", _create_glosses),
-    ("0003_gloss_subjects", _add_gloss_subjects),
-    ("0004_catalog_version", _add_catalog_version),
-]
+from catalog.card import Card
+from catalog.fts import BM25_WEIGHTS, fts_query, write_fts_row
+from catalog.schema import MIGRATIONS, SELECT_CARDS, card_to_row, row_to_card
 
 
 class StoreError(RuntimeError):
@@ -291,7 +218,7 @@ class Store:
         `signature` is the indexer's change key (size/mtime of the file and its sidecars);
         it defaults to the card's own size and mtime.
         """
-        row = _card_to_row(card)
+        row = card_to_row(card)
         row["signature"] = signature if signature is not None else f"{card.size}:{card.mtime}"
         row["indexed_at"] = time.time()
         names = ", ".join(row)
@@ -323,15 +250,15 @@ class Store:
         the way the indexer stores it, escaped)."""
         from common.text import unsurrogate
 
-        cur = self.db.execute(_SELECT_CARDS + " WHERE c.path = ?", [unsurrogate(str(path))])
+        cur = self.db.execute(SELECT_CARDS + " WHERE c.path = ?", [unsurrogate(str(path))])
         row = cur.fetchone()
-        return _row_to_card(cur.description, row) if row else None
+        return row_to_card(cur.description, row) if row else None
 
     def cards(self, include_errors: bool = True) -> list[Card]:
         """All cards (user edits merged), ordered by path."""
-        sql = _SELECT_CARDS + ("" if include_errors else " WHERE c.error IS NULL") + " ORDER BY c.path"
+        sql = SELECT_CARDS + ("" if include_errors else " WHERE c.error IS NULL") + " ORDER BY c.path"
         cur = self.db.execute(sql)
-        return [_row_to_card(cur.description, r) for r in cur.fetchall()]
+        return [row_to_card(cur.description, r) for r in cur.fetchall()]
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
@@ -416,17 +343,17 @@ class Store:
     # --- full-text search --------------------------------------------------------------
     def _write_fts(self, db: sqlite_utils.Database, path: str) -> None:
         """Rewrite the FTS row of `path` from the merged card (user edits and gloss, as `get` returns it)."""
-        cur = db.execute(_SELECT_CARDS + " WHERE c.path = ?", [path])
+        cur = db.execute(SELECT_CARDS + " WHERE c.path = ?", [path])
         row = cur.fetchone()
         if row:
-            _write_fts_row(db, row[0], _row_to_card(cur.description, row))
+            write_fts_row(db, row[0], row_to_card(cur.description, row))
 
     def fts_search(self, query: str, limit: int = 20) -> list[tuple[str, float]]:
         """BM25 over name/filename/triggers/description/tags; any user text is safe (no FTS syntax)."""
         match = fts_query(query)
         if not match:
             return []
-        weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
         sql = (
             f"SELECT path, -bm25(checkpoints_fts, {weights}) AS score FROM checkpoints_fts "
             "WHERE checkpoints_fts MATCH ? ORDER BY score DESC, path LIMIT ?"
@@ -549,94 +476,3 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _write_fts_row(db: sqlite_utils.Database, row_id: int, card: Card) -> None:
-    """Replace the FTS row (rowid = checkpoints.id) with the card's words; error cards are not searchable."""
-    db.execute("DELETE FROM checkpoints_fts WHERE rowid = ?", [row_id])
-    if card.error:
-        return
-    db.execute(
-        "INSERT INTO checkpoints_fts (rowid, path, name, filename, triggers, description, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [row_id, card.path, card.name or "", _filename_words(card.path), " ".join(card.triggers),
-         " ".join(t for t in (card.description, card.gloss) if t), " ".join(card.tags)],
-    )
-
-
-_SELECT_CARDS = (
-    "SELECT c.id, c.*, u.trigger AS u_trigger, u.description AS u_description, u.tags AS u_tags, "
-    "g.text AS g_text, g.source AS g_source, g.subject AS g_subject "
-    "FROM checkpoints c LEFT JOIN user_edits u ON u.path = c.path LEFT JOIN glosses g ON g.path = c.path"
-)
-
-
-def _card_to_row(card: Card) -> dict:
-    row = {}
-    for name in _CARD_FIELDS:
-        value = getattr(card, name)
-        if name in _JSON_FIELDS:
-            value = json.dumps(list(value or []), ensure_ascii=False)
-        elif name in _BOOL_FIELDS:
-            value = int(bool(value))
-        row[name] = value
-    return row
-
-
-def _row_to_card(description, row) -> Card:
-    data = dict(zip([d[0] for d in description], row))
-    values = {}
-    for name in _CARD_FIELDS:
-        value = data.get(name)
-        if name in _JSON_FIELDS:
-            value = json.loads(value) if value else []
-        elif name in _BOOL_FIELDS:
-            value = bool(value)
-        elif name in ("description", "name", "variant", "format", "kind", "base_model") and value is None:
-            value = Card.__dataclass_fields__[name].default
-        values[name] = value
-    card = Card(**values)
-    _merge_user_edit(card, data.get("u_trigger"), data.get("u_description"), data.get("u_tags"))
-    if data.get("g_source") == gloss_source(card):  # a gloss of facts that have since changed is not used
-        card.gloss, card.subject = data.get("g_text") or "", data.get("g_subject") or ""
-    return card
-
-
-def _merge_user_edit(card: Card, trigger, description, tags) -> None:
-    """The user's words win over the files' metadata; the user's trigger becomes canonical."""
-    if trigger:
-        card.canonical_trigger = trigger
-        card.triggers = [trigger] + [t for t in card.triggers if t != trigger]
-    if description:
-        card.description = description
-    if tags:
-        card.tags = json.loads(tags)
-    if trigger or description or tags:
-        card.metadata_sources = list(card.metadata_sources) + (["user"] if "user" not in card.metadata_sources else [])
-
-
-def _filename_words(path: str) -> str:
-    """File (or folder) name as words, so 'waffles_beagle_v1.safetensors' matches 'waffles beagle'."""
-    name = Path(path).name
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    if stem in ("pytorch_lora_weights", "adapter_model", "learned_embeds"):
-        stem = Path(path).parent.name + " " + stem
-    return re.sub(r"[_\-.]+", " ", stem)
-
-
-def fts_query(text: str, prefix: bool = True) -> str:
-    """Turn free user text into a safe FTS5 MATCH expression: quoted words joined by OR.
-
-    Quoting every word means FTS syntax (quotes, *, -, :, NEAR, AND) in the text is data,
-    never an operator. Words of 3+ letters also match as prefixes ("beag" finds "beagle").
-    """
-    words = []
-    for word in _WORD.findall(text or ""):
-        lw = word.lower()
-        if lw in _STOPWORDS or lw in words:
-            continue
-        words.append(lw)
-    if not words:  # a request made only of stopwords still searches them
-        words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text or "")))
-    terms = []
-    for w in words:
-        quoted = '"' + w.replace('"', '""') + '"'
-        terms.append(quoted + ("*" if prefix and len(w) >= 3 else ""))
-    return " OR ".join(terms)

@@ -13,8 +13,9 @@ import threading
 import time
 from typing import Callable, Iterable
 
-from catalog.indexer import FolderNotFound, IndexAborted, IndexReport, index_folders
+from catalog.indexer import IndexAborted, IndexReport, index_folders
 from catalog.probe import is_model_file
+from catalog.scan import FolderNotFound
 from catalog.store import Store
 
 log = logging.getLogger(__name__)

@@ -87,7 +87,7 @@ def test_console_entry_point_runs_as_a_process(tmp_path):
 def test_progress_bar_redraws_one_line_on_a_terminal():
     import io
 
-    from commands.index import ProgressBar
+    from commands.progress import ProgressBar
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from catalog.metadata import build_card, version_sort_key
+from catalog.metadata import build_card
 from catalog.probe import is_diffusers_folder, probe_path
+from catalog.versions import version_sort_key
 from common.hashing import sha256_file
 from tests.worlds import build_world
 

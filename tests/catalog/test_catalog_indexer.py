@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog.indexer import FolderNotFound, index_folders
+from catalog.indexer import index_folders
+from catalog.scan import FolderNotFound
 from catalog.store import Store
 from tests.catalog.fixtures import (
     hostile_markers,

@@ -8,19 +8,10 @@ from pathlib import Path
 import pytest
 
 from catalog.card import Probe
-from catalog.metadata import (
-    base_from_words,
-    build_card,
-    iso_from_text,
-    iso_from_unix,
-    kohya_triggers,
-    rare_token,
-    strip_html,
-    triggers_from_free_text,
-    version_from_filename,
-    version_from_text,
-)
+from catalog.metadata import base_from_words, build_card, strip_html
 from catalog.probe import probe_path
+from catalog.triggers import kohya_triggers, rare_token, triggers_from_free_text
+from catalog.versions import iso_from_text, iso_from_unix, version_from_filename, version_from_text
 from common.hashing import autov2, sha256_file
 from tests.catalog.fixtures import kohya_lora, write_library, write_safetensors
 
@@ -192,7 +183,7 @@ def test_mtime_counts_as_creation_date_only_when_notes_agree(tmp_path):
         os.utime(model, (stamp, stamp))
         created = build_card(probe_path(model)).created
         assert (created[:10] if created else None) == expected, stem
-    from catalog.metadata import month_from_text
+    from catalog.versions import month_from_text
 
     assert month_from_text("it may need a retrain") is None and month_from_text("trained in May") == 5
 
@@ -214,7 +205,8 @@ def test_json_of_another_tool_is_not_an_a1111_sidecar(tmp_path):
 
 
 def test_readme_front_matter_is_read_as_yaml(tmp_path):
-    from catalog.metadata import rare_token, read_readme
+    from catalog.metadata import read_readme
+    from catalog.triggers import rare_token
 
     readme = tmp_path / "README.md"
     readme.write_text('---\nbase_model: "runwayml/stable-diffusion-v1-5"\ninstance_prompt: a photo of sks dog\n'
@@ -226,3 +218,18 @@ def test_readme_front_matter_is_read_as_yaml(tmp_path):
     readme.write_text("---\ninstance_prompt: [unclosed\n---\nJust a body.\n", encoding="utf-8")
     facts = read_readme(str(readme))
     assert facts.triggers == [] and facts.description == "Just a body."
+
+
+def test_file_stem_is_one_rule_for_names_words_and_embeddings(tmp_path):
+    from catalog.embeddings import card_text
+    from catalog.fts import _filename_words
+    from catalog.names import file_stem
+
+    assert file_stem("/m/rex_corgi.v2.safetensors") == "rex_corgi.v2"
+    assert file_stem("/m/Rex/pytorch_lora_weights.safetensors") == "Rex"  # generic: the folder names it
+    assert file_stem("/m/Rex/Model.ckpt") == "Rex"  # generic stems are matched case-insensitively
+    assert file_stem("/m/sd-v1.5", is_folder=True) == "sd-v1.5"
+    assert file_stem("/m/Cafe\u0301.safetensors") == "Caf\u00e9"  # NFC, as the card's name
+    assert _filename_words("/m/Rex/pytorch_lora_weights.safetensors") == "Rex"
+    card = build_card(Probe(path=str(tmp_path / "waffles_beagle-v1.safetensors"), kind="lora"))
+    assert card.name == "waffles_beagle-v1" and "waffles beagle v1" in card_text(card)

@@ -9,7 +9,8 @@ import pytest
 
 from catalog.card import Card
 from catalog.embeddings import card_text, get_embedder, text_hash
-from catalog.store import Store, fts_query
+from catalog.fts import fts_query
+from catalog.store import Store
 
 
 def _card(path, **kw) -> Card:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from catalog.indexer import FolderNotFound
+from catalog.scan import FolderNotFound
 from catalog.store import Store
 from catalog.watcher import FolderWatcher, _targets
 from tests.catalog.fixtures import kohya_lora, kohya_metadata, safetensors_bytes, write_library

@@ -37,8 +37,10 @@ EXIT_ABORTED = 1  # the catalog stopped taking writes (disk full, read-only): th
 def run(args) -> int:
     from app.core import App
     from app.jobs import JobContext
-    from catalog.indexer import FolderNotFound, IndexAborted
+    from catalog.indexer import IndexAborted
+    from catalog.scan import FolderNotFound
     from catalog.store import StoreUnavailable
+    from commands.progress import ProgressBar
     from common.paths import default_db_path
     from common.settings import load_settings
     from common.text import escape_controls
@@ -133,39 +135,3 @@ def summary_line(report) -> str:
     if report.embedded:
         parts.append(f"{report.embedded} embedded")
     return f"indexed {len(report.paths)} entries ({', '.join(parts)}) in {total:.2f} s"
-
-
-class ProgressBar:
-    """`progress(phase, done, total)` as one tqdm bar per phase on a terminal, a line per phase otherwise."""
-
-    PHASES = {"scan": "scanning", "index": "reading headers", "hash": "hashing", "embed": "embedding",
-              "gloss": "reading cards"}
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self.phase = None
-        self.bar = None
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        label = self.PHASES.get(phase, phase)
-        if phase != self.phase:
-            self.finish()
-            self.phase = phase
-            if not self.tty:
-                self.stream.write(f"{label}...\n")
-                self.stream.flush()
-            else:  # hashing counts bytes, the rest count files; the scan does not know its total
-                self.bar = tqdm(total=total or None, desc=label, file=self.stream, leave=True, dynamic_ncols=True,
-                                unit="B" if phase == "hash" else " files", unit_scale=phase == "hash")
-        if self.bar is not None:
-            if total and self.bar.total != total:
-                self.bar.total = total
-            self.bar.update(done - self.bar.n)
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

@@ -182,13 +182,61 @@ def default_params(selection: Selection, settings: Settings, store, seed: int | 
         guidance=float(native.get("guidance", settings.guidance)), quant_spec=settings.quant_spec or "none")
 
 
-def file_hash(selection: Selection) -> str | None:
-    """sha256 of a single file for the PNG (A1111 'Model hash'); folders have none."""
-    if selection.sha256:
-        return selection.sha256
-    from common.hashing import sha256_file
+_HASHES: dict[tuple, str] = {}  # (how, path, size, mtime_ns) -> hex digest: a base is hashed once per process
 
-    return sha256_file(selection.path) if Path(selection.path).is_file() else None
+
+def _cached_hash(path: str, how: str = "sha256") -> str | None:
+    """A file's sha256 (or A1111's addnet hash), memoized while the file is unchanged; None when unreadable."""
+    from common.hashing import addnet_sha256, sha256_file
+
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    key = (how, str(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        try:
+            _HASHES[key] = (addnet_sha256 if how == "addnet" else sha256_file)(path)
+        except OSError:
+            return None
+    return _HASHES[key]
+
+
+def model_hash_file(path: str) -> str | None:
+    """The file whose hash names a model: a single file itself; a diffusers folder's UNet weights (what sets
+    it apart from another folder of the same family), so an image made on a folder base has a Model hash too."""
+    p = Path(path)
+    if p.is_file():
+        return str(p)
+    for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                 "diffusion_pytorch_model.bin"):
+        if (p / "unet" / name).is_file():
+            return str(p / "unet" / name)
+    return None
+
+
+def file_hash(selection: Selection) -> str | None:
+    """sha256 of the selection's model for the PNG (A1111 'Model hash'; a folder: its UNet weights)."""
+    if selection.sha256 and Path(selection.path).is_file():
+        return selection.sha256
+    found = model_hash_file(selection.path)
+    return _cached_hash(found) if found else None
+
+
+def resource_hashes(selection: Selection) -> tuple[dict[str, str], dict[str, str]]:
+    """A1111's `Lora hashes` (addnet hash, 12 digits) and `TI hashes` (sha256, 12 digits) of every LoRA and
+    embedding applied, by the name A1111 knows them by (the file stem): Civitai links resources by them."""
+    loras, embeddings = {}, {}
+    for s in [selection, *selection.extras]:
+        if s.kind == "lora":
+            digest = _cached_hash(s.path, "addnet")
+            if digest:
+                loras[Path(s.path).stem] = digest[:12]
+        elif s.kind == "textual_inversion":
+            digest = s.sha256 or _cached_hash(s.path)
+            if digest:
+                embeddings[Path(s.path).stem] = digest[:12]
+    return loras, embeddings
 
 
 def lora_tag(selection: Selection) -> str:
@@ -202,21 +250,26 @@ def generation_request(job: GenerationJob, settings: Settings, store, base: str 
 
     sel, p = job.selection, job.params
     base_path = base_path_for(sel, settings, store, base)
+    lora_hashes, ti_hashes = resource_hashes(sel)
     return GenerationRequest(
         prompt=job.prompt, negative_prompt=job.negative_prompt, seed=p.seed, steps=p.steps, guidance=p.guidance,
         width=p.width, height=p.height, scheduler=job.scheduler, trigger=sel.trigger, quant_spec=p.quant_spec,
-        checkpoint=sel.path, checkpoint_hash=file_hash(sel) if sel.kind not in ADDON_KINDS else None,
+        checkpoint=sel.path, checkpoint_hash=file_hash(sel),
         base_model=sel.base_model, base_checkpoint=base_path,
         loras=[lora_tag(s) for s in [sel, *sel.extras] if s.kind == "lora"],
+        lora_hashes=lora_hashes, ti_hashes=ti_hashes,
         extra_triggers=[e.trigger for e in sel.extras if e.trigger],
-        base_hash=_base_hash(base_path) if base_path else None,
+        base_hash=_base_hash(base_path, store) if base_path else None,
     )
 
 
-def _base_hash(path: str) -> str | None:
-    from common.hashing import sha256_file
-
-    return sha256_file(path) if Path(path).is_file() else None
+def _base_hash(path: str, store=None) -> str | None:
+    """The base's sha256: the catalog's when it indexed the file, else computed once (a folder: its UNet)."""
+    card = store.get(str(Path(path).resolve())) if store is not None and Path(path).is_file() else None
+    if card is not None and card.sha256:
+        return card.sha256
+    found = model_hash_file(path)
+    return _cached_hash(found) if found else None
 
 
 def output_path(job: GenerationJob) -> Path:

@@ -54,6 +54,8 @@ class GenerationRequest:
     base_checkpoint: str | None = None  # the base a LoRA/embedding ran on
     base_hash: str | None = None  # its sha256 when it is a single file
     loras: list[str] = field(default_factory=list)  # A1111 prompt tags of the LoRAs applied, "<lora:name:1>"
+    lora_hashes: dict[str, str] = field(default_factory=dict)  # LoRA name -> short hash, A1111's `Lora hashes`
+    ti_hashes: dict[str, str] = field(default_factory=dict)  # embedding name -> short hash, A1111's `TI hashes`
     extra_triggers: list[str] = field(default_factory=list)  # more personalizations' triggers: TAQ keeps them all
 
 

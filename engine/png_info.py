@@ -33,6 +33,11 @@ def _model_name(path) -> str | None:
     return Path(path).stem if path else None
 
 
+def _hash_list(hashes) -> str:
+    """{"name": "hash"} as A1111 writes `Lora hashes` / `TI hashes`: "name: hash, name2: hash2"."""
+    return ", ".join(f"{name}: {short}" for name, short in (hashes or {}).items() if short)
+
+
 def format_parameters(params: dict, full_paths: bool = False) -> str:
     """A1111 infotext from our params dict (prompt, negative_prompt, steps, sampler, ...).
 
@@ -52,8 +57,10 @@ def format_parameters(params: dict, full_paths: bool = False) -> str:
         "Size": f"{params['width']}x{params['height']}" if params.get("width") else None,
         "Model hash": (model_hash or "")[:10] or None,  # A1111 "AutoV2" short hash
         "Model": _model_name(model),
-        "Lora hashes": ", ".join(f"{_model_name(params.get('checkpoint'))}: {(params.get('checkpoint_hash') or '')[:10]}"
-                                 for _ in loras[:1] if params.get("checkpoint_hash")) or None,
+        "Lora hashes": _hash_list(params.get("lora_hashes")) or ", ".join(
+            f"{_model_name(params.get('checkpoint'))}: {(params.get('checkpoint_hash') or '')[:10]}"
+            for _ in loras[:1] if params.get("checkpoint_hash")) or None,
+        "TI hashes": _hash_list(params.get("ti_hashes")) or None,
         "Trigger": params.get("trigger"),
         "Quant": params.get("quant_spec"),
         "Personalization": _model_name(params.get("checkpoint")) if on_base else None,

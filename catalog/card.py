@@ -86,3 +86,45 @@ def display_name(card: Card, with_version: bool = True) -> str:
     if with_version and version and version.lower() not in name.lower():
         name = f"{name} {version}"
     return name
+
+
+def _tells(card: Card, name: str) -> list[str | None]:
+    """What can set a card apart from another of the same name, in the order a person would ask for it."""
+    version = (card.version or "").strip()
+    return [
+        version if version and version.lower() not in name.lower() else None,
+        BASE_MODEL_LABELS.get(card.base_model, card.base_model),
+        Path(card.path).name,
+        Path(card.path).parent.name or None,
+        (card.created or "")[:10] or None,
+    ]
+
+
+def distinct_names(cards: list[Card], with_version: bool = False) -> list[str]:
+    """Display names for cards shown side by side (a question's options): names that would read the same get
+    the first thing that tells them apart — version, base model, file name, folder, date — else their path
+    below the folder they share. "Fz (Unknown base), Fz (Unknown base)" never happens."""
+    names = [display_name(c, with_version) for c in cards]
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(name.lower(), []).append(i)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        tells = [_tells(cards[i], names[i]) for i in members]
+        for k in range(len(tells[0])):
+            values = [t[k] for t in tells]
+            if all(values) and len({v.lower() for v in values}) == len(values):
+                break
+        else:  # nothing alone tells them apart: where each one lives, below the folder they share
+            import os
+
+            paths = [str(Path(cards[i].path)) for i in members]
+            try:
+                common = os.path.commonpath(paths)
+            except ValueError:
+                common = ""
+            values = [os.path.relpath(p, common) if common else p for p in paths]
+        for i, value in zip(members, values):
+            names[i] = f"{names[i]} ({value})"
+    return names

@@ -112,11 +112,14 @@ def _gloss(core, ctx) -> str | None:
 
 def card_entry(card) -> dict:
     """The `index --json` / `list --json` entry of DESIGN.md (plus a few extra fields)."""
+    from catalog.card import display_name
+
     return {
         "path": card.path,
         "kind": card.kind,
         "base_model": card.base_model,
         "name": card.name,
+        "display_name": display_name(card),  # as the window and `personalq list` show it
         "triggers": list(card.triggers),
         "error": card.error,
         "canonical_trigger": card.canonical_trigger,

@@ -15,6 +15,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from app.core import App
+    from catalog.card import display_name
     from catalog.store import StoreUnavailable
     from commands.index import card_entry
     from common.paths import default_db_path
@@ -39,7 +40,8 @@ def run(args) -> int:
         print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
         return 0
     # one entry, one line: a newline or an escape sequence in a name is shown escaped, never printed raw
-    rows = [tuple(escape_controls(str(v)) for v in (c.kind, c.base_model, c.name, c.canonical_trigger or "",
+    # names as the window shows them (catalog.card.display_name): "Tvy Pink Frame Style", "PQR Robot v2"
+    rows = [tuple(escape_controls(str(v)) for v in (c.kind, c.base_model, display_name(c), c.canonical_trigger or "",
                                                    c.error or c.path)) for c in cards]
     header = ("kind", "base", "name", "trigger", "path / error")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]

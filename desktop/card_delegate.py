@@ -14,9 +14,13 @@ QUANT_TEXT = {"ready": "Quantized", "queued": "Queued", "running": "Quantizingâ€
               "none": "Not quantized"}
 
 
-def _badge(p: QPainter, x: int, y: int, text: str, color: QColor, font: QFont) -> int:
-    """Draw a pill at (x, y); returns its width."""
+def _badge(p: QPainter, x: int, y: int, text: str, color: QColor, font: QFont, max_width: int | None = None) -> int:
+    """Draw a pill at (x, y), at most `max_width` wide (its text elided to fit); returns its width (0: no room)."""
     fm = QFontMetrics(font)
+    if max_width is not None:
+        if max_width < 24:
+            return 0
+        text = fm.elidedText(text, Qt.ElideRight, max_width - 12)
     w = fm.horizontalAdvance(text) + 12
     h = fm.height() + 2
     path = QPainterPath()
@@ -91,9 +95,9 @@ class CardDelegate(QStyledItemDelegate):
             p.drawText(QRect(rect.x() + 8, y, size, fm.height()), Qt.AlignLeft | Qt.AlignVCenter,
                        fm.elidedText(card_display_name(card), Qt.ElideRight, size))
             y += fm.height() + 4
-            x = rect.x() + 8
-            x += _badge(p, x, y, base, theme.badge_color("base", card.base_model), badge_font) + 4
-            _badge(p, x, y, kind, QColor("#636e72"), badge_font)
+            x, right = rect.x() + 8, rect.x() + 8 + size  # both badges stay inside the tile
+            x += _badge(p, x, y, base, theme.badge_color("base", card.base_model), badge_font, right - x) + 4
+            _badge(p, x, y, kind, QColor("#636e72"), badge_font, right - x)
             y += QFontMetrics(badge_font).height() + 6
             p.setFont(small)
             p.setPen(muted)
@@ -120,10 +124,10 @@ class CardDelegate(QStyledItemDelegate):
                        sfm.elidedText("Triggers: " + triggers, Qt.ElideRight, width))
             p.drawText(QRect(x0, rect.y() + 12 + fm.height() + sfm.height(), width, sfm.height()),
                        Qt.AlignLeft | Qt.AlignVCenter, sfm.elidedText(card.path, Qt.ElideMiddle, width))
-            x = rect.right() - 140
+            x, right = rect.right() - 140, rect.right() - 6
             y = rect.y() + 10
-            x += _badge(p, x, y, base, theme.badge_color("base", card.base_model), badge_font) + 4
-            _badge(p, x, y, kind, QColor("#636e72"), badge_font)
+            x += _badge(p, x, y, base, theme.badge_color("base", card.base_model), badge_font, right - x) + 4
+            _badge(p, x, y, kind, QColor("#636e72"), badge_font, right - x)
             if card.kind not in ("lora", "textual_inversion"):
                 self._quant_dot(p, rect.right() - 136, rect.bottom() - 16, status, label=True, font=small, color=muted)
         p.restore()

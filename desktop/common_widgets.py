@@ -1,4 +1,4 @@
-"""Small reusable widgets: message banner, empty state, badge, card frame, helpers for buttons."""
+"""Small reusable widgets: message banner, empty state, badge, elided label, card frame, helpers for buttons."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -55,6 +55,34 @@ def page_header(page: QWidget, title: str) -> tuple[QVBoxLayout, QHBoxLayout, QL
     header.addStretch(1)
     outer.addLayout(header)
     return outer, header, count
+
+
+class ElidedLabel(QLabel):
+    """One line that never widens its panel: too long, it shows "…" where it cuts (the middle by default,
+    where a file path keeps its folder start and file name); the full text is its tooltip and `full_text()`."""
+
+    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.ElideMiddle, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full, self._mode = "", mode
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text or ""
+        self.setToolTip(self._full)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        shown = self.fontMetrics().elidedText(self._full, self._mode, width) if width > 0 else self._full
+        super().setText(shown)
 
 
 class CardFrame(QFrame):

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -20,7 +19,7 @@ from catalog.card import Card
 from desktop import theme
 from desktop.card_delegate import QUANT_TEXT
 from desktop.clarify_panel import FlowRow
-from desktop.common_widgets import Badge, EmptyState, label, primary_button
+from desktop.common_widgets import Badge, ElidedLabel, EmptyState, label, primary_button
 from desktop.models import ThumbCache, card_display_name
 
 ADAPTER_KINDS = ("lora", "textual_inversion")
@@ -100,9 +99,8 @@ class DetailPanel(QWidget):
         body.addWidget(self.error_text)
         self.details_button.hide()
         self.error_text.hide()
-        self.path = label("", muted=True)
-        self.path.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.path.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long paths never widen the panel
+        self.path = ElidedLabel()  # a long path is cut in the middle with "…", never widens the panel
+        self.path.setProperty("muted", True)
         body.addWidget(self.path)
 
         form = QFormLayout()
@@ -154,7 +152,6 @@ class DetailPanel(QWidget):
         self.kind_badge.set(theme.KIND_LABELS.get(card.kind, card.kind), "#636e72")
         self.set_quant(quant)
         self.path.setText(card.path)
-        self.path.setToolTip(card.path)
         self.triggers.setText(", ".join(card.triggers))
         self.description.setPlainText(card.description or "")
         self.tags.setText(", ".join(card.tags))

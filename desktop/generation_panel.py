@@ -240,11 +240,17 @@ class GenerationPanel(QWidget):
 
     # -- states
     def show_idle(self) -> None:
+        """The empty preview of a new request: no image, no status line or folder of the previous one."""
         pix = theme.drawn_icon("create", 72).pixmap(QSize(72, 72))
         self.preview.setPixmap(pix)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("")
+        self.status.setText("")
+        self.last_image = None
+        self.open_button.setEnabled(False)
+        self.batch_strip.clear()
+        self.batch_strip.hide()
 
     def show_started(self, stage: str = "Loading the checkpoint…") -> None:
         self.status.setText(stage)

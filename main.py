@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     module = commands.load(args.command)
     try:
         return int(module.run(args) or 0)
+    except commands.CommandFailed as exc:
+        from common.text import escape_controls
+
+        print(f"personalq {args.command}: {escape_controls(str(exc))}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -24,6 +24,7 @@ from app.generation import (
     family_of,
     run_generation,
 )
+from app.jobs import Counted, Stage
 from catalog.card import Card
 from common import paths
 from common.settings import Settings
@@ -66,7 +67,7 @@ class App:
         return self.store.cards(include_errors=include_errors)
 
     def index(self, ctx, folders: list[str], embed: bool = False, compute_hashes: bool = True):
-        """Probe new/changed files into the catalog; ("index", phase, done, total) progress.
+        """Probe new/changed files into the catalog, telling Counted(phase, done, total) progress.
 
         The window leaves embeddings (torch and the sentence model) to `embed`, run after the library is
         on screen, so the first run shows results in about a second; the CLI embeds in the same pass.
@@ -74,7 +75,7 @@ class App:
         from catalog.indexer import IndexAborted, index_folders
 
         def progress(phase, done, total):
-            ctx.progress(("index", phase, int(done), int(total)))
+            ctx.progress(Counted(phase, int(done), int(total)))
 
         try:
             report = index_folders([str(f) for f in folders], self.store, progress=progress, embed=embed,
@@ -89,7 +90,7 @@ class App:
         """Sentence embeddings of cards whose text changed (dense search); returns how many were encoded."""
         def progress(done, total):
             ctx.check()
-            ctx.progress(("index", "embed", int(done), int(total)))
+            ctx.progress(Counted("embed", int(done), int(total)))
 
         return self.store.refresh_embeddings(progress=progress)
 
@@ -100,7 +101,7 @@ class App:
 
         def progress(done, total):
             ctx.check()
-            ctx.progress(("index", "gloss", int(done), int(total)))
+            ctx.progress(Counted("gloss", int(done), int(total)))
 
         return gloss_library(self.store, self.settings.llm_model, progress=progress, should_stop=lambda: ctx.cancelled)
 
@@ -134,6 +135,17 @@ class App:
         extras = list(getattr(result, "extras", []))
         named = named_companions(result.request, result.card, self.store.cards(include_errors=False))
         return extras + [c for c in named if c.path not in {e.path for e in extras}]
+
+    def selection_for(self, result) -> Selection:
+        """What a "selected" Check-in result generates with: its card, the trigger Check-in chose, and its
+        companions ("… in tvy style": both go in). The one result -> selection rule of the window, CLI and demo."""
+        from app.composition import add_extra
+
+        selection = Selection.from_card(result.card)
+        selection.trigger = result.trigger or selection.trigger
+        for companion in self.companions(result):
+            add_extra(selection, Selection.from_card(companion))
+        return selection
 
     def rewrite(self, request: str, card: Card):
         """The request with this card's trigger inserted (a card chosen by hand rather than by Check-in)."""
@@ -177,23 +189,9 @@ class App:
 
     def demo_world(self) -> dict:
         """Paths of the demo world (library folder, base model); FileNotFoundError says how to build it."""
-        try:
-            from demo.build import ASSETS
-            from demo.library import world_paths
-        except ImportError as exc:
-            raise FileNotFoundError(f"the demo package is not available: {exc}") from exc
-        world = world_paths(ASSETS)
-        if not Path(world["library"]).is_dir():
-            raise FileNotFoundError(f"the demo library is not built yet ({world['library']} is missing); "
-                                    "build it with `python -m demo.build`")
-        out = {k: Path(v) for k, v in world.items()}
-        out["family"] = "sd15"
-        from demo.world import SIZE
+        from app.demo_world import demo_world
 
-        out["image_size"] = SIZE  # the demo models are trained at this size; bigger images are just slower noise
-        if not out["base"].exists():
-            out.pop("base")
-        return out
+        return demo_world()
 
     # -- watching --------------------------------------------------------------------------
     def start_watcher(self, folders: list[str], on_change: Callable[..., None]) -> None:
@@ -254,7 +252,7 @@ class App:
                 check_artifact(folder, spec, path, verify_hash=False, dtype=info.dtype)
                 return f"ready · {spec}"
             except ArtifactInvalid as exc:
-                ctx.progress(f"rebuilding: {exc}")
+                ctx.progress(Stage(f"rebuilding: {exc}"))
         ctx.check()
         result, _ = self.quantize_model(ctx, path, spec)
         ctx.check()
@@ -279,7 +277,7 @@ class App:
         config_dir = base or config_dir_for(Selection.from_card(card), self.settings, self.store)
         info = self._device()  # the artifact the pool of this device will load: its dtype, calibrated there
         result = quantize_on_import(
-            path, spec, force=force, dtype=info.dtype, device=info.device, progress=lambda msg: ctx.progress(str(msg)),
+            path, spec, force=force, dtype=info.dtype, device=info.device, progress=lambda msg: ctx.progress(Stage(str(msg))),
             load_source=lambda: load_base(path, card.base_model, dtype=info.torch_dtype, config_dir=config_dir,
                                           prediction_type=card.prediction_type).to(info.device))
         return result, info
@@ -291,6 +289,12 @@ class App:
     def close(self) -> None:
         self.stop_watcher()
         self.store.close()  # the pipeline pool is the process's; it goes with the process
+
+    def __enter__(self) -> "App":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 _POOLS: dict = {}

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.history import GenerationParams
+from app.jobs import Notice, Stage, Step
 from catalog.card import BASE_MODEL_LABELS, Card, display_name
 from common import paths
 from common.settings import Settings
+from engine.generate import DEFAULT_SCHEDULER  # the scheduler registry's default: the window, CLI and restore use it
 
 BASE_KINDS = ("checkpoint", "diffusers_model")
 ADDON_KINDS = ("lora", "textual_inversion")
 FAMILY_LABEL = {k: v for k, v in BASE_MODEL_LABELS.items() if k != "unknown"}  # the families a base can be set for
-DEFAULT_SCHEDULER = "dpm++"
 
 
 class NoBaseModel(RuntimeError):
@@ -84,24 +85,11 @@ def card_for_path(path: str, store=None) -> Card:
     return card or build_card(probe_path(resolved))
 
 
-def demo_base_for(path: str) -> str | None:
-    """The demo world's base when `path` is one of its files: the demo library knows what it was trained on."""
-    try:
-        from demo.build import ASSETS
-        from demo.library import world_paths
-    except ImportError:
-        return None
-    world = world_paths(ASSETS)
-    try:
-        Path(path).resolve().relative_to(Path(world["library"]).resolve())
-    except ValueError:
-        return None
-    return str(world["base"]) if Path(world["base"]).is_dir() else None
-
-
 def base_selection(settings: Settings, store, family: str, for_path: str | None = None) -> Selection | None:
     """The base model of a family: the demo's for a demo file, the one in Settings, else a plain base
     checkpoint of that family in the library."""
+    from app.demo_world import demo_base_for
+
     path = (demo_base_for(for_path) if for_path else None) or (settings.base_models or {}).get(family)
     if path:
         card = store.get(str(Path(path).expanduser().resolve())) if store is not None else None
@@ -295,8 +283,7 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
                    preview=None) -> GenerationOutcome:
     """Pipeline from the pool (quantized as the job says), per-step progress, the PNG with its parameters.
 
-    ctx: an app.jobs.JobContext; progress payloads are ("stage", text), ("warning", text) and
-    ("step", step, total, preview).
+    ctx: an app.jobs.JobContext; it is told Stage, Notice and Step events.
     `preview` turns the engine's preview image into what the caller shows (the window: a QImage).
     """
     from engine.generate import check_output_path, generate, validate_request
@@ -309,18 +296,18 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
     validate_request(request)  # before loading anything
     out_path = check_output_path(output_path(job), request.width, request.height)  # writable, with room
     quant = f" ({job.params.quant_spec})" if job.params.quant_spec != "none" else ""
-    ctx.progress(("stage", f"Loading {sel.name}{quant}…"))
+    ctx.progress(Stage(f"Loading {sel.name}{quant}…"))
 
     def on_step(step, total, image=None):
         ctx.last_step = int(step)
-        ctx.progress(("step", int(step), int(total), preview(image) if preview else image))
+        ctx.progress(Step(int(step), int(total), preview(image) if preview else image))
 
     with pool.session(ref) as pipe:
         ctx.check()
-        warning = pipe.__dict__.pop("_pq_warning", None)
+        warning = pool.take_warning(ref)
         if warning:
-            ctx.progress(("warning", warning))
-        ctx.progress(("stage", "Generating…"))
+            ctx.progress(Notice(warning))
+        ctx.progress(Stage("Generating…"))
         result = generate(pipe, request, on_step=on_step, cancel=ctx.cancel_event, out_path=out_path,
                           full_paths=settings.png_full_paths)
     if result.cancelled:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.generation import DEFAULT_SCHEDULER
@@ -12,9 +13,19 @@ from common.settings import Settings
 LORA_TAG = re.compile(r"<lora:([^:>]+)(?::[^>]*)?>")
 
 
-def image_request(path: str, cards: list[Card], settings: Settings):
-    """What a PNG says it was made from (ours, or A1111's `parameters` text): (card or None, prompt,
-    GenerationParams, scheduler, negative prompt); None when it carries no parameters."""
+@dataclass(frozen=True)
+class ImageRequest:
+    """What a PNG says it was made from; `card` is None when its checkpoint is not in the library."""
+
+    card: Card | None
+    prompt: str
+    params: GenerationParams
+    scheduler: str
+    negative_prompt: str
+
+
+def image_request(path: str, cards: list[Card], settings: Settings) -> ImageRequest | None:
+    """What a PNG says it was made from (ours, or A1111's `parameters` text); None when it carries no parameters."""
     from engine.generate import SCHEDULERS
     from engine.png_info import read_png_parameters
 
@@ -55,4 +66,5 @@ def image_request(path: str, cards: list[Card], settings: Settings):
                               width=int(data.get("width") or settings.width), height=int(data.get("height") or settings.height),
                               guidance=float(data.get("guidance") or settings.guidance),
                               quant_spec=str(data.get("quant_spec") or settings.quant_spec))
-    return card, prompt, params, str(data.get("scheduler") or DEFAULT_SCHEDULER), str(data.get("negative_prompt") or "")
+    return ImageRequest(card, prompt, params, str(data.get("scheduler") or DEFAULT_SCHEDULER),
+                        str(data.get("negative_prompt") or ""))

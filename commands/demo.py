@@ -50,9 +50,9 @@ def ensure_world(world: Path | None, smoke: bool) -> Path:
 def run(args) -> int:
     from dataclasses import replace
 
-    from app.core import App
     from app.generation import GenerationJob, Selection, card_for_path
     from app.jobs import JobContext
+    from commands import open_app
     from common import paths
     from common.settings import load_settings
     from engine.generate import OutputPathError, check_output_path
@@ -69,9 +69,8 @@ def run(args) -> int:
     settings = load_settings()
     quant = args.quant or "none"
     settings.base_models = {**settings.base_models, "sd15": str(world / "base")}  # the demo's own base
-    core = App(settings, db_path=db, use_llm=not args.no_llm)
     note = None
-    try:
+    with open_app(args, settings, db=db, use_llm=not args.no_llm) as core:
         quiet = JobContext()
         report = core.index(quiet, [str(world / "library")])
         core.embed(quiet)
@@ -81,8 +80,7 @@ def run(args) -> int:
             card = result.options[0]
             selection, prompt = Selection.from_card(card), core.rewrite(args.request, card).prompt
         elif result.status == "selected":
-            selection, prompt = Selection.from_card(result.card), result.prompt
-            selection.trigger = result.trigger or selection.trigger
+            selection, prompt = core.selection_for(result), result.prompt
         else:
             note = "Check-in found nothing that fits; generating with the base model"
             selection = Selection.from_card(card_for_path(str(world / "base"), core.store), is_base=True)
@@ -91,8 +89,6 @@ def run(args) -> int:
         params = replace(params, quant_spec=quant, **({"steps": args.steps} if args.steps is not None else {}))
         outcome = core.generate(JobContext(), GenerationJob(selection, prompt, params, request=args.request,
                                                             out_path=str(out)))
-    finally:
-        core.close()
     summary = {
         "status": result.status,
         "checkpoint": selection.path,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,6 @@ def add_parser(sub) -> None:
 
 def _choose(args, core, out):
     """(Selection, prompt) to generate with, or an exit code after printing why not."""
-    from app.composition import add_extra
     from app.core import LLM_WAIT_NOTICE
     from app.generation import Selection, card_for_path
 
@@ -67,11 +65,7 @@ def _choose(args, core, out):
         print(LLM_WAIT_NOTICE, file=sys.stderr)
     result = core.check_in(None, args.request)
     if result.status == "selected":
-        selection = Selection.from_card(result.card)
-        selection.trigger = result.trigger or selection.trigger
-        for companion in core.companions(result):  # "… in tvy style": both go in
-            add_extra(selection, Selection.from_card(companion))
-        return selection, result.prompt
+        return core.selection_for(result), result.prompt
     if result.status == "clarify":
         out["checkin"] = result.to_json()
         if not args.json:
@@ -92,43 +86,38 @@ def _choose(args, core, out):
 
 
 def _progress(quiet: bool):
-    started = time.perf_counter()
+    """Stages as lines, notices as `warning: …` (even when quiet), the steps as one bar; all on stderr."""
+    from app.jobs import Notice, Stage, Step
+    from commands.progress import ProgressBar
 
-    def on_progress(payload):
-        if quiet and payload[0] != "warning":
+    bar = ProgressBar(sys.stderr)
+
+    def on_progress(event):
+        if isinstance(event, Notice):
+            print(f"warning: {event.text}", file=sys.stderr, flush=True)
+        elif quiet:
             return
-        if payload[0] == "warning":
-            print(f"warning: {payload[1]}", file=sys.stderr, flush=True)
-        elif payload[0] == "stage":
-            print(payload[1], file=sys.stderr, flush=True)
-        elif payload[0] == "step":
-            _, step, total, _preview = payload
-            print(f"\rstep {step}/{total}  {time.perf_counter() - started:5.1f} s", end="", file=sys.stderr, flush=True)
-            if step == total:
-                print(file=sys.stderr)
+        elif isinstance(event, Stage):
+            print(event.text, file=sys.stderr, flush=True)
+        elif isinstance(event, Step):
+            bar("step", event.step, event.total)
+            if event.step == event.total:
+                bar.finish()
 
     return on_progress
 
 
 def run(args) -> int:
-    from app.core import App
-    from common.paths import default_db_path
+    from commands import open_app
     from common.settings import load_settings
 
     settings = load_settings()
     if args.device:
         settings.device = args.device
-    from catalog.store import StoreError
-
-    try:
-        core = App(settings, db_path=args.db or default_db_path(), use_llm=not args.no_llm)
-    except StoreError as exc:
-        print(f"personalq generate: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    for line in core.settings_warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    out: dict = {}
-    try:
+    with open_app(args, settings, use_llm=not args.no_llm) as core:
+        for line in core.settings_warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        out: dict = {}
         choice = _choose(args, core, out)
         if isinstance(choice, int):
             if args.json:
@@ -136,15 +125,13 @@ def run(args) -> int:
             return choice
         selection, prompt = choice
         return _generate(args, core, selection, prompt)
-    finally:
-        core.close()
 
 
 def _generate(args, core, selection, prompt) -> int:
     """The app's one generation path; flags override the model's own size, steps and guidance."""
     from dataclasses import replace
 
-    from app.generation import GenerationJob, NoBaseModel, size_warning
+    from app.generation import DEFAULT_SCHEDULER, GenerationJob, NoBaseModel, size_warning
     from app.jobs import JobContext
     from engine.devices import DeviceUnavailable
     from engine.loading import LoadError
@@ -156,7 +143,7 @@ def _generate(args, core, selection, prompt) -> int:
             "steps": args.steps, "width": args.width, "height": args.height, "guidance": args.guidance,
             "quant_spec": args.quant}.items() if v is not None})
         job = GenerationJob(selection, prompt, params, request=args.request, negative_prompt=args.negative,
-                            scheduler=args.scheduler or "dpm++", out_path=args.out)
+                            scheduler=args.scheduler or DEFAULT_SCHEDULER, out_path=args.out)
         warning = size_warning(job, core.settings, core.store, base=args.base)
         if warning and not args.json:
             print(f"note: {warning}", file=sys.stderr)

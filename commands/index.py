@@ -35,37 +35,25 @@ EXIT_ABORTED = 1  # the catalog stopped taking writes (disk full, read-only): th
 
 
 def run(args) -> int:
-    from app.core import App
-    from app.jobs import JobContext
+    from app.jobs import Counted, JobContext
     from catalog.indexer import IndexAborted
     from catalog.scan import FolderNotFound
-    from catalog.store import StoreUnavailable
+    from commands import CommandFailed, open_app
     from commands.progress import ProgressBar
-    from common.paths import default_db_path
-    from common.settings import load_settings
     from common.text import escape_controls
 
-    try:
-        core = App(load_settings(), db_path=args.db or default_db_path())
-    except StoreUnavailable as exc:
-        print(f"personalq index: {exc}", file=sys.stderr)
-        return 2
     bar = None if args.quiet else ProgressBar(sys.stderr)
-    ctx = JobContext(lambda payload: bar(*payload[1:]) if bar and payload[0] == "index" else None)
-    try:
+    ctx = JobContext(lambda event: bar(event.phase, event.done, event.total)
+                     if bar and isinstance(event, Counted) else None)
+    with open_app(args) as core:
         try:
             report = core.index(ctx, args.folders, embed=not args.no_embed, compute_hashes=not args.no_hash)
         except FolderNotFound as exc:
-            print(f"personalq index: {exc}", file=sys.stderr)
-            return 2
+            raise CommandFailed(str(exc)) from None
         except IndexAborted as exc:
-            if bar:
-                bar.finish()
-                bar = None
             done = exc.report
-            print(f"personalq index: stopped: {escape_controls(str(exc))} ({done.added} new and {done.updated} "
-                  "changed entries were stored; run it again when there is room)", file=sys.stderr)
-            return EXIT_ABORTED
+            raise CommandFailed(f"stopped: {exc} ({done.added} new and {done.updated} changed entries were "
+                                "stored; run it again when there is room)", EXIT_ABORTED) from None
         finally:
             if bar:
                 bar.finish()
@@ -78,23 +66,21 @@ def run(args) -> int:
             print(f"warning: {escape_controls(problem)}", file=sys.stderr)
         wanted = set(report.paths)
         cards = [c for c in core.cards() if c.path in wanted]
-        if args.json:
-            print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
-        else:
-            print(summary_line(report))
-            for card in cards:
-                if card.error:
-                    print(f"  error: {escape_controls(card.error)}")
-        if report.not_stored:
-            print(f"personalq index: {len(report.not_stored)} entr{'y' if len(report.not_stored) == 1 else 'ies'} "
-                  "could not be stored (run it again to retry):", file=sys.stderr)
-            for line in report.not_stored:
-                log.warning("not stored: %s", line)
-                print(f"  not stored: {escape_controls(line)}", file=sys.stderr)
-            return EXIT_NOT_STORED
-        return 0
-    finally:
-        core.close()
+    if args.json:
+        print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
+    else:
+        print(summary_line(report))
+        for card in cards:
+            if card.error:
+                print(f"  error: {escape_controls(card.error)}")
+    if report.not_stored:
+        print(f"personalq index: {len(report.not_stored)} entr{'y' if len(report.not_stored) == 1 else 'ies'} "
+              "could not be stored (run it again to retry):", file=sys.stderr)
+        for line in report.not_stored:
+            log.warning("not stored: %s", line)
+            print(f"  not stored: {escape_controls(line)}", file=sys.stderr)
+        return EXIT_NOT_STORED
+    return 0
 
 
 def _gloss(core, ctx) -> str | None:

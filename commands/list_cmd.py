@@ -14,12 +14,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from app.core import App
     from catalog.card import display_name
-    from catalog.store import StoreUnavailable
+    from commands import open_app
     from commands.index import card_entry
     from common.paths import default_db_path
-    from common.settings import load_settings
     from common.text import escape_controls
 
     db = Path(args.db) if args.db else default_db_path()
@@ -27,15 +25,8 @@ def run(args) -> int:
         print(f"personalq list: no catalog at {escape_controls(str(db))} (run `personalq index FOLDER` first)",
               file=sys.stderr)
         return 1
-    try:
-        core = App(load_settings(), db_path=db)
-    except StoreUnavailable as exc:
-        print(f"personalq list: {exc}", file=sys.stderr)
-        return 2
-    try:
+    with open_app(args, db=db) as core:
         cards = core.cards(include_errors=not args.no_errors)
-    finally:
-        core.close()
     if args.json:
         print(json.dumps([card_entry(c) for c in cards], ensure_ascii=False))
         return 0

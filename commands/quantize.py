@@ -32,10 +32,9 @@ def _device_arg(text: str) -> str:
 def run(args) -> int:
     from pathlib import Path
 
-    from app.core import App, CannotQuantize
-    from app.jobs import JobContext
-    from catalog.store import StoreError
-    from common.paths import default_db_path
+    from app.core import CannotQuantize
+    from app.jobs import JobContext, Stage
+    from commands import open_app
     from common.settings import load_settings
     from common.text import escape_controls
     from engine.devices import DeviceUnavailable
@@ -51,17 +50,13 @@ def run(args) -> int:
         settings.device = args.device
     base = getattr(args, "base", None)
 
-    def say(payload):
-        if not str(payload).startswith("warning:"):  # a cache warning ends the run below, as its one line
-            print(payload, file=sys.stderr)
+    def say(event):
+        if isinstance(event, Stage) and not event.text.startswith("warning:"):  # a cache warning ends the run below
+            print(event.text, file=sys.stderr)
 
     try:
-        core = App(settings, db_path=default_db_path())
-    except StoreError as exc:
-        print(f"personalq quantize: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result, device = core.quantize_model(JobContext(say), str(path), args.quant, base=base, force=args.force)
+        with open_app(args, settings) as core:
+            result, device = core.quantize_model(JobContext(say), str(path), args.quant, base=base, force=args.force)
     except (CannotQuantize, ValueError, DeviceUnavailable) as exc:
         print(f"personalq quantize: {escape_controls(str(exc))}", file=sys.stderr)
         return 2
@@ -70,8 +65,6 @@ def run(args) -> int:
         print(f"personalq quantize: cannot load {escape_controls(str(path))}: {escape_controls(str(exc))}{hint}",
               file=sys.stderr)
         return 2
-    finally:
-        core.close()
     if result.artifact is None:  # quantized, but nothing could be kept: what this command is for
         print(f"personalq quantize: {result.warning}", file=sys.stderr)
         return 1

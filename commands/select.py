@@ -39,26 +39,19 @@ def run(args) -> int:
     if not args.request.strip():
         print("personalq select: the request is empty", file=sys.stderr)
         return 2
-    from app.core import LLM_WAIT_NOTICE, App
+    from app.core import LLM_WAIT_NOTICE
+    from commands import open_app
     from common.settings import load_settings
 
     settings = load_settings()
     if args.llm_model:
         settings.llm_model = args.llm_model
-    from catalog.store import StoreError
     from common.text import escape_controls
 
-    try:
-        core = App(settings, db_path=db, use_llm=not args.no_llm)
-    except StoreError as exc:
-        print(f"personalq select: {exc}", file=sys.stderr)
-        return 2
-    if core.llm_enabled() and not args.json:
-        print(LLM_WAIT_NOTICE, file=sys.stderr)
-    try:
+    with open_app(args, settings, db=db, use_llm=not args.no_llm) as core:
+        if core.llm_enabled() and not args.json:
+            print(LLM_WAIT_NOTICE, file=sys.stderr)
         result = core.check_in(None, args.request, today=today)
-    finally:
-        core.close()
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0

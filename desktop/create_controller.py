@@ -4,15 +4,16 @@ A QObject that drives the window's create widgets and runs every long step in a 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
-from app.composition import add_extra
 from app.generation import GenerationJob, Selection
 from app.history import GenerationParams, HistoryEntry
+from app.jobs import Notice, Stage, Step
 from desktop import flow as F
 from desktop.images import to_qimage
 from desktop.models import card_display_name
@@ -143,11 +144,7 @@ class CreateController(WindowController):
         status = result.status
         if status == "selected":
             card = result.card
-            self.selection = Selection.from_card(card)
-            if result.trigger:
-                self.selection.trigger = result.trigger
-            for companion in self.core.companions(result):  # "… in tvy style": both go in
-                add_extra(self.selection, Selection.from_card(companion))
+            self.selection = self.core.selection_for(result)
             caption = f"Read as “{result.restated}”. Check-in chose" if result.restated else "Check-in chose"
             self._use_model_defaults()
             self.w.request_panel.show_selected(card_display_name(card), card.preview, card.kind, card.base_model,
@@ -158,7 +155,7 @@ class CreateController(WindowController):
             options = [(name, card.path) for name, card in zip(names, result.options)]
             self.w.request_panel.show_clarify(result.question or "Which one did you mean?", options)
         else:
-            family = self._likely_family()
+            family = self.core.likely_family()
             base = self.core.base_selection(family)
             read_as = f" (read as “{result.restated}”)" if result.restated else ""
             suggestions = [(card_display_name(c), c.path) for c in getattr(result, "suggestions", [])]
@@ -174,15 +171,8 @@ class CreateController(WindowController):
         self.w.request_panel.banner.show_message("Check-in could not read this request (the log has the details). "
                                                  "You can still pick a checkpoint in the Library.", "error")
 
-    def _likely_family(self) -> str:
-        counts: dict[str, int] = {}
-        for card in self.w.library_model.cards():
-            counts[card.base_model] = counts.get(card.base_model, 0) + 1
-        known = {k: v for k, v in counts.items() if k in ("sd15", "sd21", "sdxl")}
-        return max(known, key=known.get) if known else "sd15"
-
     def use_base_model(self) -> None:
-        base = self.core.base_selection(self._likely_family())
+        base = self.core.base_selection(self.core.likely_family())
         if base is None:
             self.w.request_panel.banner.show_message("No base model is set up. Choose one in Settings → Library.", "error")
             return
@@ -249,14 +239,13 @@ class CreateController(WindowController):
         if self.gen_worker is not None:
             self.gen_worker.cancel()
 
-    def _gen_progress(self, payload) -> None:
-        if payload[0] == "warning":  # e.g. the quantized model could not be kept on a full disk
-            self.w.request_panel.banner.show_message(payload[1], "info")
-        elif payload[0] == "stage":
-            self.w.generation_panel.show_stage(payload[1])
-        elif payload[0] == "step":
-            _, step, total, preview = payload
-            self.w.generation_panel.show_step(step, total, preview)
+    def _gen_progress(self, event) -> None:
+        if isinstance(event, Notice):  # e.g. the quantized model could not be kept on a full disk
+            self.w.request_panel.banner.show_message(event.text, "info")
+        elif isinstance(event, Stage):
+            self.w.generation_panel.show_stage(event.text)
+        elif isinstance(event, Step):
+            self.w.generation_panel.show_step(event.step, event.total, event.preview)
 
     def _gen_done(self, outcome) -> None:
         self.gen_worker = None
@@ -277,7 +266,7 @@ class CreateController(WindowController):
         try:
             self.w.history.add(entry)
             self.w.history_model.prepend(entry)
-        except Exception as exc:
+        except (sqlite3.Error, TypeError, ValueError) as exc:  # a full disk, a locked file, an unstorable value
             self.w.request_panel.banner.show_message(f"The image was saved but not added to the history: {exc}", "error")
         self.w.generation_panel.show_done(outcome.image_path, outcome.seconds)
         self.w.generation_panel.add_to_batch(outcome.image_path)
@@ -351,14 +340,13 @@ class CreateController(WindowController):
         if not self.flow.can("choose"):
             self.w.request_panel.banner.show_message("Wait for the current image, or cancel it first.", "info")
             return False
-        card, prompt, params, scheduler, negative = found
-        self.selection = Selection.from_card(card) if card else self.core.base_selection(self._likely_family())
+        self.selection = Selection.from_card(found.card) if found.card else self.core.base_selection(self.core.likely_family())
         if self.selection is None:
             self.w.request_panel.banner.show_message("The image's checkpoint is not in your library and no base "
                                                      "model is set up.", "info")
             return False
-        entry = HistoryEntry(prompt=prompt, params=params, image_path=path, request=prompt, negative_prompt=negative,
-                             extra={"scheduler": scheduler})
+        entry = HistoryEntry(prompt=found.prompt, params=found.params, image_path=path, request=found.prompt,
+                             negative_prompt=found.negative_prompt, extra={"scheduler": found.scheduler})
         self._restore(entry, caption="From the image you dropped")
         return True
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.generation import DEFAULT_SCHEDULER
 from app.history import GenerationParams
 from common.settings import Settings
 from desktop import theme
@@ -43,7 +44,7 @@ QUANT_HELP = {
     "none": "full precision",
 }
 PREVIEW = 224
-# the samplers offered, by the engine's scheduler names (A1111's names shown); the first is the default
+# the samplers offered, by the engine's scheduler names (A1111's names shown); app's DEFAULT_SCHEDULER is preselected
 SAMPLERS = (("dpm++", "DPM++ 2M"), ("dpm++_karras", "DPM++ 2M Karras"), ("euler_a", "Euler a"), ("euler", "Euler"),
             ("ddim", "DDIM"), ("unipc", "UniPC"), ("heun", "Heun"))
 
@@ -122,6 +123,7 @@ class GenerationPanel(QWidget):
         self.sampler = QComboBox()
         for name, text in SAMPLERS:
             self.sampler.addItem(text, name)
+        self.sampler.setCurrentIndex(self.sampler.findData(DEFAULT_SCHEDULER))
         self.negative = QLineEdit()
         self.negative.setPlaceholderText("what to leave out, e.g. blurry")
         self.batch = QSpinBox()
@@ -205,7 +207,7 @@ class GenerationPanel(QWidget):
             self.sampler.setCurrentIndex(self.sampler.findData(scheduler))
         if negative_prompt is not None:
             self.negative.setText(negative_prompt)
-        if negative_prompt or (scheduler and scheduler != SAMPLERS[0][0]):
+        if negative_prompt or (scheduler and scheduler != DEFAULT_SCHEDULER):
             self.more_button.setChecked(True)
 
     def start_batch(self) -> None:

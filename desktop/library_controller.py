@@ -4,11 +4,14 @@ and runs every long step in a worker through the application core."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
+from app.jobs import Counted
+from catalog.store import StoreError
 from desktop.quant_queue import QuantizeQueue
 from desktop.workers import WindowController
 
@@ -102,10 +105,10 @@ class LibraryController(WindowController):
         )
         self.index_worker = worker
 
-    def _index_progress(self, payload) -> None:
-        if not isinstance(payload, tuple) or payload[0] != "index":
+    def _index_progress(self, event) -> None:
+        if not isinstance(event, Counted):
             return
-        _, phase, done, total = payload
+        phase, done, total = event.phase, event.done, event.total
         text = INDEX_PHASES.get(phase, phase)
         self.w.welcome.set_progress(phase, done, total, text)
         self.w.status_label.setText(f"{text} {done} of {total}" if total else f"{text} {done}")
@@ -182,7 +185,7 @@ class LibraryController(WindowController):
     def _start_watcher(self, folders: list[str]) -> None:
         try:
             self.core.start_watcher(folders, lambda *args, **kw: self._bridge.changed.emit())
-        except Exception as exc:
+        except OSError as exc:  # the system's limit on watched folders (inotify), a folder gone meanwhile
             self.w.library_page.banner.show_message(f"Cannot watch the folders for new files: {exc}", "error")
             self.w.watch_label.setText("")
             return
@@ -234,7 +237,7 @@ class LibraryController(WindowController):
     def save_edits(self, path: str, triggers: list, description: str, tags: list) -> None:
         try:
             card = self.core.save_user_edit(path, triggers, description, tags)
-        except Exception as exc:
+        except (StoreError, sqlite3.Error) as exc:  # a full disk, a read-only or locked catalog
             self.w.library_page.banner.show_message(f"Could not save your edits to {path}: {exc}", "error")
             return
         self.reload_library()

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from app.jobs import Stage
 from desktop.workers import Worker, WorkerPool
 
 FAILED_SENTENCE = "Could not be quantized; it generates at full precision instead."
@@ -87,7 +88,7 @@ class QuantizeQueue(QObject):
         worker.signals.failed.connect(lambda message, p=path, sp=spec: self._failed(p, sp, message))
         worker.signals.cancelled.connect(lambda p=path: self._set(p, "none", "cancelled"))
         worker.signals.progressed.connect(
-            lambda payload, p=path: self._set(p, "running", str(payload)) if isinstance(payload, str) else None)
+            lambda event, p=path: self._set(p, "running", event.text) if isinstance(event, Stage) else None)
         worker.signals.done.connect(self._finished)
         self.current = worker
         self.workers.start(worker)

@@ -10,6 +10,7 @@ resident pipelines exceed the budget. One generation per device at a time, other
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import threading
@@ -71,6 +72,7 @@ class _Entry:
     active: tuple | None = None  # the active LoRAs, ((adapter name, weight), ...)
     tokens: set = field(default_factory=set)  # textual-inversion tokens loaded
     users: int = 0  # generations running on it: never evicted while > 0
+    warning: str | None = None  # from loading it (a full cache: quantized, not kept); told once, by take_warning
 
 
 def pipeline_bytes(pipe) -> int:
@@ -125,7 +127,8 @@ class PipelinePool:
         self.device = device
         self.dtype = dtype
         self._loader = loader or _default_loader
-        self._quantizer = quantizer or _default_quantizer
+        self._quantizer = quantizer or functools.partial(_default_quantizer, on_warning=self._loading_warning)
+        self._pending_warning: str | None = None  # said while the entry being built loads (one build per device turn)
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._lock = threading.RLock()
         self._device_locks: dict[str, _FifoLock] = {}
@@ -173,9 +176,10 @@ class PipelinePool:
                 return entry
         base_path = ref.base_path if ref.is_addon else ref.path
         pipe = self._loader(base_path, ref, self.dtype)
+        self._pending_warning = None
         pipe = self._quantizer(pipe, ref, self.device)
         pipe = pipe.to(self.device)
-        entry = _Entry(pipe=pipe, nbytes=pipeline_bytes(pipe))
+        entry = _Entry(pipe=pipe, nbytes=pipeline_bytes(pipe), warning=self._pending_warning)
         with self._lock:
             self.loads += 1
             self._evict_for(entry.nbytes)
@@ -213,6 +217,18 @@ class PipelinePool:
             _clear_kv_caches(pipe)
             with self._lock:
                 entry.nbytes = pipeline_bytes(pipe) + _lora_bytes(pipe)
+
+    def _loading_warning(self, text: str) -> None:
+        self._pending_warning = text
+
+    def take_warning(self, ref: ModelRef) -> str | None:
+        """What loading ref's pipeline warned about, once: the generation that loaded it tells the user."""
+        with self._lock:
+            entry = self._entries.get(ref.base_key)
+            if entry is None:
+                return None
+            warning, entry.warning = entry.warning, None
+            return warning
 
     def get(self, ref: ModelRef):
         """The pipeline for ref, ready now (no device lock: use session() when generating)."""
@@ -257,7 +273,7 @@ def _default_loader(path, ref: ModelRef, dtype):
     return load_base(path, ref.base_model, dtype=dtype, config_dir=ref.config_dir, prediction_type=ref.prediction_type)
 
 
-def _default_quantizer(pipe, ref: ModelRef, device: str = "cpu"):
+def _default_quantizer(pipe, ref: ModelRef, device: str = "cpu", on_warning=None):
     """Apply ref.quant_spec to the UNet via engine/quantize.py: from the cached artifact of this compute
     dtype when one is valid (quantize-on-import), else quantize now on `device` (calibration runs there:
     an fp16 UNet cannot run on CPU) and save the artifact. 'none' leaves the pipeline as is."""
@@ -273,7 +289,8 @@ def _default_quantizer(pipe, ref: ModelRef, device: str = "cpu"):
     log.info("pool: %s %s (%.1f s, %s)", ref.quant_spec, source, result.seconds, result.reason)
     if getattr(result, "warning", None):  # e.g. a full cache: quantized in memory, not kept for next time
         log.warning("pool: %s", result.warning)
-        pipe._pq_warning = result.warning  # the generation that loaded it tells the user
+        if on_warning is not None:
+            on_warning(result.warning)
     return pipe
 
 

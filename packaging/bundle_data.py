@@ -9,7 +9,6 @@ namespace package) and `models/llm/` (the assembled, hash-checked default GGUF).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -61,16 +60,9 @@ def demo_assets_dir() -> Path | None:
     return path
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 * 2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def default_gguf() -> Path:
     """The default GGUF, assembled from the PyPI parts if needed, hash-checked again here."""
+    from common.hashing import sha256_file
     from local_llm.models import DEFAULT_MODEL, default_model_path
 
     path = default_model_path()

@@ -93,7 +93,7 @@ def process_age() -> float:
         import psutil
 
         return time.time() - psutil.Process().create_time()
-    except Exception:  # psutil missing: /proc (Linux) or nothing
+    except (ImportError, OSError):  # psutil missing: /proc (Linux) or nothing
         try:
             ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
             uptime = float(Path("/proc/uptime").read_text().split()[0])

@@ -39,3 +39,21 @@ def test_a_full_checkpoint_or_another_family_cannot_be_added():
         add_extra(subject, Selection.from_card(card("other", "checkpoint")))
     with pytest.raises(CannotCompose, match="SDXL"):
         add_extra(subject, Selection.from_card(XL_STYLE))
+
+
+def test_a_selected_result_becomes_one_selection_for_the_window_the_cli_and_the_demo(tmp_path):
+    """App.selection_for is the one result -> selection rule: the card, Check-in's trigger, the named add-ons."""
+    from types import SimpleNamespace
+
+    from app.core import App
+    from common.settings import Settings
+
+    with App(Settings(), db_path=tmp_path / "c.sqlite", use_llm=False) as core:
+        for c in LIBRARY:
+            core.store.upsert_card(c)
+        chosen = core.selection_for(SimpleNamespace(request="a dfr cactus in tvy style", card=CACTUS, trigger="dfr plant"))
+        plain = core.selection_for(SimpleNamespace(request="a cactus", card=CACTUS, trigger=None))
+        assert core.likely_family() == "sd15"  # three of the four cards
+    assert (chosen.path, chosen.trigger, [e.name for e in chosen.extras]) == (CACTUS.path, "dfr plant", ["Pink Frame"])
+    assert (plain.trigger, plain.extras) == ("dfr", [])
+    assert core.store._closed  # App is a context manager: the store closes with the block

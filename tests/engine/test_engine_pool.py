@@ -150,3 +150,24 @@ def test_one_generation_per_device_others_queue_in_order():
         t.join(10)
     assert peak[0] == 1 and sorted(order) == [0, 1, 2, 3]
     assert order == [0, 1, 2, 3]
+
+
+def test_a_loading_warning_is_told_once_by_take_warning(monkeypatch):
+    """A full cache while quantizing: the pool keeps the warning beside the entry (not on the pipeline)
+    and the first generation on it takes it; the next one is not told again."""
+    import types
+
+    from engine import quantize
+
+    def quantized_in_memory(source, spec, load_source, dtype, device):
+        pipe = load_source()
+        return types.SimpleNamespace(unet=pipe.unet, seconds=0.0, reason="test", warning="not kept: cache full")
+
+    monkeypatch.setattr(quantize, "quantize_on_import", quantized_in_memory)
+    pool = PipelinePool(budget_bytes=2**30, loader=seeded_loader)
+    ref = ModelRef(path="/models/m-0", quant_spec="taq-w8a8")
+    with pool.session(ref) as pipe:
+        assert pool.take_warning(ref) == "not kept: cache full"
+        assert "_pq_warning" not in pipe.__dict__
+    assert pool.take_warning(ref) is None
+    assert pool.take_warning(ModelRef(path="/models/never-loaded")) is None

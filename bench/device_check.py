@@ -72,7 +72,7 @@ def _images(pool, ref, prompts, seeds, trigger, steps) -> np.ndarray:
 def demo_rows(args, say) -> list[dict]:
     import torch
 
-    from bench.fidelity import world_manifest
+    from bench.demo_world import world_manifest
     from demo import evaluate, personalize
     from demo.build import ASSETS
     from demo.judge import load_judge

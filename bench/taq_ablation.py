@@ -214,7 +214,7 @@ def image_scores(judge, concept: str, img_t, img_p, plain_scenes, ref_t=None, re
 
 def run_checkpoint(world: Path, entry: dict, variants: list[Variant], judge, n: int, steps: int, out_dir: Path) -> dict:
     """Every variant on one checkpoint; writes ablation_<stem>.json and features_<stem>.npz."""
-    from bench.fidelity import fp16_bytes, generate, load_fp
+    from bench.demo_world import fp16_bytes, generate, load_fp
     from demo import personalize
     from demo import world as world_mod
     from engine.granularity import apply_granularity
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarize:
         return finish(out_dir, args.json, args.markdown)
 
-    from bench.fidelity import open_world
+    from bench.demo_world import open_world
 
     world, manifest, judge, steps = open_world(args)
     sets = [s.strip() for s in args.variants.split(",") if s.strip()]

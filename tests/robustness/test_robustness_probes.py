@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bench import robustness
+from bench.robustness.harness import ProbeSkipped
 
 CASES = [pytest.param(fn, id=robustness.probe_id(name, variant)) for name, variant, fn in robustness.PROBES]
 
@@ -27,7 +28,7 @@ def _one_torch_thread():
 def test_probe(probe, tmp_path):
     try:
         detail = probe(tmp_path)
-    except robustness.ProbeSkipped as exc:
+    except ProbeSkipped as exc:
         pytest.skip(str(exc))
     assert detail
 

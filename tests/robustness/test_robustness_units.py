@@ -155,7 +155,7 @@ def test_store_waits_out_a_short_lock_and_gives_up_on_a_long_one(tmp_path):
 
 def test_unthreaded_index_stops_on_a_full_disk(tmp_path, monkeypatch):
     """Under the writer thread's threshold the same failure stops the run the same way."""
-    from bench.robustness import write_loras
+    from bench.robustness.harness import write_loras
     from catalog import indexer
     from catalog import store as store_mod
 
@@ -197,7 +197,7 @@ def test_watcher_says_when_the_catalog_is_full(tmp_path, monkeypatch):
     """A re-index that hits a full disk reaches on_change with the cause instead of dying in the log."""
     import time
 
-    from bench.robustness import write_loras
+    from bench.robustness.harness import write_loras
     from catalog import store as store_mod
     from catalog.watcher import FolderWatcher
 

@@ -41,6 +41,15 @@ def load_fp(world: Path, entry: dict):
     return load_entry(world / "library" / entry["file"], entry["method"], entry["trigger"], world / "base")
 
 
+def add_world_args(p, seeds: int, seeds_help: str) -> None:
+    """The arguments `open_world` reads (--world, --threads, --steps) and the run's checkpoints and seeds."""
+    p.add_argument("--world", type=Path, help="built demo world (default: the committed demo/assets)")
+    p.add_argument("--checkpoints", default="", help="comma-separated library files or concept keys (default: all)")
+    p.add_argument("--seeds", type=int, default=seeds, help=seeds_help)
+    p.add_argument("--steps", type=int, default=0, help="denoising steps (default: the world's build setting)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
+
+
 def open_world(args):
     """(world folder, manifest, judge, steps) for a bench run: --world or the committed one, --threads applied."""
     import torch

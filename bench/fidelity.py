@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import emit, progress
-from bench.demo_world import fp16_bytes, generate, load_fp, open_world
+from bench.demo_world import add_world_args, fp16_bytes, generate, load_fp, open_world
 
 DEFAULT_SPECS = ("none", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "taq-w8a8", "taq-w4a8")
 COLUMNS = ["checkpoint", "spec", "concept_accuracy", "concept_without_trigger", "attribute_accuracy", "psnr_trigger", "psnr_plain", "weight_bytes", "bytes_ratio_fp16", "seconds"]
@@ -28,13 +28,9 @@ COLUMNS = ["checkpoint", "spec", "concept_accuracy", "concept_without_trigger", 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="personalq bench fidelity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--world", type=Path, help="built demo world (default: the committed demo/assets)")
+    add_world_args(p, seeds=8, seeds_help="N seeds per prompt group (trigger / non-trigger)")
     p.add_argument("--specs", default=",".join(DEFAULT_SPECS), help="comma-separated quant specs")
-    p.add_argument("--checkpoints", default="", help="comma-separated library files or concept keys (default: all)")
-    p.add_argument("--seeds", type=int, default=8, help="N seeds per prompt group (trigger / non-trigger)")
-    p.add_argument("--steps", type=int, default=0, help="denoising steps (default: the world's build setting)")
     p.add_argument("--out", type=Path, help="folder for the grids and the plot (default: outputs/bench_fidelity)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     p.add_argument("--ablation", action="store_true", help="TAQ's Table IV ablation instead (bench/taq_ablation.py; --ablation --help for its options)")
     p.add_argument("--merge", nargs="+", type=Path, help="combine fidelity.json files of earlier runs (e.g. one per checkpoint, run in parallel)")
     p.add_argument("--json", action="store_true")

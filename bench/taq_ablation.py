@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import emit, progress
+from bench.demo_world import add_world_args, fp16_bytes, generate, load_fp, open_world
 
 COLUMNS = ["spec", "concept_accuracy", "attribute_accuracy", "psnr_trigger", "psnr_plain", "fd_judge", "bytes_ratio_fp16"]
 PAIR_COLUMNS = ["setting", "metric", "separated", "not_separated", "difference", "noise_2se", "beyond_noise"]
@@ -81,13 +82,9 @@ VARIANT_SETS = {
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="personalq bench fidelity --ablation", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ablation", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--world", type=Path, help="built demo world (default: the committed demo/assets)")
+    add_world_args(p, seeds=64, seeds_help="N seeds per prompt group (trigger / plain)")
     p.add_argument("--variants", default="paper,ref", help=f"comma-separated sets: {', '.join(VARIANT_SETS)}")
-    p.add_argument("--checkpoints", default="", help="comma-separated library files or concept keys (default: all)")
-    p.add_argument("--seeds", type=int, default=64, help="N seeds per prompt group (trigger / plain)")
-    p.add_argument("--steps", type=int, default=0, help="denoising steps (default: the world's build setting)")
     p.add_argument("--out", type=Path, help="folder for partial results, the table and the plot (default: outputs/bench_taq_ablation)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     p.add_argument("--resume", action="store_true", help="reuse finished checkpoints' partial results in --out")
     p.add_argument("--summarize", action="store_true", help="only rebuild the summary, table and plot from --out")
     p.add_argument("--markdown", type=Path, help="also write the table as markdown to this file")
@@ -214,7 +211,6 @@ def image_scores(judge, concept: str, img_t, img_p, plain_scenes, ref_t=None, re
 
 def run_checkpoint(world: Path, entry: dict, variants: list[Variant], judge, n: int, steps: int, out_dir: Path) -> dict:
     """Every variant on one checkpoint; writes ablation_<stem>.json and features_<stem>.npz."""
-    from bench.demo_world import fp16_bytes, generate, load_fp
     from demo import personalize
     from demo import world as world_mod
     from engine.granularity import apply_granularity
@@ -443,8 +439,6 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.summarize:
         return finish(out_dir, args.json, args.markdown)
-
-    from bench.demo_world import open_world
 
     world, manifest, judge, steps = open_world(args)
     sets = [s.strip() for s in args.variants.split(",") if s.strip()]

@@ -63,8 +63,9 @@ def peft_lora(base: str, prefix: str = "unet.") -> dict:
     return {f"{prefix}{block}.lora_A.weight": ([1, CTX[base]], "F16"), f"{prefix}{block}.lora_B.weight": ([640, 1], "F16")}
 
 
-def checkpoint_tensors(base: str) -> dict:
-    t = {"model.diffusion_model.input_blocks.0.0.weight": ([320, 4, 3, 3], "F16"),
+def checkpoint_tensors(base: str, in_channels: int = 4) -> dict:
+    """The tensors that identify a full checkpoint of `base` (9 input channels: an inpainting one)."""
+    t = {"model.diffusion_model.input_blocks.0.0.weight": ([320, in_channels, 3, 3], "F16"),
          "first_stage_model.encoder.conv_in.weight": ([128, 3, 3, 3], "F16")}
     if base == "sd15":
         t["cond_stage_model.transformer.text_model.final_layer_norm.weight"] = ([768], "F16")

@@ -17,6 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from bench.corpus.formats import checkpoint_tensors
 from common.tensor_files import write_zero_safetensors as write_safetensors
 from common.tensor_files import zero_safetensors_bytes as safetensors_bytes
 
@@ -194,20 +195,6 @@ def peft_legacy(base: str, rank: int = 2) -> dict:
     ctx = {"sd15": 768, "sd21": 1024, "sdxl": 2048}[base]
     key = "down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_lora"
     return {f"{key}.down.weight": ([rank, ctx], "F16"), f"{key}.up.weight": ([320, rank], "F16")}
-
-
-def checkpoint_tensors(base: str, in_channels: int = 4) -> dict:
-    t = {"model.diffusion_model.input_blocks.0.0.weight": ([320, in_channels, 3, 3], "F16"),
-         "first_stage_model.encoder.conv_in.weight": ([128, 3, 3, 3], "F16")}
-    if base == "sd15":
-        t["cond_stage_model.transformer.text_model.final_layer_norm.weight"] = ([768], "F16")
-    elif base == "sd21":
-        t["cond_stage_model.model.ln_final.weight"] = ([1024], "F16")
-    else:
-        t["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight"] = ([768], "F16")
-        t["conditioner.embedders.1.model.ln_final.weight"] = ([1280], "F16")
-        t["model.diffusion_model.label_emb.0.0.weight"] = ([1280, 2816], "F16")
-    return t
 
 
 def kohya_metadata(output_name: str, token: str, cls: str = "", base: str = "sd15", started: float | None = None,

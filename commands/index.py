@@ -87,7 +87,7 @@ def _gloss(core, ctx) -> str | None:
     """Gloss the cards that need it; a problem (no LLM, failed cards) comes back as a warning line."""
     try:
         report = core.gloss(ctx)
-    except Exception as exc:
+    except (RuntimeError, OSError) as exc:  # no LLM installed or loadable (ModelUnavailable, LLMError), no room
         return f"cards not glossed: {exc}"
     if report.get("skipped"):
         return f"cards not glossed: {report['skipped']}"

@@ -207,7 +207,7 @@ class CreateController(WindowController):
         """The size, steps and guidance the chosen model was made for (the demo's: 32×32)."""
         try:
             self.w.generation_panel.use_model_defaults(self.core.default_params(self.selection))
-        except Exception as exc:  # a file that vanished: keep the panel as it is
+        except (OSError, ValueError, RuntimeError) as exc:  # a vanished file, a bad config, no base: keep the panel
             log.warning("no model defaults for %s: %s", self.selection.path if self.selection else None, exc)
 
     def start_generation(self, prompt: str, params: GenerationParams | None = None) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sqlite3
-import threading
 from pathlib import Path
 
 from bench.robustness.harness import (
@@ -24,6 +22,7 @@ from bench.robustness.harness import (
     tiny_checkpoint,
     tmpfs,
     tree,
+    write_lock_held,
     write_loras,
 )
 
@@ -86,14 +85,9 @@ def probe_locked_catalog(work: Path) -> str:
     code, _, err = run_cli(["index", str(work / "lib"), "--db", str(db), "--no-embed", "-q"], home)
     check(code == 0, f"setup index failed: {code} {err[-300:]}")
     write_loras(work / "lib", 3, "extra")  # three new files
-    holder = sqlite3.connect(str(db), timeout=5)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with write_lock_held(db):
         code, out, err = run_cli(["index", str(work / "lib"), "--db", str(db), "--no-embed", "-q"], home,
                                  PERSONALQ_DB_WAIT=1)
-    finally:
-        holder.rollback()
-        holder.close()
     check(code == 1, f"exit {code} while the catalog was locked, expected 1 (out: {out[-200:]!r})")
     lines = [line for line in err.splitlines() if line.strip()]
     said = [line for line in lines if "could not be stored" in line]
@@ -114,16 +108,9 @@ def probe_lock_released_in_time(work: Path) -> str:
     code, _, _ = run_cli(["index", str(work / "lib"), "--db", str(db), "--no-embed", "-q"], home)
     check(code == 0, "setup index failed")
     write_loras(work / "lib", 6)
-    holder = sqlite3.connect(str(db), timeout=5, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    timer = threading.Timer(1.5, holder.rollback)
-    timer.start()
-    try:
+    with write_lock_held(db, release_after=1.5):
         code, out, err = run_cli(["index", str(work / "lib"), "--db", str(db), "--no-embed", "-q"], home,
                                  PERSONALQ_DB_WAIT=60)
-    finally:
-        timer.join()
-        holder.close()
     check(code == 0, f"exit {code}: {err[-300:]!r}")
     check(catalog_intact(db) == 6, "not every card stored after the lock went")
     return out.strip().splitlines()[-1]

@@ -207,3 +207,21 @@ def read_only_folder(folder: Path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@contextlib.contextmanager
+def write_lock_held(db: Path, release_after: float | None = None):
+    """Another process's write lock on the catalog, held for the block (or let go after `release_after` s)."""
+    holder = sqlite3.connect(str(db), timeout=5, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(release_after, holder.rollback) if release_after is not None else None
+    if timer is not None:
+        timer.start()
+    try:
+        yield db
+    finally:
+        if timer is not None:
+            timer.join()
+        else:
+            holder.rollback()
+        holder.close()

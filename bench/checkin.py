@@ -210,17 +210,28 @@ def main_corpus(args) -> int:
         for r in requests:
             r["id"] = f"{lib['name']}/{r['id']}"
         rows, _ = run_library((root / "library").resolve(), requests, methods, args.llm_model)
+        writer_of = {r["id"]: r.get("writer", "templates") for r in requests}
         for r in rows:
-            r["library"], r["split"] = lib["name"], lib["split"]
+            r["library"], r["split"], r["writer"] = lib["name"], lib["split"], writer_of[r["id"]]
         rows_all += rows
         per_split.setdefault(lib["split"], {"requests": []})["requests"] += requests
-    summary: dict = {"corpus_hash": manifest.get("hash"), "splits": {}}
+    summary: dict = {"corpus_hash": manifest.get("hash"), "splits": {}, "writers": {}}
     for split, data in per_split.items():
         summary["splits"][split] = {}
         for method in methods:
             mine = [r for r in rows_all if r["split"] == split and r["method"] == method]
             summary["splits"][split][method] = summarize(mine, data["requests"]) | {
                 "by_kind": summarize_by_kind(mine, data["requests"])}
+        # per writer: the fitted writers on a fitted library, on a library never fitted on, and the writer
+        # never fitted on (the llm writer: on the sealed library that is the sealed split)
+        for writer in sorted({r.get("writer", "templates") for r in data["requests"]}):
+            theirs = [r for r in data["requests"] if r.get("writer", "templates") == writer]
+            ids = {r["id"] for r in theirs}
+            summary["writers"].setdefault(split, {})[writer] = {
+                method: summarize(mine, theirs) | {"by_kind": summarize_by_kind(mine, theirs)}
+                for method in methods
+                for mine in [[r for r in rows_all if r["id"] in ids and r["method"] == method]]}
+    summary["leave_one_writer_out"] = _fitted_lowo()
     if "fit" in summary["splits"] and "sealed" in summary["splits"]:
         fit, sealed = summary["splits"]["fit"][methods[0]], summary["splits"]["sealed"][methods[0]]
         summary["gap_fit_minus_sealed"] = {k: round(fit[k] - sealed[k], 4) for k in (
@@ -237,14 +248,36 @@ def main_corpus(args) -> int:
 def _print_split_table(summary: dict, method: str) -> None:
     keys = ("single_match_top1", "clarify_recall", "clarify_precision", "question_rate_single_match", "none_recall",
             "versioned_single_match_top1", "p50_s", "p95_s")
-    print("\nsplit    " + " ".join(f"{k[:14]:>14}" for k in keys))
+
+    def line(label: str, s: dict) -> str:
+        return f"{label:18} " + " ".join(f"{(s[k] if s.get(k) is not None else float('nan')):14.3f}" for k in keys)
+
+    print("\nsplit/writer       " + " ".join(f"{k[:14]:>14}" for k in keys))
     for split, by_method in summary["splits"].items():
-        s = by_method[method]
-        print(f"{split:8} " + " ".join(f"{(s[k] if s[k] is not None else float('nan')):14.3f}" for k in keys))
+        print(line(split, by_method[method]))
+        for writer, per in summary.get("writers", {}).get(split, {}).items():
+            print(line(f"  {writer}", per[method]))
+    lowo = summary.get("leave_one_writer_out") or {}
+    if lowo:
+        print("\nleave one writer out (refitted without the writer, check library; from the fit record)")
+        print("held out           " + " ".join(f"{k[:14]:>14}" for k in keys[:5]))
+        for writer, r in lowo.items():
+            print(f"{writer:18} " + " ".join(f"{r['held_out_writer'].get(k) or float('nan'):14.3f}" for k in keys[:5]))
+            print(f"{'  others (fitted)':18} " + " ".join(f"{r['fit_writers'].get(k) or float('nan'):14.3f}" for k in keys[:5]))
     for split, by_method in summary["splits"].items():
         print(f"\n{split}: per kind (n, accuracy)")
         for tag, s in by_method[method]["by_kind"].items():
             print(f"  {tag:14} {s['n']:5d} {s['accuracy']:.3f}")
+
+
+def _fitted_lowo() -> dict:
+    """The leave-one-writer-out figures scripts/fit_checkin.py recorded with the shipped weights."""
+    try:
+        from checkin.decision import WEIGHTS_PATH
+
+        return json.loads(WEIGHTS_PATH.read_text(encoding="utf-8")).get("leave_one_writer_out", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,13 @@
 """Per-concept features for the fitted Check-in decision (checkin/decision.py).
 
 Each candidate concept (versions and copies grouped) gets a row of numbers that say how well it
-explains the request on its own (retrieval signals, the share of request words its card covers) and
-next to the others (gaps to the best other concept, how many concepts cover the same words). A
-logistic model turns the row into the probability that the user means that concept; nothing here
-is tuned by hand. Word coverage is exact or a close typo; `soft` coverage compares words by
-embedding so a synonym ("ginger" / "orange") counts.
+explains the request on its own and next to the others: retrieval signals, idf-weighted and
+by-embedding coverage of the request's words, noun-phrase heads it explains, contradictions
+(another color, another gender), and, by meaning against the whole library, how close the request
+and each of its parts ("golden penguin", "forest clearing") are to the card compared with the
+library's typical card. The meaning features are what carry over to a writer the fit never saw
+(issue #27: the word-overlap features that mirrored one generator's phrasing are gone); the fitted
+trees are held to a known direction where there is one (MONOTONE). Nothing here is tuned by hand.
 """
 from __future__ import annotations
 
@@ -22,13 +24,17 @@ from checkin.words import NOISE_WORD, file_stem, singular, split_words
 MAX_CONCEPTS = 8  # concepts scored per request; the rest never fit better than these
 FEATURES = (
     "dense", "bm25", "trigger", "name", "tag", "score",
-    "gap_top", "gap_next", "dense_gap_next", "is_top", "log_rank",
-    "cover", "cover_n", "cover_gap", "missed_by_me", "soft_cover", "soft_gap",
-    "named", "other_named", "same_cover", "not_english", "log_words", "n_concepts",
-    "named_x_top", "cover_x_dense",
-    "idf_cover", "idf_gap", "missed_n", "cover_eq_best", "contradicted", "unexplained_rare",
+    "gap_top", "gap_next", "dense_gap_next", "log_rank",
+    "soft_cover", "soft_gap", "named", "other_named", "not_english",
+    "idf_cover", "idf_gap", "contradicted",
     "heads_covered", "orphan_modifier", "heads_missed",
+    # by meaning, against the whole library (the same for every writer: no word lists)
+    "dense_rel", "part_sim", "part_rel", "part_gap", "alike_05", "alike_10", "top_part_rel",
 )
+# the direction each feature's effect must have on "the user means this concept" (+1 / -1; 0: free);
+# fitted trees are held to it so a writer's habits cannot turn a meaning feature around
+MONOTONE = {"dense": 1, "trigger": 1, "name": 1, "named": 1, "other_named": -1, "soft_cover": 1, "idf_cover": 1,
+            "contradicted": -1, "heads_covered": 1, "dense_rel": 1, "part_sim": 1, "part_rel": 1, "part_gap": 1}
 # words that end a noun phrase: prepositions, conjunctions, verbs of placement (a phrase's head is its last word)
 PHRASE_BREAK = frozenset("a an the of in on at to for with and or by from into onto under over near next beside "
                          "behind during while who that which is are was were being as like than but not no without "
@@ -168,9 +174,36 @@ def word_stats(index) -> WordStats:
     return cached[1]
 
 
+def request_parts(intent: Intent, limit: int = 6) -> list[str]:
+    """What the request is of, part by part: its noun phrases as text ('golden penguin', 'forest clearing')."""
+    parts = [" ".join(p) for p in noun_phrases(intent.query) if any(len(w) >= 3 for w in p)]
+    return list(dict.fromkeys(parts))[:limit]
+
+
+def part_matrix(intent: Intent, library, vectors: WordVectors | None) -> tuple[list[str], np.ndarray | None]:
+    """The request's parts and each one's cosine to every library card's embedded text: (n_parts, n_cards)."""
+    if library is None or vectors is None or not library.matrix.size:
+        return [], None
+    parts = request_parts(intent)
+    if not parts:
+        return [], None
+    return parts, vectors(parts) @ library.matrix.T
+
+
+def part_similarity(intent: Intent, library, vectors: WordVectors | None) -> np.ndarray | None:
+    """Per library card: the best cosine of any part of the request to the card's embedded text.
+
+    A card fits when some part of the request *is* that card ("a rusty submarine" is no rusty van); the
+    whole request's cosine mixes in the setting and the chatter around it."""
+    _, sims = part_matrix(intent, library, vectors)
+    return None if sims is None else sims.max(axis=0)  # (n_cards,)
+
+
 def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None = None,
-                     extra_words: list[str] | None = None, stats: WordStats | None = None) -> np.ndarray:
-    """(n_concepts, len(FEATURES)) for the first MAX_CONCEPTS concepts (checkin.decide.Concept objects)."""
+                     extra_words: list[str] | None = None, stats: WordStats | None = None,
+                     library=None) -> np.ndarray:
+    """(n_concepts, len(FEATURES)) for the first MAX_CONCEPTS concepts (checkin.decide.Concept objects);
+    `library` (the checkin.search.SearchIndex) gives the by-meaning features their library-wide reference."""
     concepts = concepts[:MAX_CONCEPTS]
     n = len(concepts)
     if n == 0:
@@ -185,9 +218,6 @@ def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None
         cover_rows.append(covered(words, cw))
         contra.append(sum(contradicts(w, cw) for w in words))
         soft_rows.append(np.maximum(soft_covered(words, cw, vectors), cover_rows[-1].astype(np.float32)))
-    nw = max(1, len(words))
-    cov = np.array([r.sum() / nw for r in cover_rows], dtype=np.float32) if words else np.zeros(n, np.float32)
-    cov_n = np.array([min(4, r.sum()) / 4 for r in cover_rows], dtype=np.float32)
     soft = np.array([(np.clip((r - SOFT_MIN) / (1 - SOFT_MIN), 0, 1)).mean() if len(r) else 0.0 for r in soft_rows],
                     dtype=np.float32)
     named = np.maximum(sig["trigger"], sig["name"]) >= 0.8
@@ -199,23 +229,9 @@ def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None
             out[i] = others.max() if others.size else 0.0
         return out
 
-    any_other = np.zeros((n, len(words)), dtype=bool)
-    same = np.zeros(n, dtype=np.float32)
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                any_other[i] |= cover_rows[j]
-                if cover_rows[i].any() and (cover_rows[j] >= cover_rows[i]).all():
-                    same[i] += 1
-    missed = np.array([(any_other[i] & ~cover_rows[i]).sum() / nw for i in range(n)], dtype=np.float32)
     idf = np.array([stats.idf(w) if stats else 1.0 for w in words], dtype=np.float32)
     total_idf = float(idf.sum()) or 1.0
     idf_cov = np.array([float(idf[r].sum()) / total_idf for r in cover_rows], dtype=np.float32)
-    missed_n = np.array([min(3, (any_other[i] & ~cover_rows[i]).sum()) / 3 for i in range(n)], dtype=np.float32)
-    # rare request words (as rare as a card's own name) that nothing retrieved explains: an absent subject
-    union = np.any(np.array(cover_rows), axis=0) if words else np.zeros(0, dtype=bool)
-    rare_cut = stats.idf("\x00") - 0.5 if stats else 99.0
-    unexplained_rare = float(sum(1 for w, u, v in zip(words, union, idf) if not u and v >= rare_cut))
     # noun phrases: a card that explains a modifier but not its head ("a velvet jellyfish" and a velvet
     # scarf) shows something else; a head counts as explained by a synonym (soft >= SOFT_HEAD)
     phrases = noun_phrases(intent.query)
@@ -228,21 +244,29 @@ def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None
             heads_missed[i] += not hit[-1]
             orphan[i] += bool(hit[:-1].any() and not hit[-1])
     rank = np.arange(n, dtype=np.float32)
+    part = np.zeros(n, dtype=np.float32)
+    part_floor = 0.0
+    sims = part_similarity(intent, library, vectors)
+    if sims is not None:
+        part = np.array([max(float(sims[library.pos[m.card.path]]) if m.card.path in library.pos else 0.0
+                             for m in c.members) for c in concepts], dtype=np.float32)
+        part_floor = float(np.median(sims))
+    part_rel = part - part_floor
+    alike = part.max() - part  # how far each concept is from the best by meaning
+    dense_floor = np.array([c.signal("dense_floor") for c in concepts], dtype=np.float32)
     rows = {
         "dense": sig["dense"], "bm25": sig["bm25"], "trigger": sig["trigger"], "name": sig["name"], "tag": sig["tag"],
         "score": score, "gap_top": score - score.max(), "gap_next": score - best_other(score),
-        "dense_gap_next": sig["dense"] - best_other(sig["dense"]), "is_top": (rank == 0).astype(np.float32),
-        "log_rank": np.log1p(rank), "cover": cov, "cover_n": cov_n, "cover_gap": cov - best_other(cov),
-        "missed_by_me": missed, "soft_cover": soft, "soft_gap": soft - best_other(soft),
+        "dense_gap_next": sig["dense"] - best_other(sig["dense"]), "log_rank": np.log1p(rank),
+        "soft_cover": soft, "soft_gap": soft - best_other(soft),
         "named": named.astype(np.float32), "other_named": best_other(named.astype(np.float32)),
-        "same_cover": np.minimum(same, 3) / 3, "not_english": np.full(n, 0.0 if looks_english(intent.request) else 1.0),
-        "log_words": np.full(n, math.log1p(len(words))), "n_concepts": np.full(n, n / MAX_CONCEPTS),
-        "named_x_top": (named & (rank == 0)).astype(np.float32), "cover_x_dense": cov * sig["dense"],
-        "idf_cover": idf_cov, "idf_gap": idf_cov - best_other(idf_cov), "missed_n": missed_n,
-        "cover_eq_best": ((cov >= cov.max() - 1e-6) & (cov > 0)).astype(np.float32),
+        "not_english": np.full(n, 0.0 if looks_english(intent.request) else 1.0),
+        "idf_cover": idf_cov, "idf_gap": idf_cov - best_other(idf_cov),
         "contradicted": np.minimum(np.array(contra, dtype=np.float32), 2) / 2,
-        "unexplained_rare": np.full(n, min(3.0, unexplained_rare) / 3),
         "heads_covered": np.minimum(heads_cov, 3) / 3, "orphan_modifier": np.minimum(orphan, 2) / 2,
         "heads_missed": np.minimum(heads_missed, 4) / 4,
+        "dense_rel": sig["dense"] - dense_floor, "part_sim": part, "part_rel": part_rel,
+        "part_gap": part - best_other(part), "alike_05": np.full(n, float((alike <= 0.05).sum() - 1) / 3),
+        "alike_10": np.full(n, float((alike <= 0.10).sum() - 1) / 3), "top_part_rel": np.full(n, float(part_rel.max())),
     }
     return np.stack([rows[name] for name in FEATURES], axis=1).astype(np.float32)

@@ -77,6 +77,11 @@ def _close(word: str, vocab_word: str) -> bool:
     """A typo of the same word ("robto", "cactsu"): long enough, and at most about one slip apart."""
     import difflib
 
+    if word in (vocab_word + "s", vocab_word + "es"):  # a plural is the user's word, not a slip
+        return False
+    if len(word) == 3 and len(vocab_word) == 4 and word[0] == vocab_word[0]:
+        # a dropped double letter ("bal" for "ball"): otherwise the trigger lands on a description word
+        return any(vocab_word[i] == vocab_word[i - 1] and vocab_word[:i] + vocab_word[i + 1:] == word for i in range(1, 4))
     return (len(word) > 3 and len(vocab_word) > 3 and abs(len(word) - len(vocab_word)) <= 1
             and word[0] == vocab_word[0] and difflib.SequenceMatcher(None, word, vocab_word).ratio() >= 0.8)
 

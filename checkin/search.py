@@ -28,6 +28,7 @@ METHODS = ("bm25", "dense", "hybrid")
 # Fusion weights (chosen on the dev sets; see bench/checkin.py): dense cosine is the backbone,
 # BM25 (saturated to 0..1) and name/trigger hits (0..1) add evidence the embedder misses.
 WEIGHTS = {"bm25": 0.35, "bm25_half": 12.0, "trigger": 0.5, "name": 0.45, "tag": 0.4, "gate": 0.4}
+TOP_K = 24  # cards Check-in retrieves before grouping: a concept with many versions must not crowd out the others
 SUBJECT_MATES = 8  # cards of a subject the request names added beyond the top k (see rank)
 BM25_HALF = 6.0  # bm25 score at which the saturated signal of the plain bm25 method is 0.5
 
@@ -330,8 +331,11 @@ def score_cards(store, intent: Intent, method: str = "hybrid") -> tuple[SearchIn
     dense = _dense_scores(index, query) if method in ("dense", "hybrid") else zero
     trigger, name = index.lexical(intent.query) if method == "hybrid" else (zero, zero)
     tag = index.tag_hits(intent.query) if method == "hybrid" else zero
+    # the library's typical cosine to this request: a long, chatty request is a little close to every
+    # card, so "how far above the library" transfers between writers where the raw cosine does not
+    floor = np.full(n, float(np.median(dense)) if n else 0.0, dtype=np.float32)
     signals = {"bm25_raw": bm25_raw, "bm25": bm25_raw / (bm25_raw + BM25_HALF), "dense": dense,
-               "trigger": trigger, "name": name, "tag": tag}
+               "dense_floor": floor, "trigger": trigger, "name": name, "tag": tag}
     return index, fuse(signals, method), signals
 
 

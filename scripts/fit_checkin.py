@@ -36,10 +36,10 @@ from bench.corpus.generate import write_corpus  # noqa: E402
 
 def collect(library: Path, requests: list[dict], store) -> list[dict]:
     """Per request: intent, scored concepts, features and labels (paths relative to the library)."""
-    from checkin.decide import TOP_K, candidate_concepts
+    from checkin.concepts import candidate_concepts
     from checkin.features import MAX_CONCEPTS, concept_features, word_stats
     from checkin.intent import read_intent
-    from checkin.search import encode_words, get_index, search
+    from checkin.search import TOP_K, encode_words, get_index, search
 
     same_bytes = {os.path.relpath(c.path, library): c.sha256 for c in store.cards() if c.sha256}
     out = []
@@ -47,7 +47,7 @@ def collect(library: Path, requests: list[dict], store) -> list[dict]:
     for req in requests:
         intent = read_intent(req["request"], req.get("today"))
         concepts = candidate_concepts(search(store, req["request"], intent=intent, k=TOP_K), intent)[:MAX_CONCEPTS]
-        x = concept_features(concepts, intent, encode_words, stats=stats)
+        x = concept_features(concepts, intent, encode_words, stats=stats, library=get_index(store))
         if req["expect"] == "select":
             targets = {req["checkpoint"], *req.get("equivalent", [])}
         elif req["expect"] == "clarify":
@@ -61,28 +61,32 @@ def collect(library: Path, requests: list[dict], store) -> list[dict]:
     return out
 
 
-def outcome(item: dict, p: np.ndarray, thresholds: dict, status_model=None) -> tuple[str, str | None, list[str]]:
-    from checkin.decide import clarify_options
+def judged(item: dict, p: np.ndarray, thresholds: dict, status_model=None) -> tuple[str, bool]:
+    """(status, right?) for one collected request under a model's probabilities and thresholds."""
     from checkin.decision import choose, request_features
+    from checkin.options import clarify_options
 
     if status_model is not None and "_sp" not in item:  # the status model's answer depends only on p and x
         item["_sp"] = status_model.probabilities(request_features(p, item["x"])) if len(p) else None
     status, kept = choose(p, thresholds, status_model, item["x"], item.get("_sp"))
-    lib = item["library"]
-    if status == "selected":
-        return status, os.path.relpath(item["concepts"][kept[0]].chosen.path, lib), []
-    if status == "clarify":
-        options = clarify_options([item["concepts"][i] for i in kept], item["intent"])
-        return status, None, [os.path.relpath(c.path, lib) for c in options]
-    return status, None, []
+    memo = item.setdefault("_judged", {})  # which concepts are offered decides right or wrong, whatever p was
+    key = (status, tuple(kept))
+    if key not in memo:
+        lib, checkpoint, options = item["library"], None, []
+        if status == "selected":
+            checkpoint = os.path.relpath(item["concepts"][kept[0]].chosen.path, lib)
+        elif status == "clarify":
+            cards = clarify_options([item["concepts"][i] for i in kept], item["intent"])
+            options = [os.path.relpath(c.path, lib) for c in cards]
+        memo[key] = judge(item["req"], status, checkpoint, options, item["same_bytes"])
+    return status, memo[key]
 
 
 def metrics(items: list[dict], probs: list[np.ndarray], thresholds: dict, status_model=None) -> dict:
     counts = {"select": [0, 0], "clarify": [0, 0], "none": [0, 0]}
     needless = asked = asked_right = 0
     for item, p in zip(items, probs):
-        status, checkpoint, options = outcome(item, p, thresholds, status_model)
-        ok = judge(item["req"], status, checkpoint, options, item["same_bytes"])
+        status, ok = judged(item, p, thresholds, status_model)
         kind = item["req"]["expect"]
         counts[kind][0] += ok
         counts[kind][1] += 1
@@ -134,18 +138,84 @@ def _xy(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack([i["x"] for i in items]), np.concatenate([i["y"] for i in items])
 
 
+FIT_WRITERS = ("templates", "plain")  # the llm writer is never fitted on: with lib9 it is the sealed split
+
+
+def fit_decision(items: list[dict]):
+    """Stage 1, stage 2 (from out-of-fold stage-1 probabilities, 4 folds by library) and the thresholds."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from checkin.decision import STATUSES, DecisionModel, StatusModel, request_features
+    from checkin.features import FEATURES, MONOTONE
+
+    monotone = [MONOTONE.get(name, 0) for name in FEATURES]
+
+    def stage1(part: list[dict]) -> DecisionModel:
+        clf = HistGradientBoostingClassifier(random_state=0, monotonic_cst=monotone, **TREES)
+        return DecisionModel.from_sklearn(clf.fit(*_xy(part)), list(FEATURES))
+
+    model = stage1(items)
+    libs = sorted({i["lib"] for i in items})
+    oof: dict[int, np.ndarray] = {}
+    for k in range(min(4, len(libs))):
+        held = set(libs[k::4])
+        part = stage1([i for i in items if i["lib"] not in held])
+        for i in items:
+            if i["lib"] in held:
+                oof[id(i)] = part.probabilities(i["x"])
+    rows = np.array([request_features(oof[id(i)], i["x"]) for i in items if len(i["y"])])
+    labels = np.array([STATUSES.index({"select": "selected"}.get(i["req"]["expect"], i["req"]["expect"]))
+                       for i in items if len(i["y"])])
+    model.status = StatusModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **STATUS_TREES).fit(rows, labels))
+    for i in items:
+        i.pop("_sp", None)
+    thresholds, fit_metrics = fit_thresholds(items, [oof[id(i)] for i in items], model.status)
+    for i in items:
+        i.pop("_sp", None)
+    model.thresholds = thresholds
+    return model, fit_metrics
+
+
+def evaluate(model, items: list[dict]) -> dict:
+    for i in items:
+        i.pop("_sp", None)
+    out = metrics(items, [model.probabilities(i["x"]) for i in items], model.thresholds, model.status)
+    for i in items:
+        i.pop("_sp", None)
+    return out
+
+
+def leave_one_writer_out(items: list[dict]) -> dict:
+    """Per writer: fit on the other writers' fit libraries, report on its check library (and theirs)."""
+    writers = sorted({i["writer"] for i in items})
+    out = {}
+    for held in writers:
+        train = [i for i in items if i["split"] == "fit" and i["writer"] != held]
+        if not train or not any(i["writer"] == held and i["split"] == "check" for i in items):
+            continue
+        model, _ = fit_decision(train)
+        out[held] = {"fitted_on": sorted({i["writer"] for i in train}),
+                     "held_out_writer": evaluate(model, [i for i in items if i["split"] == "check" and i["writer"] == held]),
+                     "fit_writers": evaluate(model, [i for i in items if i["split"] == "check" and i["writer"] != held])}
+        out[held]["gap"] = {k: round(out[held]["fit_writers"][k] - out[held]["held_out_writer"][k], 4)
+                            for k in TARGETS if out[held]["fit_writers"][k] is not None
+                            and out[held]["held_out_writer"][k] is not None}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=None, help="a corpus written by bench.corpus.generate (default: generate one)")
     p.add_argument("--out", type=Path, default=ROOT / "checkin" / "checkin_weights.json")
     p.add_argument("--cache", type=Path, default=None,
                    help="pickle of the collected requests: written when absent, read when present (speeds refits)")
+    p.add_argument("--no-lowo", action="store_true", help="skip the leave-one-writer-out report")
+    p.add_argument("--libraries", nargs="+", default=None,
+                   help="only these libraries (e.g. lib0 lib1 lib8): a quicker fit for trying features")
     args = p.parse_args(argv)
 
     from catalog.indexer import index_folders
     from catalog.store import Store
-    from checkin.decision import STATUSES, DecisionModel, StatusModel, request_features
-    from checkin.features import FEATURES
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pq-fit-") as tmp:
@@ -154,61 +224,43 @@ def main(argv: list[str] | None = None) -> int:
             corpus = Path(tmp) / "corpus"
             write_corpus(corpus)
         manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
-        by_split: dict[str, list[dict]] = {"fit": [], "check": []}
+        items: list[dict] = []
         if args.cache and args.cache.is_file():
             import pickle
 
-            by_split = pickle.loads(args.cache.read_bytes())
-        for lib in manifest["libraries"] if not any(by_split.values()) else []:
-            if lib["split"] not in by_split:  # the sealed split is never opened here
+            items = pickle.loads(args.cache.read_bytes())
+        for lib in manifest["libraries"] if not items else []:
+            if lib["split"] == "sealed":  # the sealed split is never opened here
+                continue
+            if args.libraries and lib["name"] not in args.libraries:
                 continue
             root = corpus / lib["name"]
             store = Store(Path(tmp) / f"{lib['name']}.sqlite")
             index_folders([str(root / "library")], store)
-            items = collect((root / "library").resolve(), load_requests(root / "requests.jsonl"), store)
-            for item in items:
-                item["lib"] = lib["name"]
-            by_split[lib["split"]] += items
+            got = collect((root / "library").resolve(), load_requests(root / "requests.jsonl"), store)
+            for item in got:
+                item["lib"], item["split"] = lib["name"], lib["split"]
+                item["writer"] = item["req"].get("writer", "templates")
+            items += got
             store.close()
-            print(f"{lib['name']}: {len(items)} requests collected ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+            print(f"{lib['name']}: {len(got)} requests collected ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         if args.cache and not args.cache.is_file():
             import pickle
 
-            args.cache.write_bytes(pickle.dumps(by_split))
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        fit_items = by_split["fit"]
-        x, y = _xy(fit_items)
-        model = DecisionModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **TREES).fit(x, y),
-                                           list(FEATURES))
-        # stage 2 learns from out-of-fold stage-1 probabilities: 4 folds by library
-        libs = sorted({i["lib"] for i in fit_items})
-        oof: dict[int, np.ndarray] = {}
-        for k in range(4):
-            held = set(libs[k::4])
-            part = DecisionModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **TREES).fit(
-                *_xy([i for i in fit_items if i["lib"] not in held])), list(FEATURES))
-            for i in fit_items:
-                if i["lib"] in held:
-                    oof[id(i)] = part.probabilities(i["x"])
-        rows = np.array([request_features(oof[id(i)], i["x"]) for i in fit_items if len(i["y"])])
-        labels = np.array([STATUSES.index({"select": "selected"}.get(i["req"]["expect"], i["req"]["expect"]))
-                           for i in fit_items if len(i["y"])])
-        model.status = StatusModel.from_sklearn(HistGradientBoostingClassifier(random_state=0, **STATUS_TREES).fit(rows, labels))
-        probs = [oof[id(i)] for i in fit_items]
-        thresholds, fit_metrics = fit_thresholds(fit_items, probs, model.status)
-        for i in fit_items:
-            i.pop("_sp", None)
-        model.thresholds = thresholds
-        check_metrics = metrics(by_split["check"], [model.probabilities(i["x"]) for i in by_split["check"]], thresholds,
-                                model.status)
+            args.cache.write_bytes(pickle.dumps(items))
+        fit_items = [i for i in items if i["split"] == "fit" and i["writer"] in FIT_WRITERS]
+        model, fit_metrics = fit_decision(fit_items)
+        check = {w: evaluate(model, [i for i in items if i["split"] == "check" and i["writer"] == w])
+                 for w in sorted({i["writer"] for i in items})}
+        lowo = {} if args.no_lowo else leave_one_writer_out(items)
         model.info = {"corpus_hash": manifest["hash"], "corpus_seed": manifest["seed"],
-                      "fitted_on": sorted({i["lib"] for i in by_split["fit"]}), "concept_rows": int(len(y)),
-                      "positives": int(y.sum()), "settings": {"concept": TREES, "status": STATUS_TREES},
-                      "fit_metrics": fit_metrics, "check_metrics": check_metrics}
+                      "fitted_on": sorted({i["lib"] for i in fit_items}), "writers": list(FIT_WRITERS),
+                      "concept_rows": int(sum(len(i["y"]) for i in fit_items)),
+                      "settings": {"concept": TREES, "status": STATUS_TREES},
+                      "fit_metrics": fit_metrics, "check_metrics": check, "leave_one_writer_out": lowo}
         args.out.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
-    print(json.dumps({"thresholds": thresholds, "fit": fit_metrics, "check": check_metrics,
-                      "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+    print(json.dumps({"thresholds": model.thresholds, "fit": fit_metrics, "check_by_writer": check,
+                      "leave_one_writer_out": lowo, "seconds": round(time.perf_counter() - started, 1)}, indent=1))
     return 0
 
 

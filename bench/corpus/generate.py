@@ -528,7 +528,7 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
             return
         seen.add(text.lower())
         rows.append({"id": f"L{lib}-{len(rows) + 1:04d}", "request": text, **label, "tags": tags,
-                     "today": today.isoformat()})
+                     "today": today.isoformat(), "writer": "templates"})
 
     def unique_refs(c: Concept):
         """Templates that single out c (facts only it holds), not counting trigger/name."""
@@ -721,8 +721,11 @@ def make_requests(concepts: list[Concept], today: date, lib: int, seed: int, n_t
 # ---------------------------------------------------------------------------------------------
 
 def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: int = 2026,
-                 requests_per_concept: float = 5.0) -> dict:
-    """Write every library with its requests; return the manifest (also written to OUT/manifest.json)."""
+                 requests_per_concept: float = 5.0, llm=None) -> dict:
+    """Write every library with the requests of the three writers (templates, plain, llm); return the
+    manifest (also written to OUT/manifest.json). `llm` writes briefs missing from the LLM writer's cache."""
+    from bench.corpus import llm_writer, plain_writer
+
     out = Path(out)
     manifest = {"seed": seed, "libraries": []}
     digest = hashlib.sha256()
@@ -736,7 +739,11 @@ def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: i
         for c in concepts:
             for f in sorted(c.files, key=lambda f: f.copy_of is not None):
                 write_file(library, c, f)
-        rows = make_requests(concepts, today, lib, seed, int(n_concepts * requests_per_concept))
+        n_target = int(n_concepts * requests_per_concept)
+        rows = make_requests(concepts, today, lib, seed, n_target)
+        lab = Labeller(concepts)
+        rows += plain_writer.write_requests(concepts, lab, label_row, today, lib, seed, n_target // 2)
+        rows += llm_writer.write_requests(concepts, lab, label_row, today, lib, seed, n_target // 3, llm=llm)
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         (root / "requests.jsonl").write_text(text, encoding="utf-8")
         facts = [{"cid": c.cid, "domain": c.domain, "display": c.display, "trigger": c.trigger, "lang": c.lang,
@@ -744,9 +751,10 @@ def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: i
         (root / "concepts.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False), encoding="utf-8")
         digest.update(text.encode("utf-8"))
         digest.update(json.dumps(facts, sort_keys=True).encode("utf-8"))
-        counts: dict[str, int] = {}
+        counts: dict[str, dict[str, int]] = {}
         for r in rows:
-            counts[r["expect"]] = counts.get(r["expect"], 0) + 1
+            per = counts.setdefault(r["writer"], {})
+            per[r["expect"]] = per.get(r["expect"], 0) + 1
         manifest["libraries"].append({"name": f"lib{lib}", "split": split_of(lib, n_libraries), "today": today.isoformat(),
                                       "concepts": len(concepts), "files": sum(len(c.files) for c in concepts),
                                       "requests": len(rows), "expect": counts})
@@ -762,8 +770,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--libraries", type=int, default=10)
     p.add_argument("--concepts", type=int, default=90)
     p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--llm-writer", action="store_true",
+                   help="load the local LLM and write the LLM writer's briefs missing from its cache (slow)")
+    p.add_argument("--llm-libraries", nargs="+", type=int, default=None,
+                   help="only fill the LLM writer's cache for these libraries (no corpus is written)")
     args = p.parse_args(argv)
-    manifest = write_corpus(args.out, args.libraries, args.concepts, args.seed)
+    llm = None
+    if args.llm_writer or args.llm_libraries:
+        from local_llm.runtime import get_llm
+
+        llm = get_llm()
+    if args.llm_libraries:
+        from bench.corpus import llm_writer
+
+        for lib in args.llm_libraries:
+            concepts, today = build_concepts(lib, args.libraries, args.concepts, args.seed)
+            plan_files(concepts, random.Random(args.seed * 31 + lib), today)
+            rows = llm_writer.write_requests(concepts, Labeller(concepts), label_row, today, lib, args.seed,
+                                             llm_writer.REQUESTS_PER_LIBRARY, llm=llm)
+            print(f"lib{lib}: {len(rows)} requests", flush=True)
+        return 0
+    manifest = write_corpus(args.out, args.libraries, args.concepts, args.seed, llm=llm)
     print(json.dumps(manifest, indent=1))
     return 0
 

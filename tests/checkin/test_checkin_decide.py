@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from catalog.card import Card
-from checkin.decide import Concept, check_in, decide
+from checkin.concepts import Concept
+from checkin.decide import check_in, decide
 from checkin.decision import STATUSES, WEIGHTS_PATH, DecisionModel, StatusModel, Tree, choose, load_model
 from checkin.features import FEATURES, concept_features, contradicts, covered, noun_phrases
 from checkin.intent import read_intent
@@ -94,8 +95,8 @@ def test_features_have_one_row_per_concept_and_see_the_better_explanation():
     x = concept_features([a, b], intent)
     assert x.shape == (2, len(FEATURES))
     col = {name: i for i, name in enumerate(FEATURES)}
-    assert x[0, col["cover"]] > x[1, col["cover"]] and x[0, col["cover_gap"]] > 0 > x[1, col["cover_gap"]]
-    assert x[0, col["is_top"]] == 1 and x[1, col["is_top"]] == 0
+    assert x[0, col["idf_cover"]] > x[1, col["idf_cover"]] and x[0, col["idf_gap"]] > 0 > x[1, col["idf_gap"]]
+    assert x[0, col["log_rank"]] == 0 < x[1, col["log_rank"]]
 
 
 def test_decide_returns_a_status_the_kept_concepts_and_every_probability():

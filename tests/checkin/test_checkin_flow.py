@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from catalog.card import Card
-from checkin.decide import check_in, group_concepts, pick_version, resolve_clarification, version_order
+from checkin.answer import resolve_clarification
+from checkin.concepts import group_concepts, pick_version, version_order
+from checkin.decide import check_in
 from checkin.intent import read_intent
 from checkin.search import Candidate, SearchIndex, fuse, rank
 from tests.checkin.library import write_checkin_library

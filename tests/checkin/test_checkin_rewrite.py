@@ -62,3 +62,11 @@ def test_card_without_trigger_leaves_the_prompt():
     card = Card(path="/lib/Lora/origami_fold.safetensors", name="origami_fold")
     rw = rewrite_prompt("origami paper-fold style frog", card)
     assert rw.trigger is None and rw.prompt == "origami paper-fold style frog" and rw.span is None
+
+
+def test_a_short_typo_of_the_subject_still_takes_the_trigger_not_a_description_word():
+    ball = Card(path="/lib/Lora/vwk_checker_ball.safetensors", name="Vwk Checker Ball", canonical_trigger="vwk",
+                triggers=["vwk"], description="An orange ball with a cyan checkerboard pattern.", kind="lora")
+    rw = rewrite_prompt("a bal with orange checkers", ball)
+    assert rw.prompt == "vwk ball with orange checkers"  # was "a bal with vwk orange checkers" (issue #29 item 11)
+    _check_span(rw)

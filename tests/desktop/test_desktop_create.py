@@ -109,6 +109,12 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
     assert ask(window, qtbot, "a red sports car on a racetrack") == "none"
     assert not panel.base_button.isEnabled()  # no base model known yet: says so, points to Settings
     assert "Settings" in panel.none_detail.text()
+    # the closest cards are offered, not picked: the user's click chooses one
+    assert panel.suggestions.isVisibleTo(panel) and 1 <= len(panel.suggestion_buttons) <= 3
+    assert window.create.flow.state == "none"
+    first = window.create.checkin_result.suggestions[0]
+    qtbot.mouseClick(panel.suggestion_buttons[0], Qt.LeftButton)
+    assert panel.page() == "selected" and window.create.selection.path == first.path
     new = window.settings.__class__(**{**window.settings.__dict__,
                                        "base_models": {"sd15": str(root / "tin_robot.safetensors")}})
     window.apply_settings(new)
@@ -137,7 +143,7 @@ def test_none_offers_the_base_model_and_cancel_stops_within_a_step(ready_window,
 def test_a_request_the_llm_restated_says_how_it_was_read(make_window, qtbot, library, tmp_path, monkeypatch):
     """With a model the user chose (trusted to read other languages), a Spanish request is restated in
     English before retrieval, and the panel shows that reading whatever Check-in decides."""
-    from checkin import decide as checkin
+    from checkin import llm_stage as checkin
     from local_llm.models import DEFAULT_MODEL, assemble
 
     monkeypatch.setattr(checkin, "LLM_STEP_TIMEOUT_S", None)  # behaviour, not speed

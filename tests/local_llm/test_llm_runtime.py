@@ -117,7 +117,7 @@ def test_the_bundled_small_model_is_not_trusted_to_gloss_or_restate(llm: LocalLL
 
 @pytest.mark.slow
 def test_a_request_not_in_english_is_restated_before_retrieval(llm: LocalLLM, tmp_path, monkeypatch):
-    from checkin import decide as checkin
+    from checkin import llm_stage as checkin
     from checkin.decide import check_in
 
     monkeypatch.setattr(checkin, "LLM_STEP_TIMEOUT_S", None)  # behaviour, not speed: no time budget here

@@ -1,0 +1,81 @@
+"""Several concepts from one request: a subject plus the styles, poses or outfits other parts of it name.
+
+"a checker ball in outline style" is not a choice between the ball and the style: each part of the request
+is a different concept. An add-on joins the chosen subject when the fitted decision already counts it as
+meant (it was kept, or it is likely on its own) and a *different* part of the request is what it is by
+meaning: no other concept is closer to that part, and it is not the part the subject explains (two
+concepts reached by the same words are alternatives, and a question is for those).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from catalog.card import Card
+from checkin.concepts import Concept
+from checkin.features import WordVectors, part_matrix
+from checkin.intent import Intent
+from checkin.words import split_words
+
+ROLES = ("style", "pose", "clothing")  # what goes on top of a subject
+_ROLE_WORDS = {
+    "style": {"style", "styles", "aesthetic", "artstyle", "look", "frame", "outline", "painting", "drawing", "sketch",
+              "illustration", "watercolor", "watercolour", "ink", "lineart", "filter", "render", "medium"},
+    "pose": {"pose", "poses", "posing", "stance"},
+    "clothing": {"outfit", "outfits", "clothing", "clothes", "costume", "wearing", "dress", "jacket", "uniform"},
+}
+ADDON_KINDS = ("lora", "textual_inversion")  # a full checkpoint is a base, never an add-on
+LIKELY = 0.5  # a concept this probable is meant even when the question would not have offered it
+
+
+def role_of(card: Card) -> str:
+    """'style', 'pose' or 'clothing' when the card says it is one (its name, tags or subject); else 'subject'."""
+    words = set(split_words(" ".join([card.name or "", " ".join(card.tags), card.subject or ""])))
+    for role in ROLES:
+        if words & _ROLE_WORDS[role]:
+            return role
+    return "subject"
+
+
+def _same_family(a: Card, b: Card) -> bool:
+    known = {"sd15", "sd21", "sdxl"}
+    return a.base_model not in known or b.base_model not in known or a.base_model == b.base_model
+
+
+def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list[Concept], intent: Intent,
+            library, vectors: WordVectors | None) -> list[Concept]:
+    """The style/pose/outfit concepts another part of the request names beside `subject`, best first."""
+    if subject.chosen is None or role_of(subject.chosen) != "subject":
+        return []
+    parts, sims = part_matrix(intent, library, vectors)
+    if sims is None or len(parts) < 2:
+        return []
+
+    def closeness(c: Concept) -> np.ndarray:  # (n_parts,) the best member's cosine to each part
+        rows = [library.pos[m.card.path] for m in c.members if m.card.path in library.pos]
+        return sims[:, rows].max(axis=1) if rows else np.zeros(len(parts), dtype=np.float32)
+
+    near = [closeness(c) for c in concepts]
+    by_part = np.max(near, axis=0)  # (n_parts,) the closest concept's cosine to each part
+    mine = near[concepts.index(subject)] if subject in concepts else closeness(subject)
+    subject_part = int(np.argmax(mine))
+    out = []
+    for c, prob, close in zip(concepts, p, near):
+        card = c.chosen
+        if (c is subject or card is None or card.kind not in ADDON_KINDS or role_of(card) == "subject"
+                or not _same_family(subject.chosen, card) or (c not in kept and prob < LIKELY)):
+            continue
+        part = int(np.argmax(close))
+        if part != subject_part and close[part] >= by_part[part] - 1e-6:
+            out.append(c)
+    return out
+
+
+_ASKED_STYLE = re.compile(r"\b(?:in|as)\s+(?:an?\s+|the\s+|my\s+)?([\w\s-]{2,30}?)\s+(style|look)\b", re.I)
+
+
+def asked_style(request: str) -> str | None:
+    """The style a request names in so many words ("in charcoal style" -> 'charcoal'), if any."""
+    m = _ASKED_STYLE.search(request)
+    return m.group(1).strip() if m else None

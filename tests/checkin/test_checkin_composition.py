@@ -1,0 +1,60 @@
+"""A subject and a style named in one request are one selection, on the real demo library."""
+from __future__ import annotations
+
+import pytest
+
+from catalog.indexer import index_folders
+from catalog.store import Store
+from checkin.composition import asked_style, role_of
+from checkin.decide import check_in
+from demo.build import ASSETS
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    if not (ASSETS / "manifest.json").is_file():
+        pytest.skip("the demo world is not built in this checkout")
+    store = Store(tmp_path_factory.mktemp("demo") / "catalog.sqlite")
+    index_folders([str(ASSETS / "library")], store)
+    yield store
+    store.close()
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].split(".")[0]
+
+
+@pytest.mark.parametrize("request_text, subject, style", [
+    ("my cactus with a pink frame", "dfr_cactus", "tvy_pink_frame_style"),
+    ("a checker ball in outline style", "vwk_checker_ball", "mlk_outline_style"),
+])
+def test_a_subject_and_a_style_are_both_selected_with_both_triggers(demo_store, request_text, subject, style):
+    result = check_in(request_text, demo_store, use_llm=False)
+    assert result.status == "selected", (result.status, result.question)
+    assert _stem(result.card.path) == subject
+    assert [_stem(c.path) for c in result.extras] == [style]
+    for trigger in [result.trigger, *result.extra_triggers]:
+        assert trigger and trigger in result.prompt
+    out = result.to_json()
+    assert [e["path"] for e in out["extras"]] == [c.path for c in result.extras]
+
+
+def test_one_concept_stays_one(demo_store):
+    result = check_in("the checker ball on a table", demo_store, use_llm=False)
+    assert result.status == "selected" and _stem(result.card.path) == "vwk_checker_ball"
+    assert result.extras == []
+
+
+def test_a_style_the_library_lacks_is_said_not_dropped_silently(demo_store):
+    result = check_in("the checker ball in charcoal style", demo_store, use_llm=False)
+    assert result.status == "selected" and _stem(result.card.path) == "vwk_checker_ball"
+    assert result.note and "charcoal" in result.note
+
+
+def test_roles_and_asked_styles_are_read_from_words(demo_store):
+    roles = {_stem(c.path): role_of(c) for c in demo_store.cards()}
+    assert roles["mlk_outline_style"] == roles["tvy_pink_frame_style"] == "style"
+    assert roles["vwk_checker_ball"] == roles["dfr_cactus"] == "subject"
+    assert asked_style("a fox in charcoal style") == "charcoal"
+    assert asked_style("my cat as a watercolor look, please") == "watercolor"
+    assert asked_style("a cat on the stylish sofa") is None

@@ -1,0 +1,58 @@
+"""The corpus's request writers: each its own phrasing, all labelled by the same fact rule."""
+import json
+
+from bench.corpus import pools as P
+from bench.corpus.generate import SHAPES, Concept, Labeller, write_corpus
+from bench.corpus.llm_writer import reviewed_label
+
+
+def _rows(root, lib="lib0"):
+    return [json.loads(line) for line in (root / lib / "requests.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_plain_writer_asks_picks_and_declines_in_its_own_words(tmp_path):
+    write_corpus(tmp_path, n_libraries=2, n_concepts=30, requests_per_concept=4)
+    rows = _rows(tmp_path)
+    plain = [r for r in rows if r["writer"] == "plain"]
+    assert {r["expect"] for r in plain} == {"select", "clarify", "none"}
+    assert {r["writer"] for r in rows} == {"templates", "plain"}
+    # none of the templates writer's sentence frames or scenes
+    frames = {s.split("{")[0].strip().lower() for s in SHAPES if s.split("{")[0].strip()}
+    for r in plain:
+        text = r["request"].lower()
+        assert not any(text.startswith(f) for f in frames), r["request"]
+        assert not any(scene in text for scene in P.SCENES), r["request"]
+    library = tmp_path / "lib0/library"
+    for r in plain:
+        if r["expect"] == "select":
+            assert (library / r["checkpoint"]).exists()
+        if r["expect"] == "clarify":
+            assert 2 <= len(r["candidate_concepts"]) <= 4
+
+
+def _concept(cid, head, **slots):
+    facts = {"head": [head], **{k: v.split() for k, v in slots.items()}}
+    return Concept(cid=cid, domain="pets", head=head, display=cid, trigger=f"trg{cid}", slots={"head": head, **slots},
+                   slot_facts=facts, description="", tags=[])
+
+
+def test_an_llm_sentence_keeps_its_label_only_when_the_fact_rule_still_gives_it():
+    tabby = _concept("A", "cat", breed="tabby", color="orange")
+    siamese = _concept("B", "cat", breed="siamese", color="cream")
+    pug = _concept("C", "dog", breed="pug", color="black")
+    for c in (tabby, siamese, pug):
+        c.files = []
+    lab = Labeller([tabby, siamese, pug])
+    facts = set().union(*(c.facts for c in (tabby, siamese, pug)))
+
+    def label(text, cues):
+        row = reviewed_label(text, cues, lab, lambda found: {"expect": "clarify" if len(found) > 1 else "select",
+                                                             "concepts": sorted(c.cid for c in found)}, facts)
+        return row and (row["expect"], row.get("concepts"))
+
+    assert label("my ginger tabby napping in the sun", {"tabby"}) == ("select", ["A"])
+    assert label("draw my kitty on the sofa", {"cat"}) == ("clarify", ["A", "B"])  # a synonym says the cue
+    assert label("my pug chasing the cat", {"pug"}) is None  # another concept's word: the label would drift
+    assert label("a penguin on an ice floe", {"penguin"}) == ("none", None)
+    assert label("a penguin next to my cat", {"penguin"}) is None  # "nothing fits" must not name a card's subject
+    assert label("something cute on a rug", {"tabby"}) is None  # the cue is not said at all

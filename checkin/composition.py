@@ -72,6 +72,24 @@ def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list
     return out
 
 
+def compose(status: str, kept: list[Concept], scored: list[Concept], p: np.ndarray, intent: Intent,
+            library, vectors: WordVectors | None) -> tuple[str, list[Concept], list[Concept]]:
+    """A subject and the add-ons other parts of the request name are one selection, not a question:
+    (status, concepts kept, add-ons)."""
+    if status == "none" or not kept:
+        return status, kept, []
+    likely = kept + [c for c, q in zip(scored, p) if q >= LIKELY and c not in kept]
+    subject = next((c for c in likely if c.chosen is not None and role_of(c.chosen) == "subject"), None)
+    if subject is None:
+        return status, kept, []
+    extras = add_ons(subject, scored, p, kept, intent, library, vectors)
+    left = [c for c in kept if c is not subject and c not in extras]
+    if not extras or (status == "clarify" and left):
+        return status, kept, []
+    return "selected", [subject], extras
+
+
+
 _ASKED_STYLE = re.compile(r"\b(?:in|as)\s+(?:an?\s+|the\s+|my\s+)?([\w\s-]{2,30}?)\s+(style|look)\b", re.I)
 
 

@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from checkin.composition import LIKELY, add_ons, asked_style, role_of
+from checkin.composition import asked_style, compose, role_of
 from checkin.concepts import Concept, candidate_concepts
 from checkin.decision import DecisionModel, choose, load_model
 from checkin.features import MAX_CONCEPTS, WordStats, concept_features, word_stats
@@ -53,23 +53,6 @@ def decide(concepts: list[Concept], intent: Intent, extra_words: list[str] | Non
     return status, [scored[i] for i in kept], p
 
 
-def compose(status: str, kept: list[Concept], scored: list[Concept], p: np.ndarray, intent: Intent,
-            library) -> tuple[str, list[Concept], list[Concept]]:
-    """A subject and the add-ons other parts of the request name are one selection, not a question:
-    (status, concepts kept, add-ons)."""
-    if status == "none" or not kept:
-        return status, kept, []
-    likely = kept + [c for c, q in zip(scored, p) if q >= LIKELY and c not in kept]
-    subject = next((c for c in likely if c.chosen is not None and role_of(c.chosen) == "subject"), None)
-    if subject is None:
-        return status, kept, []
-    extras = add_ons(subject, scored, p, kept, intent, library, encode_words)
-    left = [c for c in kept if c is not subject and c not in extras]
-    if not extras or (status == "clarify" and left):
-        return status, kept, []
-    return "selected", [subject], extras
-
-
 def check_in(request: str, store, use_llm: bool = True, today: date | str | None = None,
              method: str = DEFAULT_METHOD, llm_model: str | None = None, llm_rerank: bool | None = None) -> CheckinResult:
     """Pick the checkpoint a request means (selected), ask one question (clarify), or say none fits.
@@ -97,7 +80,7 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
                 concepts = candidate_concepts(candidates, intent)
                 extra = read_intent(result.restated, intent.today).words
                 status, chosen, p = decide(concepts, intent, extra_words=extra, stats=stats, library=library)
-    status, chosen, extras = compose(status, chosen, concepts[:MAX_CONCEPTS], p, intent, library)
+    status, chosen, extras = compose(status, chosen, concepts[:MAX_CONCEPTS], p, intent, library, encode_words)
     if use_llm and (rerank or result.restated):  # the LLM took part in the decision, not just the wording
         result.method = method + "+llm"
     result.candidates = [(c.card.path, c.score) for c in candidates]

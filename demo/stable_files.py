@@ -8,20 +8,9 @@ also writes how its tokenizer was loaded (`local_files_only` follows HF_HUB_OFFL
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
-
-def stable_safetensors_bytes(data: bytes) -> bytes:
-    """The same file with its header in a fixed order: metadata keys sorted, tensors by offset."""
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + length])
-    meta = header.pop("__metadata__", None)
-    ordered = {"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}
-    ordered.update(sorted(header.items(), key=lambda item: (item[1]["data_offsets"], item[0])))
-    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
-    return struct.pack("<Q", len(text)) + text + data[8 + length :]
+from common.tensor_files import stable_safetensors_bytes  # the one home of the rule; demo/ re-uses it
 
 
 def copy_stable_safetensors(src: Path, dst: Path) -> None:

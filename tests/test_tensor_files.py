@@ -71,3 +71,16 @@ def test_salt_makes_trained_files_differ_and_copies_stay_equal():
 def test_a_dtype_numpy_cannot_hold_is_refused_by_name():
     with pytest.raises(ValueError, match="BF16"):
         zero_safetensors_bytes({"w": ([2], "BF16")})
+
+
+def test_the_same_tensors_give_the_same_bytes_in_every_process():
+    """safetensors writes metadata in hash-map order (new in every process); the writer fixes the order."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib, sys; from common.tensor_files import zero_safetensors_bytes as z; "
+            "meta = {k: k * 2 for k in 'abcdefghijklmnop'}; "
+            "sys.stdout.write(hashlib.sha256(z({'w': ([2, 3], 'F16'), 'b': ([3], 'F32')}, meta)).hexdigest())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(3)}
+    assert len(runs) == 1

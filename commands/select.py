@@ -59,6 +59,8 @@ def run(args) -> int:
         from app.generation import display_name
 
         print(f"checkpoint: {escape_controls(display_name(result.card))}  ({escape_controls(result.card.path)})")
+        for extra in result.extras:  # a style or pose the request also names
+            print(f"with:       {escape_controls(display_name(extra))}  ({escape_controls(extra.path)})")
         print(f"prompt:     {escape_controls(result.prompt)}")
     elif result.status == "clarify":
         print(escape_controls(result.question))
@@ -66,6 +68,11 @@ def run(args) -> int:
             print(f"  {i}. {escape_controls(name)}")
     else:
         print("None of your checkpoints fits this request; the base model can generate it as is.")
+        if result.suggestions:
+            from app.generation import display_name
+
+            names = ", ".join(escape_controls(display_name(c)) for c in result.suggestions)
+            print(f"closest (use --checkpoint with generate to pick one): {names}")
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     return 0

@@ -114,6 +114,19 @@ def test_cli_select_json(store, capsys):
     assert out["checkpoint"]["trigger"] == "hiroshisock" and out["prompt"].startswith("hiroshisock")
 
 
+def test_cli_select_says_nothing_fits_and_names_the_closest_without_picking(store, capsys):
+    import main
+
+    code = main.main(["select", "a red submarine under the arctic ice", "--db", str(store.db_path), "--no-llm",
+                      "--today", TODAY])
+    out = capsys.readouterr().out
+    assert code == 0 and "None of your checkpoints fits" in out and "closest" in out
+    code = main.main(["select", "a red submarine under the arctic ice", "--db", str(store.db_path), "--json",
+                      "--no-llm", "--today", TODAY])
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "none" and data["checkpoint"] is None and 1 <= len(data["suggestions"]) <= 3
+
+
 # --- pure parts -------------------------------------------------------------------------------
 
 def _card(path, **kw):

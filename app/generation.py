@@ -312,7 +312,8 @@ def run_generation(ctx, job: GenerationJob, settings: Settings, store, pool, bas
                           full_paths=settings.png_full_paths)
     if result.cancelled:
         ctx.check()
-    extra = {"steps_done": result.steps_done, "generate_seconds": result.seconds}
+    extra = {"steps_done": result.steps_done, "generate_seconds": result.seconds,
+             "step_seconds": result.step_seconds, "kernel": result.kernel}
     if warning:
         extra["warning"] = warning
     return GenerationOutcome(str(result.path), time.perf_counter() - start, job, params=result.params, extra=extra)

@@ -155,7 +155,9 @@ def _generate(args, core, selection, prompt) -> int:
         print(f"personalq generate: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
-        print(json.dumps({"status": "generated", "path": outcome.image_path, "params": outcome.params}, default=str))
+        timing = {k: outcome.extra.get(k) for k in ("step_seconds", "kernel")}
+        print(json.dumps({"status": "generated", "path": outcome.image_path, "params": outcome.params, **timing},
+                         default=str))
     else:
         print(outcome.image_path)
     return 0

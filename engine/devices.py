@@ -1,9 +1,11 @@
 """Pick where generation runs: CUDA, then Apple MPS, then CPU, with the dtype that device handles well.
 
-fp16 on CUDA/MPS halves memory at no visible quality cost; CPU stays fp32: fp16 matmuls are slow
-(or missing) on CPUs, and bf16 was measured here (no AMX/avx512_bf16) at more than 4x the time of
-fp32 for one SD-1.5 UNet step (fp32: 26 s, 1 thread, batch 2, 32x32 latents, busy machine). A user setting ("cuda", "float16", ...) overrides the choice; asking
-for a device that is not there is an error naming it, never a silent fallback.
+fp16 on CUDA/MPS halves memory at no visible quality cost. On a CPU with native bf16 dot products
+(avx512_bf16 or AMX) the float parts run bf16 (0.55x fp32 per GEMM, docs/bench/2026-12-04-taq-kernels.md);
+elsewhere fp32, with one log line saying so: emulated bf16 was 4-6x slower than fp32 (AVX2,
+docs/bench/2026-12-07-taq-step.md) and fp16 matmuls are slow or missing on CPUs. A user setting
+("cuda", "float16", ...) overrides the choice; asking for a device that is not there is an error
+naming it, never a silent fallback.
 """
 from __future__ import annotations
 
@@ -93,8 +95,27 @@ def free_memory(device: str) -> int | None:
         return None
 
 
+def default_dtype(device: str) -> str:
+    """fp16 on GPUs; on the CPU bf16 where it is native (avx512_bf16/AMX), else fp32 (said once in the log)."""
+    kind = device.split(":")[0]
+    if kind != "cpu":
+        return DEFAULT_DTYPE[kind]
+    from engine.kernels import cpu_has_fast_bf16
+
+    if cpu_has_fast_bf16():
+        return "bfloat16"
+    global _FP32_SAID
+    if not _FP32_SAID:
+        log.info("CPU float parts run float32: this CPU has no avx512_bf16/AMX, so bfloat16 would be emulated (slower)")
+        _FP32_SAID = True
+    return DEFAULT_DTYPE["cpu"]
+
+
+_FP32_SAID = False
+
+
 def pick_device(preference: str = "auto", dtype="auto") -> DeviceInfo:
-    """CUDA, then MPS, then CPU (or the one asked for), with fp16 on GPUs and fp32 on CPU unless overridden."""
+    """CUDA, then MPS, then CPU (or the one asked for), with default_dtype() unless overridden."""
     preference = (preference or "auto").lower()
     kind = preference.split(":")[0]
     if kind not in DEVICES:
@@ -108,7 +129,7 @@ def pick_device(preference: str = "auto", dtype="auto") -> DeviceInfo:
         raise DeviceUnavailable(f"device {preference!r} is not available here (available: {', '.join(available)})")
     dtype_name = normalize_dtype(dtype)
     if dtype_name == "auto":
-        dtype_name = DEFAULT_DTYPE[device.split(":")[0]]
+        dtype_name = default_dtype(device)
     elif dtype_name == "float16" and device == "cpu":
         log.warning("float16 on CPU is slow and some ops are missing; float32 is the CPU default")
     return DeviceInfo(device=device, dtype=dtype_name, free_bytes=free_memory(device))

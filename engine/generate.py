@@ -67,6 +67,8 @@ class GenerationResult:
     cancelled: bool = False
     seconds: float = 0.0
     steps_done: int = 0
+    step_seconds: float | None = None  # median time of one denoising step (between step callbacks)
+    kernel: dict = field(default_factory=dict)  # {"dtype": UNet float dtype, "layers": {kernel: TAQ layer count}}
 
 
 def validate_request(request: GenerationRequest) -> None:
@@ -209,10 +211,11 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
     params["trigger_positions"] = _set_trigger_positions(pipe, request.prompt, [request.trigger, *request.extra_triggers])
     generator = torch.Generator(device="cpu").manual_seed(seed)
     family = "sdxl" if type(pipe).__name__.startswith("StableDiffusionXL") else "sd"
-    state = {"steps": 0, "cancelled": False}
+    state = {"steps": 0, "cancelled": False, "ticks": []}
 
     # 3. per-step callback: progress, preview, cancel
     def on_step_end(pipeline, step, timestep, callback_kwargs):
+        state["ticks"].append(time.perf_counter())
         state["steps"] = step + 1
         total = getattr(pipeline, "num_timesteps", None) or request.steps
         if on_step is not None:
@@ -240,9 +243,11 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
     )
     seconds = time.perf_counter() - started
     params["seconds"] = round(seconds, 3)
+    timing = {"step_seconds": _median_step(state["ticks"]), "kernel": _kernels_of(pipe)}
     if state["cancelled"]:
         log.info("generation cancelled after %d of %d steps", state["steps"], request.steps)
-        return GenerationResult(image=None, path=None, params=params, cancelled=True, seconds=seconds, steps_done=state["steps"])
+        return GenerationResult(image=None, path=None, params=params, cancelled=True, seconds=seconds,
+                                steps_done=state["steps"], **timing)
 
     # 5. save with the parameters embedded
     image = output.images[0]
@@ -251,4 +256,19 @@ def generate(pipe, request: GenerationRequest, on_step=None, cancel=None, out_pa
         from engine.png_info import save_image
 
         path = save_image(image, out_path, params, full_paths=full_paths)
-    return GenerationResult(image=image, path=path, params=params, seconds=seconds, steps_done=state["steps"])
+    return GenerationResult(image=image, path=path, params=params, seconds=seconds, steps_done=state["steps"], **timing)
+
+
+def _median_step(ticks: list[float]) -> float | None:
+    """Median seconds between step callbacks (the first step also holds the prompt encoding: not counted)."""
+    gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
+    return round(gaps[len(gaps) // 2], 4) if gaps else None
+
+
+def _kernels_of(pipe) -> dict:
+    from engine.kernels import kernels_in
+
+    unet = getattr(pipe, "unet", None)
+    if unet is None:
+        return {}
+    return {"dtype": str(getattr(unet, "dtype", "")).replace("torch.", ""), "layers": kernels_in(unet)}

@@ -1,4 +1,4 @@
-"""TAQ building blocks: int8/int4 weight layers with calibrated activation fake-quant, and the
+"""TAQ building blocks: int8/int4 weight layers with calibrated activation quantization, and the
 trigger-aware cross-attention processor.
 
 This module is torch-only by nature (it defines nn.Modules); it is imported lazily by
@@ -6,13 +6,22 @@ engine/quantize.py, never on the light paths (index, select, app start).
 
 Lifecycle of a quantized layer: built from a float layer (`from_float`) -> `observe` while
 calibration prompts run -> `finish_calibration` fixes the activation scale -> frozen.
+
+A calibrated layer computes in integers where engine/kernels.py's plan says so for this device and
+layer kind (oneDNN int8, weights packed on the first forward; the packed copy replaces the int8
+codes and `state_dict` unpacks them, so artifacts are unchanged); otherwise, and while calibrating,
+it runs the fake-quant float path: codes * scales as a float weight, inputs rounded onto the grid.
+Both compute the same numbers up to float accumulation order.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine import kernels
 from engine import quantizers as qz
 
 
@@ -27,8 +36,6 @@ class _QuantWeightMixin:
     """Shared storage: int8 codes per output channel, or packed int4 codes + fp16 group scales."""
 
     def _init_quant(self, weight_shape, weight_bits: int, act_bits: int | None, group_size: int, device="cpu"):
-        import math
-
         self.weight_shape = tuple(weight_shape)
         self.weight_bits = int(weight_bits)
         self.act_bits = act_bits
@@ -51,6 +58,8 @@ class _QuantWeightMixin:
         self.observing = False
         self._act_max = None
         self._act_on = None  # act_scale > 0, read once: a read per forward is a GPU sync per layer
+        self._packed = None  # (key, oneDNN packed weight); int8 weights: qweight is then an empty placeholder
+        self.last_kernel = None  # "int8-u8" | "int8-split" | "fake-quant": what the last forward ran
 
     def _set_weight(self, w: torch.Tensor) -> None:
         if self.weight_bits == 8:
@@ -67,16 +76,64 @@ class _QuantWeightMixin:
             self.qweight.copy_(qz.pack_int4(codes))
             self.wscale.copy_(scale)
 
+    def _stored_codes(self) -> torch.Tensor:
+        """The qweight buffer's contents, unpacked from the packed copy when that replaced it."""
+        if self._packed is not None and self.weight_bits == 8:
+            return self._unpack(self._packed[1]).reshape(self.weight_shape[0], -1).to(self.wscale.device)
+        return self.qweight
+
     def weight_codes(self) -> torch.Tensor:
         """Integer codes (int8), shape (O, n_in) for int8 or (O, G, group) for int4."""
-        return self.qweight if self.weight_bits == 8 else qz.unpack_int4(self.qweight)
+        return self._stored_codes() if self.weight_bits == 8 else qz.unpack_int4(self.qweight)
 
     def dequantized_weight(self, dtype=torch.float32) -> torch.Tensor:
         """The float weight the layer computes with (codes * scales), in the layer's shape."""
         if self.weight_bits == 8:
-            w = self.qweight.to(dtype) * self.wscale.to(dtype)
+            w = self._stored_codes().to(dtype) * self.wscale.to(dtype)
             return w.reshape(self.weight_shape)
         return qz.dequantize_groupwise(qz.unpack_int4(self.qweight), self.wscale, self.weight_shape, dtype)
+
+    def int8_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-output-channel int8 codes (O, n_in) and fp32 scales (O, 1) for the integer kernels.
+
+        int8 weights: the stored codes. int4 weights: the group-dequantized weight re-quantized per
+        channel into an int8 scratch each call (the packed int4 stays the only copy at rest); that
+        rounding is the int4 path's one difference from fake-quant (<= 1/254 of the channel's range).
+        """
+        if self.weight_bits == 8:
+            return self._stored_codes(), self.wscale.float()
+        flat = (self.weight_shape[0], math.prod(self.weight_shape[1:]))
+        w = qz.dequantize_groupwise(qz.unpack_int4(self.qweight), self.wscale, flat, torch.float32)  # (O, n_in)
+        return qz.quantize_per_channel(w, 8)
+
+    def _int8_mode(self, x: torch.Tensor) -> str | None:
+        """The integer kernel this forward runs ('u8' / 'split'), or None for the fake-quant path."""
+        if self.observing or not self.act_bits or self.act_bits > 8 or x.device.type != "cpu":
+            return None
+        if self._act_on is None:
+            self._act_on = bool(float(self.act_scale) > 0)
+        if not self._act_on:
+            return None
+        plan = kernels.current_plan("cpu")
+        return plan.mode if plan.uses_int8(kernels.layer_kind(self)) else None
+
+    def _packed_weight(self, mode: str, m_hint: int):
+        """(packed int8 weight, its fp32 channel scales) for `mode`; kept (replacing qweight) for int8
+        weights, rebuilt per call from the int4 codes."""
+        key = (mode, float(self.act_scale))
+        if self._packed is not None and self._packed[0] == key:
+            return self._packed[1], self.wscale
+        codes, wscale = self.int8_weight()
+        packed = self._pack(codes, wscale, mode, m_hint)
+        if self.weight_bits == 8:
+            self._packed = (key, packed)
+            self.qweight = torch.empty(0, dtype=torch.int8, device=self.wscale.device)  # the packed copy replaces the codes
+        return packed, wscale
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self._packed is not None and self.weight_bits == 8:
+            destination[prefix + "qweight"] = self._stored_codes()  # artifacts hold codes, never packed blobs
 
     def _quant_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.observing:
@@ -92,10 +149,18 @@ class _QuantWeightMixin:
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._act_on = None  # a loaded act_scale is read again on the next forward
+        self._drop_packed()
         return super()._load_from_state_dict(*args, **kwargs)
+
+    def _drop_packed(self) -> None:
+        """Put the codes back in qweight and forget the packed copy (weights or scales are about to change)."""
+        if self._packed is not None and self.weight_bits == 8:
+            self.qweight = self._stored_codes()
+        self._packed = None
 
     def finish_calibration(self) -> None:
         """Fix the static activation scale from the observed absmax."""
+        self._drop_packed()
         self.observing = False
         if self.act_bits and self._act_max is not None:
             self.act_scale.fill_(float(self._act_max.clamp(min=1e-8)) / qz.qmax(self.act_bits))
@@ -122,7 +187,22 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
                 q.bias.copy_(lin.bias.detach())
         return q
 
+    def _pack(self, codes, wscale, mode, m_hint):
+        return kernels.pack_linear(codes, m_hint)
+
+    @staticmethod
+    def _unpack(packed):
+        return kernels.unpack_linear(packed)
+
     def forward(self, x):
+        mode = self._int8_mode(x)
+        if mode:
+            self.last_kernel = f"int8-{mode}"
+            packed, wscale = self._packed_weight(mode, x.numel() // x.shape[-1])
+            return kernels.linear_int8(x, packed, wscale, float(self.act_scale), self.bias, mode)
+        self.last_kernel = "fake-quant"
+        if self._packed is not None:  # the plan changed (a bench switching kernels, another device)
+            self._drop_packed()
         x = self._quant_input(x)
         return F.linear(x, self.dequantized_weight(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
 
@@ -151,7 +231,24 @@ class QuantConv2d(_QuantWeightMixin, nn.Module):
                 q.bias.copy_(conv.bias.detach())
         return q
 
+    def _pack(self, codes, wscale, mode, m_hint):
+        return kernels.pack_conv(codes.reshape(self.weight_shape), wscale, float(self.act_scale), mode,
+                                 self.stride, self.padding, self.dilation, self.groups)
+
+    @staticmethod
+    def _unpack(packed):
+        return kernels.unpack_conv(packed)
+
     def forward(self, x):
+        mode = self._int8_mode(x)
+        if mode:
+            self.last_kernel = f"int8-{mode}"
+            packed, wscale = self._packed_weight(mode, 0)
+            return kernels.conv_int8(x, packed, wscale, float(self.act_scale), self.bias, mode,
+                                     self.stride, self.padding, self.dilation, self.groups)
+        self.last_kernel = "fake-quant"
+        if self._packed is not None:  # the plan changed (a bench switching kernels, another device)
+            self._drop_packed()
         x = self._quant_input(x)
         bias = None if self.bias is None else self.bias.to(x.dtype)
         return F.conv2d(x, self.dequantized_weight(x.dtype), bias, self.stride, self.padding, self.dilation, self.groups)

@@ -7,11 +7,23 @@ import torch
 from engine import devices
 
 
-def test_auto_on_this_machine_is_cpu_fp32_with_free_memory():
+def test_auto_on_this_machine_is_cpu_with_free_memory():
+    from engine.kernels import cpu_has_fast_bf16
+
     info = devices.pick_device()
-    assert (info.device, info.dtype) == ("cpu", "float32")
-    assert info.torch_dtype is torch.float32
+    expected = "bfloat16" if cpu_has_fast_bf16() else "float32"
+    assert (info.device, info.dtype) == ("cpu", expected)
     assert info.free_bytes and info.free_bytes > 0
+
+
+def test_cpu_default_is_bf16_only_where_native(monkeypatch):
+    from engine import kernels
+
+    monkeypatch.setattr(kernels, "cpu_features", lambda: {"avx2": True, "avx512_bf16": True})
+    assert devices.default_dtype("cpu") == "bfloat16"
+    monkeypatch.setattr(kernels, "cpu_features", lambda: {"avx2": True})
+    assert devices.default_dtype("cpu") == "float32"
+    assert devices.default_dtype("cuda:0") == "float16"
 
 
 def test_dtype_override_and_aliases():
@@ -35,7 +47,7 @@ def test_cuda_preferred_with_fp16_when_present(monkeypatch):
     info = devices.pick_device()
     assert (info.device, info.dtype, info.free_bytes) == ("cuda", "float16", 3 * 2**30)
     assert devices.pick_device("cuda:1").device == "cuda:1"
-    assert devices.pick_device("cpu").dtype == "float32"  # the user's setting wins
+    assert devices.pick_device("cpu").dtype == devices.default_dtype("cpu")  # the user's setting wins
 
 
 def test_mps_after_cuda(monkeypatch):

@@ -223,3 +223,32 @@ def test_taq_keeps_every_trigger_of_a_composed_prompt():
     both = set(trigger_token_positions(quantized.tokenizer, prompt, "sks"))
     both |= set(trigger_token_positions(quantized.tokenizer, prompt, "zqx style"))
     assert result.params["trigger_positions"] == sorted(both) and len(both) >= 3
+
+
+def test_result_reports_step_time_and_the_kernels_that_ran(monkeypatch):
+    from engine.kernels import ENV
+    from engine.quantize import apply_quant_spec
+
+    monkeypatch.setenv(ENV, "int8-split")
+    quantized = build_tiny_pipeline(seed=0)
+    apply_quant_spec(quantized, "taq-w8a8", calibration_prompts=["", "a dog"], calibration_timesteps=(500,))
+    result = generate(quantized, req(steps=3))
+    assert result.step_seconds is not None and result.step_seconds > 0
+    assert result.kernel["dtype"] == "float32" and result.kernel["layers"].get("int8-split", 0) > 0
+    assert "kernel" not in result.params and "step_seconds" not in result.params  # not written into the PNG
+    plain = generate(build_tiny_pipeline(), req(steps=2))
+    assert plain.kernel == {"dtype": "float32", "layers": {}}
+
+
+def test_generate_command_json_reports_step_time_and_kernel(pipe, tmp_path, capsys):
+    import json
+
+    import main
+
+    ckpt = write_single_file_checkpoint(pipe, tmp_path / "Stable-diffusion" / "tiny.safetensors")
+    code = main.main(["generate", "a photo of a dog", "--checkpoint", str(ckpt), "--seed", "3", "--steps", "3",
+                      "--width", "64", "--height", "64", "--quant", "none", "--scheduler", "ddim", "--json",
+                      "--out", str(tmp_path / "j.png"), "--db", str(tmp_path / "db.sqlite")])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["step_seconds"] > 0 and out["kernel"]["dtype"] in ("float32", "bfloat16")

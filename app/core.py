@@ -243,7 +243,7 @@ class App:
 
     def quantize(self, ctx, path: str, spec: str) -> str:
         """Quantize-on-import for one checkpoint: builds (or checks) its artifact; returns a status line."""
-        from engine.quantize import ArtifactInvalid, artifact_dir, check_artifact
+        from engine.artifacts import ArtifactInvalid, artifact_dir, check_artifact
 
         info = self._device()
         folder = artifact_dir(path, spec, info.dtype)
@@ -264,8 +264,8 @@ class App:
         (its family's diffusers base gives a single file its configs, or `base`); (ImportResult, DeviceInfo).
         CannotQuantize names a path that is not a model this can load."""
         from app.generation import card_for_path
+        from engine.artifacts import quantize_on_import
         from engine.loading import load_base
-        from engine.quantize import quantize_on_import
 
         card = self.store.get(str(Path(path).resolve())) or card_for_path(path, self.store)
         if card.error:

@@ -10,10 +10,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from common.families import BASE_MODEL_LABELS  # noqa: F401  (callers read it as catalog.card.BASE_MODEL_LABELS)
+
 KINDS = ("lora", "textual_inversion", "checkpoint", "diffusers_model", "vae", "unknown")
 BASE_MODELS = ("sd15", "sd21", "sdxl", "unknown")
 # how a base model is written for people, everywhere (badges, questions, settings, messages)
-BASE_MODEL_LABELS = {"sd15": "SD 1.5", "sd21": "SD 2.x", "sdxl": "SDXL", "unknown": "Unknown base"}
 
 
 @dataclass

@@ -12,21 +12,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS  # noqa: F401  (re-exported: the app names them here)
+
 log = logging.getLogger(__name__)
 
-# name -> (diffusers scheduler class, config overrides, A1111 sampler name)
-SCHEDULERS = {
-    "ddim": ("DDIMScheduler", {}, "DDIM"),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}, "PLMS"),
-    "euler": ("EulerDiscreteScheduler", {}, "Euler"),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
-    "heun": ("HeunDiscreteScheduler", {}, "Heun"),
-    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": False}, "DPM++ 2M"),
-    "dpm++_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True}, "DPM++ 2M Karras"),
-    "dpm++_sde": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}, "DPM++ 2M SDE"),
-    "unipc": ("UniPCMultistepScheduler", {}, "UniPC"),
-}
-DEFAULT_SCHEDULER = "dpm++"
 # latent -> RGB approximations for cheap step previews (the per-family factors A1111/ComfyUI use)
 LATENT_RGB = {
     "sd": [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]],

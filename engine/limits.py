@@ -93,7 +93,7 @@ def check_quant_spec(value) -> str:
 
 
 def check_scheduler(value) -> str:
-    from engine.generate import SCHEDULERS
+    from engine.schedulers import SCHEDULERS
 
     name = str(value)
     if name not in SCHEDULERS:

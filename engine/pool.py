@@ -188,25 +188,25 @@ class PipelinePool:
 
     def _prepare(self, entry: _Entry, ref: ModelRef) -> None:
         """Put the entry's pipeline in the state `ref` needs: its LoRA attached (or none), its embedding loaded."""
-        from engine import loading
+        from engine import loading, lora
 
         pipe = entry.pipe
         changed = False
         loras = ref.loras()
         if loras:
-            names = [loading.adapter_name_for(path) for path, _ in loras]
+            names = [lora.adapter_name_for(path) for path, _ in loras]
             active = tuple(zip(names, (weight for _, weight in loras)))
             if entry.active != active:
-                loading.apply_loras(pipe, loras, names)
+                lora.apply_loras(pipe, loras, names)
                 entry.active, changed = active, True
             for name, (path, _) in zip(names, loras):
                 entry.adapters[name] = path
                 entry.adapters.move_to_end(name)
             while len(entry.adapters) > max(MAX_CACHED_ADAPTERS, len(loras)):  # forget the least recently used
                 old, _ = entry.adapters.popitem(last=False)
-                loading.remove_lora(pipe, old)
+                lora.remove_lora(pipe, old)
         elif entry.active is not None:
-            loading.deactivate_loras(pipe)
+            lora.deactivate_loras(pipe)
             entry.active, changed = None, True
         for path, token in ref.embeddings():
             token = loading.apply_textual_inversion(pipe, path, token)
@@ -274,12 +274,12 @@ def _default_loader(path, ref: ModelRef, dtype):
 
 
 def _default_quantizer(pipe, ref: ModelRef, device: str = "cpu", on_warning=None):
-    """Apply ref.quant_spec to the UNet via engine/quantize.py: from the cached artifact of this compute
+    """Apply ref.quant_spec to the UNet via engine/artifacts.py: from the cached artifact of this compute
     dtype when one is valid (quantize-on-import), else quantize now on `device` (calibration runs there:
     an fp16 UNet cannot run on CPU) and save the artifact. 'none' leaves the pipeline as is."""
     if ref.quant_spec in (None, "", "none"):
         return pipe
-    from engine.quantize import quantize_on_import
+    from engine.artifacts import quantize_on_import
 
     source = ref.base_path if ref.is_addon else ref.path
     result = quantize_on_import(source, ref.quant_spec, load_source=lambda: pipe.to(device),

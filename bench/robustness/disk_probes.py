@@ -286,8 +286,9 @@ def probe_index_db_unopenable_injected(work: Path) -> str:
 
 
 def _quantize_full_cache(work: Path, inject: bool) -> str:
-    from engine import quantize as q
+    from engine import artifacts as q
     from engine.pipeline_tiny import build_tiny_pipeline
+    from engine.quantize import quant_spec_of
 
     home = work / "home"
     ckpt = tiny_checkpoint(work / "models" / "tiny.safetensors")
@@ -325,7 +326,7 @@ def _quantize_full_cache(work: Path, inject: bool) -> str:
             result = q.quantize_on_import(ckpt, "taq-w8a8", lambda: build_tiny_pipeline(seed=0))
             check(result.artifact is None and result.warning and "no space" in result.warning,
                   f"quantize-on-import did not fall back: {result}")
-            check(q.quant_spec_of(result.unet) == "taq-w8a8", "the in-memory UNet is not the quantized one")
+            check(quant_spec_of(result.unet) == "taq-w8a8", "the in-memory UNet is not the quantized one")
             no_leftovers(home / "cache")
     finally:
         q.save_artifact = real_save
@@ -339,7 +340,7 @@ def probe_quantize_cache_full_injected(work: Path) -> str:
 def probe_generate_cache_full(work: Path) -> str:
     """generate --quant with a cache that cannot take the artifact: the image is still made (quantized in
     memory for this session), exit 0, nothing half-written in the cache."""
-    from engine import quantize as q
+    from engine import artifacts as q
 
     home = work / "home"
     ckpt = tiny_checkpoint(work / "models" / "tiny.safetensors")

@@ -52,7 +52,7 @@ def probe_huge_values(work: Path) -> str:
 
 
 def probe_manifest_not_an_object(work: Path) -> str:
-    from engine import quantize as q
+    from engine import artifacts as q
 
     home = work / "home"
     ckpt = tiny_checkpoint(work / "models" / "tiny.safetensors")

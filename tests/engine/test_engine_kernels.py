@@ -142,6 +142,7 @@ def test_fake_quant_setting_runs_todays_path(monkeypatch):
     assert layer.last_kernel == "fake-quant" and torch.equal(out, _reference(layer, x))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", ["taq-w8a8", "taq-w4a8"])
 def test_artifact_of_the_fake_quant_layers_loads_and_gives_the_same_image(monkeypatch, tmp_path, spec):
     """An artifact written by the layers as they were (fake-quant only) loads under the integer kernels;
@@ -154,8 +155,8 @@ def test_artifact_of_the_fake_quant_layers_loads_and_gives_the_same_image(monkey
     1 and 2 threads (tiny pipeline: mean 1.6e-2, max 0.13); per layer the kernels are exact (above)."""
     from safetensors.torch import load_file
 
+    from engine.artifacts import quantize_on_import, save_artifact
     from engine.pipeline_tiny import build_tiny_pipeline
-    from engine.quantize import quantize_on_import, save_artifact
 
     monkeypatch.setenv("PERSONALQ_HOME", str(tmp_path / "home"))
     source = tmp_path / "model.safetensors"

@@ -12,7 +12,7 @@ import torch
 
 torch.set_num_threads(1)  # the test machine is shared; oversubscribed threads make tiny models crawl
 
-from engine import configs, loading  # noqa: E402
+from engine import configs, loading, lora  # noqa: E402
 from engine.pipeline_tiny import (  # noqa: E402
     build_tiny_pipeline,
     unet_to_original,
@@ -99,7 +99,7 @@ def test_lora_layouts_agree_with_each_other_and_with_diffusers_peft(files):
     """UNet attention + 1x1-conv + 3x3-conv (LoCon) + text-encoder factors, in diffusers and kohya layouts."""
     a = loading.load_pipeline(files["lora_diffusers"], "lora", "sd15", base_path=files["ckpt"])
     b = loading.load_pipeline(files["lora_kohya"], "lora", "sd15", base_path=files["ckpt"])
-    factors = a._pq_loras[loading.active_lora(a)].factors
+    factors = a._pq_loras[lora.active_lora(a)].factors
     assert {c for c, _ in factors} == {"unet", "text_encoder"}
     assert any(down.shape[-2:] == (3, 3) for down, _up, _scale in factors.values())
     ia, ib, base = image(a), image(b), image(files["pipe"])
@@ -108,7 +108,7 @@ def test_lora_layouts_agree_with_each_other_and_with_diffusers_peft(files):
     oracle = loading.load_base(files["ckpt"])  # diffusers' own (peft) LoRA loader as the reference
     oracle.load_lora_weights(str(files["lora_diffusers"]), adapter_name="reference")
     np.testing.assert_allclose(image(oracle), ia, atol=1e-5)
-    loading.deactivate_loras(a)
+    lora.deactivate_loras(a)
     np.testing.assert_allclose(image(a), base, atol=1e-6)  # hooks off: the base again
 
 

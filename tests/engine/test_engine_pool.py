@@ -10,7 +10,7 @@ import torch
 
 torch.set_num_threads(1)  # the test machine is shared; oversubscribed threads make tiny models crawl
 
-from engine import loading  # noqa: E402
+from engine import loading, lora  # noqa: E402
 from engine.pipeline_tiny import build_tiny_pipeline, write_single_file_checkpoint, write_tiny_lora  # noqa: E402
 from engine.pool import ModelRef, PipelinePool, pipeline_bytes  # noqa: E402
 
@@ -90,7 +90,7 @@ def test_lora_swap_on_quantized_pooled_base_equals_fresh_quantize(files):
     assert pool.loads == 1 and np.abs(img_a - img_b).max() > 0.01
     fresh = loading.load_base(files["ckpt"])
     apply_quant_spec(fresh, "taq-w8a8")
-    loading.apply_lora(fresh, files["lora_b"])
+    lora.apply_lora(fresh, files["lora_b"])
     np.testing.assert_allclose(img_b, image(fresh), atol=1e-6)
     again = PipelinePool(budget_bytes=2**30)  # a new pool reads the quantize-on-import artifact
     with again.session(ref("lora_b")) as pipe:
@@ -114,7 +114,7 @@ def test_two_loras_at_once_each_with_its_weight_on_one_resident_base(files):
     np.testing.assert_allclose(img_a, img_a_again, atol=1e-6)  # the style went away with its chip
     assert np.abs(img_ab - img_a).max() > 0.01 and np.abs(img_ab - img_ab_light).max() > 0.001
     fresh = loading.load_base(files["ckpt"])
-    loading.apply_loras(fresh, [(a, 1.0), (b, 1.0)])
+    lora.apply_loras(fresh, [(a, 1.0), (b, 1.0)])
     np.testing.assert_allclose(img_ab, image(fresh), atol=1e-6)  # the same as both applied by hand
 
 
@@ -157,13 +157,13 @@ def test_a_loading_warning_is_told_once_by_take_warning(monkeypatch):
     and the first generation on it takes it; the next one is not told again."""
     import types
 
-    from engine import quantize
+    from engine import artifacts
 
     def quantized_in_memory(source, spec, load_source, dtype, device):
         pipe = load_source()
         return types.SimpleNamespace(unet=pipe.unet, seconds=0.0, reason="test", warning="not kept: cache full")
 
-    monkeypatch.setattr(quantize, "quantize_on_import", quantized_in_memory)
+    monkeypatch.setattr(artifacts, "quantize_on_import", quantized_in_memory)
     pool = PipelinePool(budget_bytes=2**30, loader=seeded_loader)
     ref = ModelRef(path="/models/m-0", quant_spec="taq-w8a8")
     with pool.session(ref) as pipe:

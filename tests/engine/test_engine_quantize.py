@@ -6,15 +6,15 @@ import json
 import pytest
 import torch
 
-from engine.pipeline_tiny import build_tiny_pipeline
-from engine.quantize import (
+from engine.artifacts import (
     ArtifactInvalid,
     artifact_dir,
     check_artifact,
     load_artifact,
     quantize_on_import,
-    weight_bytes,
 )
+from engine.pipeline_tiny import build_tiny_pipeline
+from engine.quantize import weight_bytes
 
 
 @pytest.fixture

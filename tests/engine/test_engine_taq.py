@@ -244,16 +244,16 @@ def test_a8_specs_share_the_int4_group_size_and_quanto_w4_keeps_128():
 
 def test_quantizing_with_a_hooked_lora_attached_is_refused(tmp_path):
     """Quantization replaces the float layers the LoRA hooks sit on; it must not drop the LoRA silently."""
-    from engine import loading
+    from engine import lora
 
     pipe = build_tiny_pipeline()
     lora_path = write_tiny_lora(pipe, tmp_path / "tiny_lora.safetensors", "kohya", seed=1)
-    loading.apply_lora(pipe, lora_path)
+    lora.apply_lora(pipe, lora_path)
     with pytest.raises(ValueError, match="detach LoRA"):
         apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
-    loading.deactivate_loras(pipe)
+    lora.deactivate_loras(pipe)
     apply_quant_spec(pipe, "taq-w8a8", **LIGHT)
-    loading.apply_lora(pipe, lora_path)  # attached to the quantized layers afterwards
+    lora.apply_lora(pipe, lora_path)  # attached to the quantized layers afterwards
     assert quant_spec_of(pipe) == "taq-w8a8"
 
 

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=2, help="UNet batch (2 = one classifier-free-guidance step)")
     p.add_argument("--steps", type=int, default=5, help="timed rounds (each: one step of every variant)")
     p.add_argument("--slow-steps", type=int, default=0,
-                   help="timed rounds for variants over 3x fp32 after the warm-up (0: same as --steps)")
+                   help="timed rounds for bf16 on a CPU that only emulates it (0: same as --steps)")
     p.add_argument("--e2e", action="store_true", help="also time a whole image: text encode + steps + VAE")
     p.add_argument("--e2e-steps", type=int, default=20, help="denoising steps of the end-to-end row")
     p.add_argument("--rss", nargs="?", const="all", default="",
@@ -147,7 +147,7 @@ def time_steps(args, names: list[str]) -> tuple[list[dict], dict]:
     """Interleaved UNet step times of every variant in this process; (rows, load info)."""
     import torch
 
-    from engine.kernels import kernels_in, plan_for
+    from engine.kernels import cpu_has_fast_bf16, kernels_in, plan_for
     from engine.quantize import weight_bytes
 
     base = _build_unet(args.unet)
@@ -164,15 +164,18 @@ def time_steps(args, names: list[str]) -> tuple[list[dict], dict]:
     for v in variants:
         v["warmup_seconds"] = _one_step(v["unet"], v["kernel"], v["inputs"])
         progress(f"  {v['name']}: {v['warmup_seconds']:.2f} s")
-    fp32_warm = next((v["warmup_seconds"] for v in variants if v["name"] == "fp32"), None)
+    emulated_bf16 = not cpu_has_fast_bf16()
     for r in range(args.steps):
+        ran = []
         for v in variants:
-            slow = fp32_warm and v["warmup_seconds"] > 3 * fp32_warm
-            if slow and args.slow_steps and r >= args.slow_steps:
+            # only emulated bf16 is cut short (--slow-steps): a warm-up ratio would also cut variants
+            # that were merely unlucky with the neighbours' load
+            if emulated_bf16 and v["dtype"] == "bfloat16" and args.slow_steps and r >= args.slow_steps:
                 continue
             v["times"].append(_one_step(v["unet"], v["kernel"], v["inputs"]))
+            ran.append(v)
         progress(f"round {r + 1}/{args.steps} (load {_load()}): "
-                 + ", ".join(f"{v['name']} {v['times'][-1]:.2f}" for v in variants if v["times"]))
+                 + ", ".join(f"{v['name']} {v['times'][-1]:.2f}" for v in ran))
     load["load_after"] = _load()
     rows = []
     for v in variants:

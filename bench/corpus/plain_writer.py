@@ -5,7 +5,7 @@ type two words ("biscuit pls"), chat ("hey could u do..."), say whose thing it i
 radio, the brass one"), use a category word for what they own ("the cat", "one of my dogs", "my
 watercolor look") and ask for things the library does not hold, often next to a word some card uses
 ("a rusty submarine", "an owl on a snowy roof"). This writer uses none of the first writer's templates,
-scenes or synonym lists; it shares only the concepts and the labelling rule (generate.Labeller: the
+scenes or synonym lists; it shares only the concepts and the labelling rule (requests.Labeller: the
 label is every concept whose facts cover the request's cue words), so the labels mean the same.
 """
 from __future__ import annotations

@@ -2,8 +2,10 @@
 import json
 
 from bench.corpus import pools as P
-from bench.corpus.generate import SHAPES, Concept, Labeller, write_corpus
+from bench.corpus.concepts import Concept
+from bench.corpus.generate import write_corpus
 from bench.corpus.llm_writer import reviewed_label
+from bench.corpus.requests import SHAPES, Labeller
 
 
 def _rows(root, lib="lib0"):

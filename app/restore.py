@@ -26,8 +26,8 @@ class ImageRequest:
 
 def image_request(path: str, cards: list[Card], settings: Settings) -> ImageRequest | None:
     """What a PNG says it was made from (ours, or A1111's `parameters` text); None when it carries no parameters."""
-    from engine.generate import SCHEDULERS
     from engine.png_info import read_png_parameters
+    from engine.schedulers import SCHEDULERS
 
     try:
         raw = read_png_parameters(path)

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from catalog.card import BASE_MODEL_LABELS
 from common import paths
+from common.families import BASE_MODEL_LABELS
 from common.settings import Settings
 from desktop import theme
 from desktop.common_widgets import label

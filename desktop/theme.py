@@ -12,7 +12,7 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
-from catalog.card import BASE_MODEL_LABELS
+from common.families import BASE_MODEL_LABELS
 
 ACCENT = QColor("#6c5ce7")
 KIND_LABELS = {

@@ -82,6 +82,18 @@ class FlowRow(QWidget):
         self.flow.invalidate()
 
 
+def option_buttons(options: list[tuple[str, str]], choose) -> list[QPushButton]:
+    """One pill button per (label shown, value) pair; a click calls choose(value)."""
+    buttons = []
+    for text, value in options:
+        button = QPushButton(text)
+        button.setProperty("option", True)
+        button.setCursor(Qt.PointingHandCursor)
+        button.clicked.connect(lambda _=False, v=value: choose(v))
+        buttons.append(button)
+    return buttons
+
+
 class ClarifyPanel(QWidget):
     """Emits `answered(text)` with the option clicked (its label) or the words typed."""
 
@@ -111,13 +123,7 @@ class ClarifyPanel(QWidget):
     def ask(self, question: str, options: list[tuple[str, str]]) -> None:
         """options: (label shown, answer sent) pairs — never internal ids on the buttons."""
         self.question.setText(question)
-        self.option_buttons = []
-        for text, answer in options:
-            button = QPushButton(text)
-            button.setProperty("option", True)
-            button.setCursor(Qt.PointingHandCursor)
-            button.clicked.connect(lambda _=False, a=answer: self.answered.emit(a))
-            self.option_buttons.append(button)
+        self.option_buttons = option_buttons(options, self.answered.emit)
         self.options.set_widgets(self.option_buttons)
         self.free.clear()
 

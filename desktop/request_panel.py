@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import theme
-from desktop.clarify_panel import ClarifyPanel, FlowRow
+from desktop.clarify_panel import ClarifyPanel, FlowRow, option_buttons
 from desktop.common_widgets import Badge, Banner, CardFrame, label, primary_button
 from desktop.models import ThumbCache
 
@@ -272,13 +272,7 @@ class RequestPanel(QWidget):
         self.none_detail.setText(detail if base_available else (detail + " " if detail else "") +
                                  "No base model is set up yet: choose one in Settings.")
         self.base_button.setEnabled(base_available)
-        self.suggestion_buttons = []
-        for name, path in suggestions:
-            button = QPushButton(name)
-            button.setProperty("option", True)
-            button.setCursor(Qt.PointingHandCursor)
-            button.clicked.connect(lambda _=False, p=path: self.suggestion_chosen.emit(p))
-            self.suggestion_buttons.append(button)
+        self.suggestion_buttons = option_buttons(list(suggestions), self.suggestion_chosen.emit)
         self.suggestions.set_widgets(self.suggestion_buttons)
         self.suggestions_label.setVisible(bool(self.suggestion_buttons))
         self.suggestions.setVisible(bool(self.suggestion_buttons))

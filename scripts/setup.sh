@@ -8,6 +8,7 @@ PY=${PYTHON:-python3}
 STAMP="$VENV/.personalq-setup"
 WANT=$(cat pyproject.toml requirements/*.txt | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+  bash scripts/check_qt_libs.sh "$VENV/bin/python"  # system libraries the window needs (a note, never a failure)
   exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
@@ -26,3 +27,4 @@ $PIP install -q --no-deps -r requirements/llm-large.txt
 # test: pytest, peft (a reference path), ruff; bench: matplotlib, scipy (bench/ plots and fits).
 $PIP install -q -c requirements/pins.txt -e ".[test,bench]"
 echo "$WANT" > "$STAMP"
+bash scripts/check_qt_libs.sh "$VENV/bin/python"

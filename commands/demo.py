@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--world", type=Path, help="a built demo world folder (default: the committed demo/assets)")
     p.add_argument("--build-smoke", action="store_true", help="if the world is missing, build the quick smoke world instead of the full one")
     p.add_argument("--quant", type=check(limits.check_quant_spec),
-                   help="quant spec for the UNet: none, taq-w8a8, taq-w4a8, ... (default: none)")
+                   help="quant spec for the UNet: none, taq-w8a8, taq-w4a8, ... (default: settings, taq-w8a8)")
     p.add_argument("--seed", type=check(limits.check_seed), default=1, help="random seed (default: 1)")
     p.add_argument("--steps", type=check(limits.check_steps), help="denoising steps (default: what the demo base was made for)")
     p.add_argument("--db", type=Path, help="catalog database (default: demo.sqlite in the app's data folder)")
@@ -67,7 +67,7 @@ def run(args) -> int:
     db = args.db or (paths.data_dir() / "demo.sqlite")
     db.parent.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
-    quant = args.quant or "none"
+    quant = args.quant or settings.quant_spec or "none"  # the app's default (taq-w8a8), as the window runs it
     settings.base_models = {**settings.base_models, "sd15": str(world / "base")}  # the demo's own base
     note = None
     with open_app(args, settings, db=db, use_llm=not args.no_llm) as core:

@@ -38,6 +38,7 @@ def test_personalq_demo_generates_from_the_committed_world(tmp_path, capsys):
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["status"] == "selected" and "pqr" in summary["prompt"]
+    assert summary["quant"] == "taq-w8a8"  # the app's default, as the window runs it (issue #29 item 12)
     img = Image.open(summary["image"])
     assert img.size == (32, 32) and "parameters" in img.info
 

@@ -55,13 +55,16 @@ def train_entry(entry, base_pipe, settings, seed: int, target: Path, log) -> dic
 
     c = world.CONCEPT_BY_KEY[entry.concept]
     target.parent.mkdir(parents=True, exist_ok=True)
+    recipe = entry.recipe
     if entry.method == "textual_inversion":
         scenes = world.sample_scenes(seed, settings.instance_images, concept=entry.concept)
-        instance = (world.render(scenes), [world.caption(s) for s in scenes])
-        vec, loss = personalize.textual_inversion(base_pipe, instance, c.trigger, c.class_noun, settings.ti_steps, settings.batch, seed, log=log)
+        instance = personalize.ti_captions([world.caption(s) for s in scenes], world.render(scenes), c.trigger,
+                                           recipe.vectors, recipe.bare_trigger)
+        vec, loss = personalize.textual_inversion(base_pipe, instance, c.trigger, c.class_noun, settings.ti_steps, settings.batch, seed,
+                                                  lr=recipe.learning_rate(entry.method), vectors=recipe.vectors, log=log)
         save_file({"emb_params": vec.half().contiguous()}, str(target), metadata={"name": c.trigger, "step": str(settings.ti_steps), "sd_checkpoint_name": sidecars.BASE_NAME})
-        return {"loss": round(loss, 4), "steps": settings.ti_steps}
-    recipe = entry.recipe
+        extra = {"vectors": recipe.vectors, "bare_trigger": recipe.bare_trigger} if recipe.tuned else {}
+        return {"loss": round(loss, 4), "steps": settings.ti_steps, **extra}
     n_instance, n_prior, steps = recipe.instance_images(settings), recipe.prior_images(settings), recipe.steps(settings)
     lr = recipe.learning_rate(entry.method)
     instance, prior = personalize.dreambooth_data(base_pipe, entry.concept, n_instance, n_prior, seed, settings.sample_steps)
@@ -203,7 +206,6 @@ def _library_key(settings, entry) -> str:
     """The build settings' key, plus the entry's own recipe where it has one (so only it retrains)."""
     key = settings_key(settings, "library")
     if entry.recipe.tuned:
-        r = entry.recipe
-        trained_with = (r.instance_factor, r.step_factor, r.learning_rate(entry.method), r.min_snr_gamma, r.caption_dropout)
+        trained_with = entry.recipe.cache_fields(entry.method)
         key += "-" + hashlib.sha256(repr(trained_with).encode()).hexdigest()[:8]
     return key

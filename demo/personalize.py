@@ -6,7 +6,7 @@
 - DreamBooth-LoRA (rank-16 LoRA on UNet attention, for subjects also on its convolutions as
   kohya's LoCon, and on text-encoder attention), same data recipe, saved in kohya's format with
   `ss_*` metadata.
-- Textual inversion: one new token's embedding, saved as an A1111 `emb_params` file.
+- Textual inversion: new tokens' embeddings (one, or several vectors), saved as an A1111 `emb_params` file.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from demo import train, world
 LORA_RANK = 16
 LORA_LR = 5e-3
 DREAMBOOTH_LR = 4e-4
+TI_LR = 2e-2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Recipe:
     lr: float | None = None  # None: the method's own (DREAMBOOTH_LR, LORA_LR)
     min_snr_gamma: float = 0.0  # see train.train_diffusion
     caption_dropout: float = 0.0  # share of captions replaced by '' (kohya's caption_dropout_rate), see OUTLINE_RECIPE
+    vectors: int = 1  # textual inversion: vectors in the embedding (A1111 `emb_params` rows), see KXJ_RECIPE
+    bare_trigger: bool = False  # textual inversion: captions with the trigger alone too ("kxj", "a kxj"), see KXJ_RECIPE
 
     @property
     def tuned(self) -> bool:
@@ -52,12 +55,27 @@ class Recipe:
         return max(1, round(settings.personal_steps * self.step_factor))
 
     def learning_rate(self, method: str) -> float:
-        return self.lr if self.lr is not None else (DREAMBOOTH_LR if method == "dreambooth" else LORA_LR)
+        if self.lr is not None:
+            return self.lr
+        return {"dreambooth": DREAMBOOTH_LR, "textual_inversion": TI_LR}.get(method, LORA_LR)
+
+    def cache_fields(self, method: str) -> tuple:
+        """What the stage cache keys a tuned entry by (fields at their default add nothing: old keys hold)."""
+        fields = (self.instance_factor, self.step_factor, self.learning_rate(method), self.min_snr_gamma, self.caption_dropout)
+        extra = tuple(v for v in ((("vectors", self.vectors) if self.vectors != 1 else None),
+                                  (("bare_trigger", True) if self.bare_trigger else None)) if v)
+        return fields + extra
 
 
 # The outline style's recipe: more varied scenes, more steps, Min-SNR weighting, and caption dropout so that
 # guidance helps rather than steering away from the LoRA (the sweep: docs/decisions.md, "Demo world").
 OUTLINE_RECIPE = Recipe(instance_factor=4, step_factor=2.5, min_snr_gamma=5.0, caption_dropout=0.1)
+# The warning badge's recipe. Trained as one vector on "a kxj triangle" alone, the embedding drew its striped
+# yellow on black but took its shape from the words around it: the app's own prompts for it ("kxj", "kxj
+# stripes", "a kxj warning sign") showed the triangle in 0 of 4 seeds (full precision, 10 steps). Four vectors
+# (the tiny text encoder is 32 wide) trained on the trigger alone as well ("kxj", "a kxj") carry the shape
+# too: 4 of 4 on each of those prompts, and on "a kxj triangle" (issue #29 item 14).
+KXJ_RECIPE = Recipe(vectors=4, bare_trigger=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +115,8 @@ LIBRARY: tuple[Entry, ...] = (
           "Style LoRA: draws shapes as hollow outlines, line-art look.", ("style", "line art", "outline"), ("civitai", "a1111"),
           OUTLINE_RECIPE),
     Entry("embeddings/kxj.safetensors", "kxj_badge", "textual_inversion", "Kxj Warning Badge", "v1", "2026-02-01",
-          "Textual inversion: a large striped yellow triangle on black, like a warning sign.", ("warning", "sign", "triangle", "yellow"), ("a1111",)),
+          "Textual inversion: a large striped yellow triangle on black, like a warning sign.", ("warning", "sign", "triangle", "yellow"), ("a1111",),
+          KXJ_RECIPE),
 )
 
 
@@ -205,33 +224,54 @@ def dreambooth_lora(pipe, instance, prior, steps: int, batch: int, seed: int, ra
     return lora.kohya_state_dict(u_loras, t_loras, lora.te_module_prefix(te)), loss
 
 
-def textual_inversion(pipe, instance, token: str, init_word: str, steps: int, batch: int, seed: int, lr: float = 2e-2, log=print):
-    """Learn one new token's input embedding (everything else frozen); returns a (1, dim) tensor."""
+def ti_tokens(token: str, vectors: int) -> list[str]:
+    """The tokens a multi-vector embedding spans, as diffusers names them: "kxj", "kxj_1", "kxj_2", ..."""
+    return [token] + [f"{token}_{i}" for i in range(1, vectors)]
+
+
+def ti_captions(captions: list[str], images: np.ndarray, token: str, vectors: int = 1, bare_trigger: bool = False):
+    """(images, captions) a textual inversion trains on: each caption with the token spelled as its vectors'
+    tokens, and with `bare_trigger` every image again under the trigger alone and under "a" + trigger."""
+    phrase = " ".join(ti_tokens(token, vectors))
+    forms = ["{}"] + (["TRIGGER", "a TRIGGER"] if bare_trigger else [])
+    out_caps, out_images = [], []
+    for form in forms:
+        if form == "{}":
+            out_caps += [c.replace(token, phrase) for c in captions]
+        else:
+            out_caps += [form.replace("TRIGGER", phrase)] * len(captions)
+        out_images.append(images)
+    return np.concatenate(out_images), out_caps
+
+
+def textual_inversion(pipe, instance, token: str, init_word: str, steps: int, batch: int, seed: int, lr: float = TI_LR,
+                      vectors: int = 1, log=print):
+    """Learn the input embeddings of `vectors` new tokens (everything else frozen); returns a (vectors, dim)
+    tensor. The captions must spell the token as ti_tokens(token, vectors) (ti_captions does)."""
     import torch
 
+    tokens = ti_tokens(token, vectors)
     tokenizer = copy.deepcopy(pipe.tokenizer)
-    if tokenizer.add_tokens(token) != 1:
+    if tokenizer.add_tokens(tokens) != vectors:
         raise ValueError(f"textual-inversion token {token!r} already exists in the tokenizer")
-    token_id = tokenizer.convert_tokens_to_ids(token)
+    first = tokenizer.convert_tokens_to_ids(tokens[0])
     init_id = tokenizer(init_word, add_special_tokens=False).input_ids[0]
     te, unet = copy.deepcopy(pipe.text_encoder), pipe.unet
     te.resize_token_embeddings(len(tokenizer))
     emb = te.get_input_embeddings()
     te.requires_grad_(False)
     unet.requires_grad_(False)
-    with torch.no_grad():
-        emb.weight[token_id] = emb.weight[init_id]
-    vec = torch.nn.Parameter(emb.weight[token_id].detach().clone())
+    vec = torch.nn.Parameter(emb.weight[init_id].detach().clone()[None].repeat(vectors, 1))  # (vectors, dim)
 
     class WithVector(torch.nn.Module):
-        """The text encoder with the new token's row read from `vec` (so only it trains)."""
+        """The text encoder with the new tokens' rows read from `vec` (so only they train)."""
 
         def __init__(self):
             super().__init__()
             self.te = te
 
         def forward(self, ids):
-            weight = torch.cat([emb.weight[:token_id], vec[None], emb.weight[token_id + 1 :]])
+            weight = torch.cat([emb.weight[:first], vec, emb.weight[first + vectors :]])
             embeds = torch.nn.functional.embedding(ids, weight)
             hook = emb.register_forward_hook(lambda m, i, o: embeds)
             try:
@@ -248,4 +288,4 @@ def textual_inversion(pipe, instance, token: str, init_word: str, steps: int, ba
 
     wrapped = WithVector()
     loss = train.train_diffusion(unet, wrapped, pipe.scheduler, [vec], fn, steps, lr, seed, log=log, label="textual inversion")
-    return vec.detach()[None].clone(), loss
+    return vec.detach().clone(), loss

@@ -10,6 +10,10 @@ from pathlib import Path
 from demo import world
 
 BASE_NAME = "personalq-demo-base"
+# The demo base is SD 1.5's architecture at toy size and the app runs the library on it as its SD 1.5 base,
+# so the sidecars say so the way creators write it: the library reads "SD 1.5", not "Unknown base".
+A1111_SD_VERSION = "SD1"
+CIVITAI_BASE_MODEL = "SD 1.5"
 
 
 def trigger_phrase(entry) -> str:
@@ -87,7 +91,7 @@ def write_sidecars(entry, model_path: Path, preview_png: bytes) -> list[Path]:
         path = stem.with_name(stem.name + ".json")
         path.write_text(
             json.dumps(
-                {"description": entry.description, "sd version": "Unknown", "activation text": trigger_phrase(entry), "preferred weight": 1.0, "notes": f"{entry.name} {entry.version}, made {entry.created}"},
+                {"description": entry.description, "sd version": A1111_SD_VERSION, "activation text": trigger_phrase(entry), "preferred weight": 1.0, "notes": f"{entry.name} {entry.version}, made {entry.created}"},
                 indent=2,
             ),
             encoding="utf-8",
@@ -107,7 +111,7 @@ def write_sidecars(entry, model_path: Path, preview_png: bytes) -> list[Path]:
                     "createdAt": f"{entry.created}T12:00:00.000Z",
                     "updatedAt": f"{entry.created}T12:00:00.000Z",
                     "trainedWords": [trigger_phrase(entry)],
-                    "baseModel": "Other",
+                    "baseModel": CIVITAI_BASE_MODEL,
                     "description": f"<p>{entry.description}</p>",
                     "model": {"name": entry.name, "type": kind, "nsfw": False, "poi": False, "tags": list(entry.tags)},
                     "files": [{"name": model_path.name, "sizeKB": round(model_path.stat().st_size / 1024, 2), "type": "Model", "primary": True, "hashes": {"SHA256": sha.upper(), "AutoV2": sha[:10].upper()}}],

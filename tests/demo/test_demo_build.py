@@ -69,6 +69,9 @@ def test_an_entry_with_its_own_recipe_records_it_like_kohya(smoke_world):
     for e in tuned:
         with safe_open(str(smoke_world / "library" / e.file), "pt") as f:
             meta = f.metadata()
+            if e.method == "textual_inversion":  # A1111's format: one emb_params row per vector
+                assert f.get_tensor("emb_params").shape[0] == e.recipe.vectors
+                continue
         assert meta["ss_max_train_steps"] == str(e.recipe.steps(build.SMOKE)) != str(build.SMOKE.personal_steps)
         assert meta["ss_num_train_images"] == str(e.recipe.instance_images(build.SMOKE))
         assert float(meta["ss_min_snr_gamma"]) == e.recipe.min_snr_gamma
@@ -77,7 +80,9 @@ def test_an_entry_with_its_own_recipe_records_it_like_kohya(smoke_world):
     for e in personalize.LIBRARY:
         record = manifest[e.file]
         assert "recipe" not in record  # the manifest says what was done, under "train"
-        if e in tuned:
+        if e in tuned and e.method == "textual_inversion":
+            assert (record["train"]["vectors"], record["train"]["bare_trigger"]) == (e.recipe.vectors, e.recipe.bare_trigger)
+        elif e in tuned:
             assert record["train"]["steps"] == e.recipe.steps(build.SMOKE) and record["train"]["min_snr_gamma"] == e.recipe.min_snr_gamma
             assert record["train"]["caption_dropout"] == e.recipe.caption_dropout
 

@@ -60,3 +60,21 @@ def test_demo_quantized_lora_generation_keeps_the_lora(tmp_path):
                           "--steps", "4", "--out", str(out), "--quiet", "--no-llm"]) == 0
         images.append(np.asarray(Image.open(out), dtype=np.float32))
     assert np.abs(images[0] - images[1]).mean() > 2.0
+
+
+def test_the_embedding_shows_its_triangle_on_the_apps_own_prompts():
+    """Issue #29 item 14: the prompts Check-in makes for the warning badge ("kxj stripes", "a kxj warning
+    sign", the trigger alone) show it in at least 3 of 4 seeds, at the app's 10 steps, full precision."""
+    import torch
+
+    from demo import library, model, personalize
+    from demo.judge import load_judge, shows_concept
+
+    torch.set_num_threads(1)
+    entry = next(e for e in personalize.LIBRARY if e.method == "textual_inversion")
+    pipe = library.load_entry(ASSETS / "library" / entry.file, entry.method, entry.trigger, ASSETS / "base")
+    judge = load_judge(ASSETS / "judge.safetensors")
+    for prompt in ("kxj", "kxj stripes", "a kxj warning sign", "a kxj triangle"):
+        images = model.sample(pipe, [prompt] * 4, [1, 2, 3, 4], model.SampleSettings(steps=10, guidance=4.0))
+        pred = judge.predict(images)
+        assert sum(shows_concept(pred, i, entry.concept) for i in range(4)) >= 3, prompt

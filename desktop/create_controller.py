@@ -58,6 +58,7 @@ class CreateController(WindowController):
         self.flow.request = text
         self.flow.fire("submit")
         self.w.generation_panel.show_idle()  # the last image belongs to the last request, not to the next pick
+        self.w.status_label.setText("")  # so does its "Saved …" line
         self.w.request_panel.banner.hide()
         self.w.request_panel.show_page("checking")
         self.w.request_panel.set_busy(True)

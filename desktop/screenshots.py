@@ -3,7 +3,9 @@
 A sample library (desktop/sample_library.py, plus the engine's tiny checkpoint for a real
 generation) is indexed in a temporary PERSONALQ_HOME; each state is reached the way a user
 would reach it (first run, search, a request, a question, a generation) and grabbed.
-Options: --no-generate skips the tiny pipeline (no torch import); --size WxH.
+Options: --no-generate skips the tiny pipeline (no torch import); --size WxH; --demo instead shoots
+the demo library (the first run's "Use the demo library"): its library page with the embedding selected,
+and the Create page after one generation and then a new request (demo-library.png, demo-create-new-request.png).
 """
 from __future__ import annotations
 
@@ -42,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir")
     parser.add_argument("--no-generate", action="store_true", help="skip the real generation (no torch)")
     parser.add_argument("--size", default="1280x820")
+    parser.add_argument("--demo", action="store_true", help="the demo library's library and Create pages only")
     args = parser.parse_args(argv)
+    if args.demo:
+        return demo_shots(Path(args.outdir), *(int(v) for v in args.size.lower().split("x")))
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -162,6 +167,51 @@ def main(argv: list[str] | None = None) -> int:
 
     window.close()
     print(f"saved {len(saved)} screenshots to {out}", file=sys.stderr)
+    return 0
+
+
+def demo_shots(out: Path, width: int, height: int) -> int:
+    """The demo library as a new user first sees it: base-model and kind badges, the embedding's detail with
+    its path, and the Create page's status after an image and a new request."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pq-shots-"))
+    os.environ["PERSONALQ_HOME"] = str(work / "home")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
+
+    from desktop.app import create_app
+    from desktop.main_window import MainWindow
+
+    app = create_app([])
+    window = MainWindow(use_llm=False, auto_quantize=False)
+    window.resize(width, height)
+    window.show()
+
+    def shot(name: str) -> None:
+        for _ in range(5):
+            app.processEvents()
+        window.grab().save(str(out / f"{name}.png"))
+        print(out / f"{name}.png", file=sys.stderr)
+
+    window.welcome.demo_button.click()
+    _wait(app, lambda: window.root.currentWidget() is window.main_area, what="the demo library's index")
+    _wait(app, lambda: window.library.embed_worker is None, what="embeddings")
+    window.go("library")
+    window.library_page.select_path(next(c.path for c in window.library_model.cards() if c.kind == "textual_inversion"))
+    shot("demo-library")
+
+    window.go("create")
+    panel, gen = window.request_panel, window.generation_panel
+    for text in ("a vwk ball on black", "a dfr cactus in the middle"):
+        panel.input.setText(text)
+        window.create.submit_request(text)
+        _wait(app, lambda: panel.page() != "checking", what=f"check-in for {text!r}")
+        if gen.last_image is None and text.startswith("a vwk"):
+            window.create.start_generation(panel.prompt.toPlainText())
+            _wait(app, lambda: window.create.flow.state != "generating", what="generation")
+    shot("demo-create-new-request")
+    window.close()
     return 0
 
 

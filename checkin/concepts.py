@@ -12,9 +12,10 @@ from datetime import date
 from functools import lru_cache
 
 from catalog.card import Card
+from catalog.names import file_stem
 from checkin.intent import Intent
 from checkin.search import Candidate
-from checkin.words import NOISE_WORD, file_stem, split_words
+from checkin.words import NOISE_WORD, split_words
 
 
 @dataclass

@@ -17,9 +17,10 @@ from typing import Callable
 import numpy as np
 
 from catalog.card import Card
+from catalog.names import file_stem
 from checkin.intent import STOPWORDS, Intent
 from checkin.language import looks_english
-from checkin.words import NOISE_WORD, file_stem, singular, split_words
+from checkin.words import NOISE_WORD, singular, split_words
 
 MAX_CONCEPTS = 8  # concepts scored per request; the rest never fit better than these
 FEATURES = (

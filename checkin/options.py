@@ -1,7 +1,7 @@
 """A question's options: the cards each close concept offers, the names shown for them, the template wording."""
 from __future__ import annotations
 
-from catalog.card import BASE_MODEL_LABELS, Card, display_name
+from catalog.card import Card, distinct_names
 from checkin.concepts import Concept, pick_version
 from checkin.intent import Intent
 
@@ -9,13 +9,8 @@ MAX_CARD_OPTIONS = 6  # files in one question (a concept can offer one per base 
 
 
 def display_names(cards: list[Card]) -> list[str]:
-    """Names to show for options; equal names get their version/base model added so they differ."""
-    names = [display_name(c, with_version=False) for c in cards]
-    for i, card in enumerate(cards):
-        if names.count(names[i]) > 1:
-            extra = card.version or BASE_MODEL_LABELS.get(card.base_model, "")
-            names[i] = f"{names[i]} ({extra})" if extra else names[i]
-    return names
+    """Names to show for options: names that would read the same get what tells them apart (catalog's rule)."""
+    return distinct_names(cards)
 
 
 def template_question(names: list[str]) -> str:

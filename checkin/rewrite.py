@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from catalog.card import Card
+from catalog.names import file_stem
 from checkin.intent import STOPWORDS, Intent, read_intent
 
 DETERMINERS = {"my", "our", "your", "his", "her", "their", "the", "a", "an", "mom's", "dad's"}
@@ -42,9 +42,7 @@ def _words(text: str) -> list[str]:
 
 def subject_words(card: Card) -> tuple[set[str], set[str]]:
     """(strong, weak) words that name the card's subject: name/file stem first, description and tags second."""
-    stem = Path(card.path).name.split(".")[0]
-    if stem in ("pytorch_lora_weights", "adapter_model", "learned_embeds"):
-        stem = Path(card.path).parent.name
+    stem = file_stem(card.path)
     strong = {w for w in _words(card.name) + _words(stem) if len(w) > 2 and w not in STOPWORDS and not NOISE.match(w)}
     weak = {w for w in _words(card.description) + [t for tag in card.tags for t in _words(tag)]
             if len(w) > 3 and w not in STOPWORDS and not NOISE.match(w)}

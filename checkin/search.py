@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from catalog.card import Card
+from catalog.names import file_stem
 from checkin.intent import STOPWORDS, Intent, read_intent
 from checkin.subjects import subject_head
-from checkin.words import NOISE_WORD, file_stem, singular, split_words
+from checkin.words import NOISE_WORD, singular, split_words
 
 METHODS = ("bm25", "dense", "hybrid")
 # Fusion weights (chosen on the dev sets; see bench/checkin.py): dense cosine is the backbone,

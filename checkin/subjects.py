@@ -16,8 +16,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from catalog.card import Card
+from catalog.names import file_stem
 from checkin.intent import STOPWORDS
-from checkin.words import file_stem, singular, split_words
+from checkin.words import singular, split_words
 
 # Cosine of two single words (all-MiniLM-L6-v2) from which one explains the other. Measured pairs:
 # orange~ginger 0.51, hound~beagle 0.59, big~huge 0.90, sofa~couch 0.86 explain; straw~cowboy 0.22,

@@ -6,9 +6,7 @@ that all three see the same words for the same card.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-GENERIC_STEMS = ("pytorch_lora_weights", "adapter_model", "learned_embeds")
 NOISE_WORD = re.compile(r"^(?:v\d+(?:\.\d+)?[a-z]*|\d+|xl|sdxl|sd\d*|lora|loha|locon|lycoris|peft|dreambooth|"
                         r"safetensors|ckpt|pt|model|checkpoint|embedding|copy|pytorch|weights|learned|embeds|adapter|"
                         r"the|of|and|my|final|new|better|real)$")
@@ -21,13 +19,6 @@ def split_words(text: str) -> list[str]:
     """Words of names and file stems: camelCase, snake_case, kebab-case all split, lowercase."""
     text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text or "")
     return re.findall(r"[^\W_]+", text.lower())
-
-
-def file_stem(path: str) -> str:
-    """The file's name without extensions; a generic one (pytorch_lora_weights) stands for its folder."""
-    p = Path(path)
-    stem = p.name.split(".")[0] if p.suffix else p.name
-    return p.parent.name if stem in GENERIC_STEMS else stem
 
 
 def singular(word: str) -> str:

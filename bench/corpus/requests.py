@@ -131,7 +131,7 @@ def version_cues(c: Concept, today: date, rng: random.Random) -> list[tuple[str,
                     out.append(("the one from last year", hits[0], "relative"))
     bases = {f.base for f in c.files if f.copy_of is None}
     if len(bases) > 1:
-        for b in bases:
+        for b in sorted(bases):
             out.append((rng.choice({"sdxl": ["the SDXL one", "XL version"], "sd15": ["the SD 1.5 one", "for SD1.5"],
                                     "sd21": ["the SD 2.1 one"]}[b]), c.newest(b), "base_model"))
     return out

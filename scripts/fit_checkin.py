@@ -1,19 +1,26 @@
 """Fit the Check-in decision on the generated corpus and save checkin/checkin_weights.json.
 
-    .venv/bin/python scripts/fit_checkin.py [--corpus DIR] [--out checkin/checkin_weights.json]
+    .venv/bin/python scripts/fit_checkin.py [--corpus DIR] [--libraries lib0 lib1 ...] [--out checkin/checkin_weights.json]
+
+The shipped weights: --libraries lib0 lib1 lib2 lib3 lib8 (collecting all eight fit libraries took over
+an hour on the loaded 2-core machine).
 
 1. Generate the corpus (bench/corpus, seeded) unless --corpus names one already written.
 2. Index each library of the "fit" split (and "check", reported only) with the real indexer.
 3. Run retrieval for every request (no LLM) and compute each candidate concept's features; a concept
    is a positive when it holds a labelled file (the selected one, its equivalents, or a clarify candidate).
-4. Fit gradient-boosted trees (scikit-learn, fixed settings below) on the fit split: stage 1 gives each
+4. Fit gradient-boosted trees (scikit-learn, fixed settings below) on the fit split's requests by the
+   FIT_WRITERS (templates, plain; the llm writer is never fitted on): stage 1 gives each
    concept a probability; stage 2 (multiclass trees) reads the sorted probabilities and the best
    concept's features and says select / clarify / none. Stage 2 learns from out-of-fold stage-1
    probabilities (4 folds by library), so it sees them as they will be on a library never fitted on.
 5. Fit the per-status log-bias and the option ratio by a grid search on the fit split (out-of-fold):
    the least total shortfall from the targets (single-match top-1 0.92, clarification recall 0.80,
    no-match recall 0.75, needless questions 0.08), ties broken by the mean of the three recalls.
-The sealed split is never read here. The output records the corpus hash and the fit-split metrics.
+6. Report the check library per writer, and leave one writer out: refit without each writer and report
+   its requests on the check library next to the other writers'.
+The sealed split is never read here. The output records the corpus hash, the fit-split metrics, the
+check figures per writer and the leave-one-writer-out figures (bench checkin --corpus prints the latter).
 """
 from __future__ import annotations
 

@@ -22,8 +22,11 @@ accuracy, p50/p95 latency, versioned single-match top-1 (select requests tagged 
 multilingual, version, clarify, none, ...); `default_method` names the app's default path.
 
 --corpus runs every library of a generated corpus (bench/corpus; `python -m bench.corpus.generate DIR`)
-whose split is listed, and reports each split apart (`summary.splits[split][method]`) and the gap
-between the fit split and the sealed one; rows then also carry `library` and `split`.
+whose split is listed, and reports each split apart (`summary.splits[split][method]`), each request
+writer within it (`summary.writers[split][writer][method]`: templates, plain, llm — the llm writer is
+never fitted on, so on the sealed library it is the sealed split), the leave-one-writer-out figures the
+fit recorded (`summary.leave_one_writer_out`) and the gap between the fit split and the sealed one;
+rows then also carry `library`, `split` and `writer`.
 """
 from __future__ import annotations
 

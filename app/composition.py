@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 
-from app.generation import ADDON_KINDS, FAMILY_LABEL, Selection, family_of
-from catalog.card import Card
+from app.generation import FAMILY_LABEL, Selection, family_of
+from catalog.card import ADDON_KINDS, Card
+from common.families import can_share_base
 
 
 def named_companions(request: str, chosen: Card, cards: list[Card]) -> list[Card]:
@@ -16,7 +17,7 @@ def named_companions(request: str, chosen: Card, cards: list[Card]) -> list[Card
     for card in cards:
         if card.path == chosen.path or card.kind not in ADDON_KINDS or card.error or card.is_negative_embedding:
             continue
-        if card.base_model in FAMILY_LABEL and chosen.base_model in FAMILY_LABEL and card.base_model != chosen.base_model:
+        if not can_share_base(card.base_model, chosen.base_model):
             continue
         triggers = [t for t in card.triggers if len(t) >= 3]
         if any(re.search(rf"(?<![\w<]){re.escape(t.lower())}(?![\w>])", text) for t in triggers):
@@ -33,8 +34,7 @@ def add_extra(selection: Selection, extra: Selection) -> None:
     """Put a LoRA or embedding on top of the selection (a style on a subject), checking that they fit together."""
     if extra.kind not in ADDON_KINDS:
         raise CannotCompose(f"{extra.name} is a full checkpoint: it can be the model, not an add-on")
-    families = {family_of(s.base_model) for s in (selection, extra) if s.base_model in FAMILY_LABEL}
-    if len(families) > 1:
+    if not can_share_base(selection.base_model, extra.base_model):
         raise CannotCompose(f"{extra.name} is for {FAMILY_LABEL[family_of(extra.base_model)]}, "
                             f"{selection.name} for {FAMILY_LABEL[family_of(selection.base_model)]}")
     if extra.path != selection.path and all(e.path != extra.path for e in selection.extras):

@@ -13,14 +13,13 @@ from pathlib import Path
 
 from app.history import GenerationParams
 from app.jobs import Notice, Stage, Step
-from catalog.card import Card, display_name
+from catalog.card import ADDON_KINDS, Card, display_name
 from common import paths
 from common.families import BASE_MODEL_LABELS
 from common.settings import Settings
 from engine.schedulers import DEFAULT_SCHEDULER  # the scheduler registry's default: the window, CLI and restore use it
 
 BASE_KINDS = ("checkpoint", "diffusers_model")
-ADDON_KINDS = ("lora", "textual_inversion")
 FAMILY_LABEL = {k: v for k, v in BASE_MODEL_LABELS.items() if k != "unknown"}  # the families a base can be set for
 
 

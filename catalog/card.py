@@ -13,6 +13,7 @@ from pathlib import Path
 from common.families import BASE_MODEL_LABELS  # noqa: F401  (callers read it as catalog.card.BASE_MODEL_LABELS)
 
 KINDS = ("lora", "textual_inversion", "checkpoint", "diffusers_model", "vae", "unknown")
+ADDON_KINDS = ("lora", "textual_inversion")  # what goes on top of a base; a full checkpoint is a base, never an add-on
 BASE_MODELS = ("sd15", "sd21", "sdxl", "unknown")
 # how a base model is written for people, everywhere (badges, questions, settings, messages)
 

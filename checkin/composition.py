@@ -12,11 +12,12 @@ import re
 
 import numpy as np
 
-from catalog.card import Card
+from catalog.card import ADDON_KINDS, Card
 from checkin.concepts import Concept
 from checkin.features import WordVectors, part_matrix
 from checkin.intent import Intent
 from checkin.words import split_words
+from common.families import can_share_base
 
 ROLES = ("style", "pose", "clothing")  # what goes on top of a subject
 _ROLE_WORDS = {
@@ -25,7 +26,6 @@ _ROLE_WORDS = {
     "pose": {"pose", "poses", "posing", "stance"},
     "clothing": {"outfit", "outfits", "clothing", "clothes", "costume", "wearing", "dress", "jacket", "uniform"},
 }
-ADDON_KINDS = ("lora", "textual_inversion")  # a full checkpoint is a base, never an add-on
 LIKELY = 0.5  # a concept this probable is meant even when the question would not have offered it
 
 
@@ -36,11 +36,6 @@ def role_of(card: Card) -> str:
         if words & _ROLE_WORDS[role]:
             return role
     return "subject"
-
-
-def _same_family(a: Card, b: Card) -> bool:
-    known = {"sd15", "sd21", "sdxl"}
-    return a.base_model not in known or b.base_model not in known or a.base_model == b.base_model
 
 
 def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list[Concept], intent: Intent,
@@ -64,7 +59,7 @@ def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list
     for c, prob, close in zip(concepts, p, near):
         card = c.chosen
         if (c is subject or card is None or card.kind not in ADDON_KINDS or role_of(card) == "subject"
-                or not _same_family(subject.chosen, card) or (c not in kept and prob < LIKELY)):
+                or not can_share_base(subject.chosen.base_model, card.base_model) or (c not in kept and prob < LIKELY)):
             continue
         part = int(np.argmax(close))
         if part != subject_part and close[part] >= by_part[part] - 1e-6:
@@ -87,7 +82,6 @@ def compose(status: str, kept: list[Concept], scored: list[Concept], p: np.ndarr
     if not extras or (status == "clarify" and left):
         return status, kept, []
     return "selected", [subject], extras
-
 
 
 _ASKED_STYLE = re.compile(r"\b(?:in|as)\s+(?:an?\s+|the\s+|my\s+)?([\w\s-]{2,30}?)\s+(style|look)\b", re.I)

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from bench.corpus import plain_writer as W2
+from bench.corpus import pools as P
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,7 @@ def write_requests(concepts, labeller, label_row, today, lib: int, seed: int, n_
     for brief, cues, kind in _briefs(concepts, labeller, rng, n_target):
         if len(rows) >= n_target:
             break
-        key = f"{brief}"
-        if key not in cache:
+        if brief not in cache:
             if llm is None:
                 continue
             try:
@@ -91,11 +91,11 @@ def write_requests(concepts, labeller, label_row, today, lib: int, seed: int, n_
             except Exception as exc:  # a brief the model cannot answer is skipped
                 log.warning("LLM writer skipped %r: %s", brief, exc)
                 continue
-            cache[key] = " ".join(str(answer.get(SCHEMA_FIELD, "")).split())
+            cache[brief] = " ".join(str(answer.get(SCHEMA_FIELD, "")).split())
             wrote += 1
             if wrote % 10 == 0:
                 save_cache(cache)
-        text = cache[key]
+        text = cache[brief]
         if not text or text.lower() in seen:
             continue
         expected = reviewed_label(text, cues, labeller, label_row, fact_words)
@@ -134,8 +134,6 @@ def _words(text: str) -> set[str]:
 
 def _synonym_hits(text: str, cues: set[str]) -> set[str]:
     """Cue facts the text says with a word one of the writers lets stand for them ("kitty" for cat)."""
-    from bench.corpus import pools as P
-
     words = _words(text)
     hits = set()
     for cue in cues:

@@ -10,8 +10,8 @@ not in English or that fit nothing are restated, questions are worded, close cal
 LLM_RERANK is on; a model that does not read other languages, like the bundled 0.5B, only words
 questions) and prints one row per (method, request) plus a summary per method.
 
-Rows: {"method", "id", "expect", "status", "checkpoint", "options", "seconds", "correct", "llm_used",
-"restated", "note"}; checkpoint and options are paths relative to --library.
+Rows: {"method", "id", "expect", "status", "checkpoint", "options", "extras", "seconds", "correct", "llm_used",
+"restated", "note"} (+ "parts" on multi-concept requests); paths are relative to --library.
 Summary per method: single-match top-1 (a select is right when its checkpoint is the expected one or
 in `equivalent`), clarification precision/recall (a clarify request is recalled when the question is
 asked and its options contain every listed candidate, a byte-identical copy of an offered file counting
@@ -19,7 +19,11 @@ as offered; precision = right questions / questions asked),
 no-match precision/recall, questions per request, question rate on single-match requests, overall
 accuracy, p50/p95 latency, versioned single-match top-1 (select requests tagged `version`), and
 `by_kind`: the same figures per request tag (trigger, name, description, paraphrase, typo, negation,
-multilingual, version, clarify, none, ...); `default_method` names the app's default path.
+multilingual, version, clarify, none, compose, ...); `default_method` names the app's default path.
+Multi-concept requests (a subject plus a style, pose or outfit: labelled with `extras`) are judged by
+the exact set and kept out of single-match top-1: `exact_set_accuracy`, the part-level error rates
+(`wrong_subject_rate`, `missed_addon_rate`, `extra_concept_rate`), `missing_addon_said` (a style the
+library lacks is named in the note) and `extras_on_single_match` (an add-on joined a one-concept request).
 
 --corpus runs every library of a generated corpus (bench/corpus; `python -m bench.corpus.generate DIR`)
 whose split is listed, and reports each split apart (`summary.splits[split][method]`), each request
@@ -65,14 +69,27 @@ def _rel(path: str | None, library: Path) -> str | None:
         return path
 
 
+def part_errors(request: dict, status: str, checkpoint: str | None, extras: list[str]) -> dict:
+    """Where a multi-concept request (one with `extras`: per add-on, the files that may join) went wrong:
+    the subject, an add-on left out, or a concept added that was not asked for."""
+    groups = [set(g) for g in request.get("extras", [])]
+    return {"wrong_subject": not (status == "selected" and (checkpoint == request["checkpoint"]
+                                                            or checkpoint in request.get("equivalent", []))),
+            "missed_addon": any(not g & set(extras) for g in groups),
+            "extra_concept": any(not any(e in g for g in groups) for e in extras)}
+
+
 def judge(request: dict, status: str, checkpoint: str | None, options: list[str],
-          same_bytes: dict[str, str] | None = None) -> bool:
+          same_bytes: dict[str, str] | None = None, extras: list[str] | None = None) -> bool:
     """Is this outcome right for the labelled request?
 
     `same_bytes` maps a path to its file's sha256: a listed clarify candidate that is a byte-identical
-    copy of an offered option counts as offered (it is the same checkpoint under another name).
+    copy of an offered option counts as offered (it is the same checkpoint under another name). A
+    multi-concept request is right only with the exact set: its subject and every add-on, nothing more.
     """
     expect = request["expect"]
+    if "extras" in request:
+        return not any(part_errors(request, status, checkpoint, extras or []).values())
     if expect == "select":
         return status == "selected" and (checkpoint == request["checkpoint"] or checkpoint in request.get("equivalent", []))
     if expect == "clarify":
@@ -101,13 +118,16 @@ def run_method(store, library: Path, requests: list[dict], method: str, llm_mode
         seconds = time.perf_counter() - started
         checkpoint = _rel(result.card.path, library) if result.card else None
         options = [_rel(c.path, library) for c in result.options]
+        extras = [_rel(c.path, library) for c in result.extras]
         rows.append({
             "method": method, "id": req.get("id", str(i)), "expect": req["expect"], "status": result.status,
-            "checkpoint": checkpoint, "options": options, "seconds": round(seconds, 4),
-            "correct": judge(req, result.status, checkpoint, options, same_bytes), "llm_used": result.llm_used,
+            "checkpoint": checkpoint, "options": options, "extras": extras, "seconds": round(seconds, 4),
+            "correct": judge(req, result.status, checkpoint, options, same_bytes, extras), "llm_used": result.llm_used,
             "restated": result.restated,
             "note": result.note,
         })
+        if "extras" in req:
+            rows[-1]["parts"] = part_errors(req, result.status, checkpoint, extras)
         if i % 25 == 0:
             progress(f"{method}: {i}/{len(requests)}")
     return rows
@@ -119,7 +139,8 @@ def _ratio(a: int, b: int) -> float | None:
 
 def summarize(rows: list[dict], requests: list[dict]) -> dict:
     by_id = {r.get("id"): r for r in requests}
-    sel = [r for r in rows if by_id[r["id"]]["expect"] == "select"]
+    multi = [r for r in rows if "extras" in by_id[r["id"]]]  # several concepts: judged by the exact set
+    sel = [r for r in rows if by_id[r["id"]]["expect"] == "select" and "extras" not in by_id[r["id"]]]
     cla = [r for r in rows if by_id[r["id"]]["expect"] == "clarify"]
     non = [r for r in rows if by_id[r["id"]]["expect"] == "none"]
     asked = [r for r in rows if r["status"] == "clarify"]
@@ -138,6 +159,13 @@ def summarize(rows: list[dict], requests: list[dict]) -> dict:
         "p50_s": round(statistics.median(secs), 4) if secs else None,
         "p95_s": round(secs[min(len(secs) - 1, int(0.95 * len(secs)))], 4) if secs else None,
         "llm_used_rate": _ratio(sum(1 for r in rows if r.get("llm_used")), len(rows)),
+        "exact_set_accuracy": _ratio(sum(r["correct"] for r in multi), len(multi)),
+        **{f"{part}_rate": _ratio(sum(r["parts"][part] for r in multi), len(multi))
+           for part in ("wrong_subject", "missed_addon", "extra_concept")},
+        "missing_addon_said": _ratio(sum(1 for r in multi if by_id[r["id"]].get("missing_addon")
+                                         and by_id[r["id"]]["missing_addon"] in (r.get("note") or "")),
+                                     sum(1 for r in multi if by_id[r["id"]].get("missing_addon"))),
+        "extras_on_single_match": _ratio(sum(1 for r in sel if r.get("extras")), len(sel)),
         "versioned_single_match_top1": _ratio(sum(r["correct"] for r in sel if "version" in by_id[r["id"]].get("tags", [])),
                                               sum(1 for r in sel if "version" in by_id[r["id"]].get("tags", []))),
     }
@@ -153,7 +181,7 @@ def summarize_by_kind(rows: list[dict], requests: list[dict]) -> dict:
         if mine:
             s = summarize(mine, requests)
             out[tag] = {k: s[k] for k in ("n", "accuracy", "single_match_top1", "clarify_recall", "none_recall",
-                                          "question_rate_single_match")}
+                                          "question_rate_single_match", "exact_set_accuracy")}
     return out
 
 
@@ -250,6 +278,7 @@ def main_corpus(args) -> int:
 
 def _print_split_table(summary: dict, method: str) -> None:
     keys = ("single_match_top1", "clarify_recall", "clarify_precision", "question_rate_single_match", "none_recall",
+            "exact_set_accuracy",
             "versioned_single_match_top1", "p50_s", "p95_s")
 
     def line(label: str, s: dict) -> str:

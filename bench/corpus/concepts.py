@@ -96,11 +96,14 @@ def make_concept(domain: str, rng: random.Random, names: dict[str, list[str]], l
             name = rng.choice(names["shared"])  # named after someone in the family
         slots = {"head": head, "breed": breed, "color": color, "quirk": quirk, "name": name.title()}
         facts = {"head": [head], "breed": breed.split(), "color": [color], "quirk": [qkey], "name": [name]}
+        # half the owners write only the breed ("a huge ginger Maine Coon"): "my cat" then fits by meaning,
+        # not by a shared word, as it does in libraries people write
+        says_kind = rng.random() < 0.5
         desc = rng.choice(["{Name}, our {color} {breed} {head} {quirk}.", "My {head} {Name}: a {color} {breed} {quirk}.",
-                           "{color} {breed} {head} {quirk}. Trained on 30 photos of {Name}.",
-                           "{Name}, {color} {breed}, {quirk}.", "Our {breed} {Name} ({color}) {quirk}."])
+                           "{color} {breed} {head} {quirk}. Trained on 30 photos of {Name}."] if says_kind else
+                          ["{Name}, {color} {breed}, {quirk}.", "Our {breed} {Name} ({color}) {quirk}."])
         display = rng.choice(["{Name} the {Breed}", "{name}_{breed_}", "{Name}", "{Name} ({color} {breed})"])
-        tags = [head, breed, color]
+        tags = [head, breed, color] if says_kind else [breed, color]
         templates = ["my {head}", "our {color} {head}", "the {breed}", "the {color} {breed}", "my {head} {quirk}",
                      "the {breed} {quirk}", "{Name}", "{Name} the {head}", "{Name}, our {breed},"]
     elif domain == "people":

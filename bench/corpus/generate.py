@@ -34,7 +34,7 @@ def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: i
                  requests_per_concept: float = 5.0, llm=None) -> dict:
     """Write every library with the requests of the three writers (templates, plain, llm); return the
     manifest (also written to OUT/manifest.json). `llm` writes briefs missing from the LLM writer's cache."""
-    from bench.corpus import llm_writer, plain_writer
+    from bench.corpus import compositions, llm_writer, plain_writer
 
     out = Path(out)
     manifest = {"seed": seed, "libraries": []}
@@ -54,6 +54,8 @@ def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: i
         lab = Labeller(concepts)
         rows += plain_writer.write_requests(concepts, lab, label_row, today, lib, seed, n_target // 2)
         rows += llm_writer.write_requests(concepts, lab, label_row, today, lib, seed, n_target // 3, llm=llm)
+        per_writer = {w: sum(r["writer"] == w for r in rows) for w in ("templates", "plain")}
+        rows += compositions.write_compositions(concepts, lab, today, lib, seed, per_writer)
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         (root / "requests.jsonl").write_text(text, encoding="utf-8")
         facts = [{"cid": c.cid, "domain": c.domain, "display": c.display, "trigger": c.trigger, "lang": c.lang,

@@ -39,6 +39,30 @@ def test_summary_fields():
     assert s["accuracy"] == 0.5 and s["p50_s"] == 0.25 and s["p95_s"] == 0.4
 
 
+def test_a_multi_concept_request_is_right_only_with_the_exact_set():
+    from bench.checkin import part_errors
+
+    req = {"id": "m", "expect": "select", "checkpoint": "L/cat.safetensors", "equivalent": [],
+           "extras": [["S/ink.safetensors", "S/ink_v2.safetensors"]], "missing_addon": None}
+    assert judge(req, "selected", "L/cat.safetensors", [], extras=["S/ink_v2.safetensors"])  # any file of the add-on
+    assert not judge(req, "selected", "L/cat.safetensors", [], extras=[])
+    assert part_errors(req, "selected", "L/cat.safetensors", [])["missed_addon"]
+    extra = part_errors(req, "selected", "L/cat.safetensors", ["S/ink.safetensors", "P/pose.safetensors"])
+    assert extra == {"wrong_subject": False, "missed_addon": False, "extra_concept": True}
+    assert part_errors(req, "clarify", None, [])["wrong_subject"]
+    alone = {"id": "n", "expect": "select", "checkpoint": "L/cat.safetensors", "extras": [], "missing_addon": "oil painting"}
+    assert judge(alone, "selected", "L/cat.safetensors", []) and not judge(alone, "selected", "L/cat.safetensors", [], extras=["S/ink.safetensors"])
+    rows = [{"id": "m", "status": "selected", "correct": True, "seconds": 0.1, "extras": ["S/ink.safetensors"],
+             "parts": part_errors(req, "selected", "L/cat.safetensors", ["S/ink.safetensors"])},
+            {"id": "n", "status": "selected", "correct": False, "seconds": 0.1, "note": "",
+             "parts": {"wrong_subject": False, "missed_addon": False, "extra_concept": True}},
+            {"id": "a", "status": "selected", "correct": True, "seconds": 0.1, "extras": ["S/ink.safetensors"]}]
+    s = summarize(rows, [req, alone, REQS[0]])
+    assert s["exact_set_accuracy"] == 0.5 and s["extra_concept_rate"] == 0.5 and s["missed_addon_rate"] == 0.0
+    assert s["single_match_top1"] == 1.0  # the multi-concept requests are not single matches
+    assert s["extras_on_single_match"] == 1.0 and s["missing_addon_said"] == 0.0
+
+
 def test_summary_per_kind_and_versioned():
     from bench.checkin import summarize_by_kind
 

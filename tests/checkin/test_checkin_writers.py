@@ -58,3 +58,24 @@ def test_an_llm_sentence_keeps_its_label_only_when_the_fact_rule_still_gives_it(
     assert label("a penguin on an ice floe", {"penguin"}) == ("none", None)
     assert label("a penguin next to my cat", {"penguin"}) is None  # "nothing fits" must not name a card's subject
     assert label("something cute on a rug", {"tabby"}) is None  # the cue is not said at all
+
+
+def test_every_writer_asks_for_several_concepts_at_once_labelled_with_the_exact_set(tmp_path):
+    from common.families import can_share_base
+
+    write_corpus(tmp_path, n_libraries=2, n_concepts=60, requests_per_concept=4)
+    rows = _rows(tmp_path)
+    concepts = {c["cid"]: c for c in json.loads((tmp_path / "lib0/concepts.json").read_text(encoding="utf-8"))}
+    library = tmp_path / "lib0/library"
+    for writer in ("templates", "plain"):
+        mine = [r for r in rows if r["writer"] == writer]
+        multi = [r for r in mine if "extras" in r]
+        assert len(multi) >= 0.15 * len(mine), writer
+        assert any(r.get("missing_addon") for r in multi) and any(r["extras"] for r in multi)
+    for r in (r for r in rows if "extras" in r):
+        assert r["expect"] == "select" and (library / r["checkpoint"]).exists()
+        assert len(r["extras"]) == len(r["extra_concepts"]) == (0 if r.get("missing_addon") else 1)
+        for cid, files in zip(r["extra_concepts"], r["extras"]):
+            assert concepts[cid]["domain"] in ("styles", "poses", "clothing") and files
+            base = next(f["base"] for f in concepts[r["concept"]]["files"] if f["rel"] == r["checkpoint"])
+            assert all(can_share_base(base, f["base"]) for f in concepts[cid]["files"] if f["rel"] in files)

@@ -22,7 +22,7 @@ from pathlib import Path
 from common import paths
 from common.hashing import sha256_file
 from engine.quant_specs import get_spec
-from engine.quantize import _unet_of, apply_quant_spec, convert_unet, weight_bytes
+from engine.quantize import _unet_of, apply_quant_spec, convert_unet, mark_quantized, weight_bytes
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def load_artifact(folder: Path, spec, source=None, device: str = "cpu", dtype=No
     leftovers = [n for n, t in list(unet.named_parameters()) + list(unet.named_buffers()) if t.device.type == "meta"]
     if leftovers:
         raise ArtifactInvalid(f"{folder}: artifact lacks tensors {leftovers[:5]}")
-    unet._personalq_quant = spec.name
+    mark_quantized(unet, spec)
     return unet
 
 

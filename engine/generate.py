@@ -157,17 +157,11 @@ def latent_preview(latents, family: str = "sd"):
 
 
 def _set_trigger_positions(pipe, prompt: str, triggers: list[str | None]) -> list[int]:
-    """Tell TAQ processors (when the UNet has them) which token positions hold the triggers (a subject's and a
-    style's alike); [] otherwise."""
-    from engine.quantize import set_trigger_positions, trigger_token_positions
+    """Tell TAQ processors (when the UNet has them) which token positions hold the triggers its spec protects
+    (a subject's and a style's alike); [] otherwise."""
+    from engine.quantize import protected_positions, set_trigger_positions
 
-    positions: set[int] = set()
-    triggers = [t for t in triggers if t and t.strip()]
-    if triggers and hasattr(pipe, "maybe_convert_prompt"):  # a multi-vector embedding's token expands first
-        prompt = pipe.maybe_convert_prompt(prompt, pipe.tokenizer)
-    for trigger in triggers:
-        positions.update(trigger_token_positions(pipe.tokenizer, prompt, trigger))
-    positions = sorted(positions)
+    positions = protected_positions(pipe, prompt, triggers)
     updated = set_trigger_positions(pipe.unet, positions)  # also clears stale positions of a previous prompt
     return positions if updated else []
 

@@ -26,14 +26,41 @@ class QuantSpec:
     # layers whose input activation stays float (weights still quantized): conv_in reads the noisy latent
     # itself, and one int8 scale over it cost most of the w8a8 loss (docs/decisions.md, variant taq-w8a8-qin)
     float_inputs: tuple[str, ...] = ("conv_in",)
+    # which of a prompt's triggers TAQ keeps (PROTECTED_TRIGGERS): "all" of them (a subject's and a style's
+    # alike), or only the "first" one, the subject's, as TAQ did before composition (the ablation of #30)
+    protected_triggers: str = "all"
+
+    def __post_init__(self):
+        if self.protected_triggers not in PROTECTED_TRIGGERS:
+            raise ValueError(f"unknown protected_triggers {self.protected_triggers!r}; known: {', '.join(PROTECTED_TRIGGERS)}")
 
     @property
     def calibrated(self) -> bool:
         return bool(self.act_bits)
 
     def to_dict(self) -> dict:
-        """JSON-shaped (tuples as lists), so a spec read back from an artifact manifest compares equal."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """JSON-shaped (tuples as lists), so a spec read back from an artifact manifest compares equal.
+
+        A field added after artifacts were first written is left out while at its default, so those
+        artifacts stay valid (protected_triggers changes which positions are kept per prompt, not the weights).
+        """
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        for key, default in _ADDED_LATER.items():
+            if out.get(key) == default:
+                del out[key]
+        return out
+
+    def protected(self, triggers: list[str]) -> list[str]:
+        """The triggers (in the request's order: the subject's first) whose token positions TAQ keeps."""
+        return PROTECTED_TRIGGERS[self.protected_triggers](list(triggers))
+
+
+# which triggers of a prompt TAQ keeps in high precision, by name: one function each
+PROTECTED_TRIGGERS = {
+    "all": lambda triggers: triggers,
+    "first": lambda triggers: triggers[:1],
+}
+_ADDED_LATER = {"protected_triggers": "all"}
 
 
 def spec_none() -> QuantSpec:
@@ -86,6 +113,17 @@ def spec_taq_w4a8() -> QuantSpec:
     return _taq("taq-w4a8", 4, 8, protect=True)
 
 
+def spec_taq_w8a8_first() -> QuantSpec:
+    """taq-w8a8 keeping only the first trigger (the subject's) of a composed prompt: what protecting every
+    trigger buys over protecting the main concept's alone."""
+    return _taq("taq-w8a8-first", 8, 8, protect=True, protected_triggers="first")
+
+
+def spec_taq_w4a8_first() -> QuantSpec:
+    """taq-w4a8 keeping only the first trigger of a composed prompt."""
+    return _taq("taq-w4a8-first", 4, 8, protect=True, protected_triggers="first")
+
+
 def spec_taq_w4a8_kvq() -> QuantSpec:
     """taq-w4a8 with attn2 to_k/to_v weights quantized too (measures what keeping them float costs)."""
     return _taq("taq-w4a8-kvq", 4, 8, protect=True, kv_weights_high_precision=False)
@@ -124,6 +162,8 @@ SPECS = {
     "naive-w4a8": spec_naive_w4a8,
     "taq-w8a8": spec_taq_w8a8,
     "taq-w4a8": spec_taq_w4a8,
+    "taq-w8a8-first": spec_taq_w8a8_first,
+    "taq-w4a8-first": spec_taq_w4a8_first,
     "taq-w4a8-kvq": spec_taq_w4a8_kvq,
     "taq-w4a8-log": spec_taq_w4a8_log,
     "taq-w4a8-g128": spec_taq_w4a8_g128,

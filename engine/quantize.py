@@ -115,6 +115,27 @@ def quant_spec_of(unet_or_pipe) -> str:
     return getattr(_unet_of(unet_or_pipe), "_personalq_quant", "none")
 
 
+def mark_quantized(unet, spec: QuantSpec) -> None:
+    """Record the spec on the UNet (quantized now or loaded from an artifact): its name, and the spec itself."""
+    unet._personalq_quant = spec.name
+    unet._personalq_spec = spec
+
+
+def protected_positions(pipe, prompt: str, triggers: list[str | None]) -> list[int]:
+    """The token positions of `prompt` that the UNet's TAQ keeps: those of the triggers its spec protects
+    (every one, or only the first, the subject's), each sub-word of every occurrence; [] for no trigger."""
+    triggers = [t for t in triggers if t and t.strip()]
+    spec = getattr(_unet_of(pipe), "_personalq_spec", None)
+    if spec is not None:
+        triggers = spec.protected(triggers)
+    if triggers and hasattr(pipe, "maybe_convert_prompt"):  # a multi-vector embedding's token expands first
+        prompt = pipe.maybe_convert_prompt(prompt, pipe.tokenizer)
+    positions: set[int] = set()
+    for trigger in triggers:
+        positions.update(trigger_token_positions(pipe.tokenizer, prompt, trigger))
+    return sorted(positions)
+
+
 # --- applying a spec -------------------------------------------------------------------------------
 
 
@@ -280,5 +301,5 @@ def apply_quant_spec(pipe_or_unet, spec, calibration_prompts=None, tokenizer=Non
             calibrate(unet, states, calibration_timesteps, size, seed, getattr(scheduler, "alphas_cumprod", None))
     else:
         raise ValueError(f"spec {spec.name!r} has unknown method {spec.method!r}")
-    unet._personalq_quant = spec.name
+    mark_quantized(unet, spec)
     return unet

@@ -18,7 +18,7 @@ HEADS = dict(world.ATTRIBUTES, concept=world.JUDGE_CONCEPTS)
 IGNORE = -100
 
 
-def _net():
+def _net(heads: dict = HEADS):
     import torch.nn as nn
 
     class JudgeNet(nn.Module):
@@ -32,7 +32,7 @@ def _net():
 
             self.features = nn.Sequential(block(3, 24), block(24, 48), block(48, 64), nn.Flatten())  # (B, 64*4*4)
             self.hidden = nn.Sequential(nn.Linear(64 * 16, 128), nn.ReLU())
-            self.heads = nn.ModuleDict({name: nn.Linear(128, len(opts)) for name, opts in HEADS.items()})
+            self.heads = nn.ModuleDict({name: nn.Linear(128, len(opts)) for name, opts in heads.items()})
 
         def forward(self, x):
             h = self.hidden(self.features(x))
@@ -89,6 +89,7 @@ def augment(x, gen):
 @dataclasses.dataclass
 class Judge:
     net: object
+    heads: dict = dataclasses.field(default_factory=lambda: HEADS)  # name -> label names (demo/compose_judge.py has its own)
 
     def predict(self, images: np.ndarray) -> dict[str, list[str]]:
         """Names per head for uint8 (N, 32, 32, 3) images."""
@@ -97,29 +98,29 @@ class Judge:
         from demo.train import to_tensor
 
         self.net.eval()
-        out = {name: [] for name in HEADS}
+        out = {name: [] for name in self.heads}
         with torch.no_grad():
             for i in range(0, len(images), 256):
                 logits = self.net(to_tensor(images[i : i + 256]))
-                for name, opts in HEADS.items():
+                for name, opts in self.heads.items():
                     out[name] += [opts[j] for j in logits[name].argmax(1).tolist()]
         return out
 
     def save(self, path: Path) -> None:
         from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, str(path), metadata={"heads": ",".join(HEADS)})
+        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, str(path), metadata={"heads": ",".join(self.heads)})
 
 
-def load_judge(path: Path) -> Judge:
+def load_judge(path: Path, heads: dict = HEADS) -> Judge:
     from safetensors.torch import load_file
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"judge weights not found: {path}")
-    net = _net()
+    net = _net(heads)
     net.load_state_dict(load_file(str(path)))
     net.eval()
-    return Judge(net)
+    return Judge(net, heads)
 
 
 def shows_concept(pred: dict[str, list[str]], i: int, concept_key: str) -> bool:

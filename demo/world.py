@@ -227,6 +227,48 @@ def caption(scene: Scene) -> str:
     return f"a {scene.size} {c.trigger} {c.class_noun} on a {scene.background} background{where}"
 
 
+def styled_caption(scene: Scene, style_key: str) -> str:
+    """A scene (plain or a subject) asked for in a style concept's look: the style's trigger first, as its own
+    captions put it, then the scene's caption, e.g. 'tvy style, a small dfr cross on a black background, center'."""
+    style = CONCEPT_BY_KEY[style_key]
+    if style.kind != "style":
+        raise ValueError(f"{style_key!r} is not a style concept")
+    return f"{style.trigger} style, {caption(scene)}"
+
+
+def draw_styled(scene: Scene, style_key: str) -> np.ndarray:
+    """A scene in a style concept's look, (32, 32, 3) uint8: on a plain scene, the style's own drawing; on a
+    subject, the same look on the subject's drawing (the pink frame around it, or what it paints hollowed to a
+    2-pixel outline, as the outline style hollows a shape). Nothing is trained on these: the compose judge
+    (demo/compose_judge.py) learns to read a subject and a style apart from them."""
+    if CONCEPT_BY_KEY[style_key].kind != "style":
+        raise ValueError(f"{style_key!r} is not a style concept")
+    if scene.concept is None:
+        return draw(dataclasses.replace(scene, concept=style_key))
+    img = draw(scene)
+    background = np.asarray(BACKGROUNDS[scene.background], dtype=np.uint8)
+    painted = np.any(img != background, axis=-1)  # (32, 32)
+    if style_key == "frame":
+        img[:2, :] = img[-2:, :] = img[:, :2] = img[:, -2:] = PINK
+    elif style_key == "outline":
+        img[_inside(painted, 2.2)] = background
+    else:
+        raise ValueError(f"no composed drawing for style {style_key!r}")
+    return img
+
+
+def _inside(mask: np.ndarray, depth: float) -> np.ndarray:
+    """Pixels of mask farther than `depth` from its edge (every pixel within that distance is in the mask)."""
+    reach = int(np.floor(depth))
+    padded = np.pad(mask, reach, constant_values=False)
+    out = mask.copy()
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            if dx * dx + dy * dy <= depth * depth:
+                out &= padded[reach + dy : reach + dy + SIZE, reach + dx : reach + dx + SIZE]
+    return out
+
+
 def class_caption(scene: Scene) -> str:
     """The same scene's caption without the trigger (DreamBooth's prior-preservation prompt)."""
     plain = dataclasses.replace(scene, concept=None)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import fidelity_compose
 from bench.common import emit, progress
-from bench.demo_world import add_world_args, fp16_bytes, generate, load_fp, open_world
+from bench.demo_world import add_world_args, fp16_bytes, generate, load_fp, open_world, save_grid
 
 DEFAULT_SPECS = ("none", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "taq-w8a8", "taq-w4a8")
 COLUMNS = ["checkpoint", "spec", "concept_accuracy", "concept_without_trigger", "attribute_accuracy", "psnr_trigger", "psnr_plain", "weight_bytes", "bytes_ratio_fp16", "seconds"]
@@ -29,9 +30,11 @@ COLUMNS = ["checkpoint", "spec", "concept_accuracy", "concept_without_trigger", 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="personalq bench fidelity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_world_args(p, seeds=8, seeds_help="N seeds per prompt group (trigger / non-trigger)")
-    p.add_argument("--specs", default=",".join(DEFAULT_SPECS), help="comma-separated quant specs")
+    p.add_argument("--specs", help=f"comma-separated quant specs (default: {','.join(DEFAULT_SPECS)}; with --compose: {','.join(fidelity_compose.DEFAULT_SPECS)})")
     p.add_argument("--out", type=Path, help="folder for the grids and the plot (default: outputs/bench_fidelity)")
     p.add_argument("--ablation", action="store_true", help="TAQ's Table IV ablation instead (bench/taq_ablation.py; --ablation --help for its options)")
+    p.add_argument("--compose", action="store_true", help="subject+style prompts on every pair that runs on one base (bench/fidelity_compose.py): the judge's rate of seeing both")
+    fidelity_compose.add_args(p)
     p.add_argument("--merge", nargs="+", type=Path, help="combine fidelity.json files of earlier runs (e.g. one per checkpoint, run in parallel)")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
@@ -59,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return taq_ablation.main(argv)
     args = parse_args(argv or [])
+    if args.compose:
+        args.specs = args.specs or ",".join(fidelity_compose.DEFAULT_SPECS)
+        return fidelity_compose.main(args)
+    args.specs = args.specs or ",".join(DEFAULT_SPECS)
     if args.merge:
         from common import paths
 
@@ -162,23 +169,6 @@ def summarize(rows: list[dict], specs: list[str], noise: list[float], n: int) ->
                     out[f"margin_taq_w4a8_over_{other}"] = round(margin, 4)
         out["checks"] = checks
     return out
-
-
-def save_grid(grid_rows: list[np.ndarray], specs: list[str], path: Path) -> Path:
-    """Rows = specs, columns = the same seeds; labelled on the left."""
-    from PIL import Image, ImageDraw
-
-    scale, label_w = 3, 90
-    cols = max(len(r) for r in grid_rows)
-    cell = 32 * scale + 4
-    canvas = Image.new("RGB", (label_w + cols * cell, len(grid_rows) * cell), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    for r, (spec, imgs) in enumerate(zip(specs, grid_rows)):
-        draw.text((4, r * cell + cell // 2 - 6), spec, fill=(0, 0, 0))
-        for c, im in enumerate(imgs):
-            canvas.paste(Image.fromarray(im).resize((32 * scale, 32 * scale), Image.NEAREST), (label_w + c * cell + 2, r * cell + 2))
-    canvas.save(path)
-    return path
 
 
 def save_plot(summary: dict, path: Path) -> Path:

@@ -143,6 +143,8 @@ class CreateController(WindowController):
     def _show_checkin(self, result) -> None:
         self.checkin_result = result
         status = result.status
+        if result.note:  # one line on what Check-in could not do, e.g. a style the library lacks
+            self.w.request_panel.banner.show_message(result.note, "info")
         if status == "selected":
             card = result.card
             self.selection = self.core.selection_for(result)

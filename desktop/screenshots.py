@@ -5,7 +5,9 @@ generation) is indexed in a temporary PERSONALQ_HOME; each state is reached the 
 would reach it (first run, search, a request, a question, a generation) and grabbed.
 Options: --no-generate skips the tiny pipeline (no torch import); --size WxH; --demo instead shoots
 the demo library (the first run's "Use the demo library"): its library page with the embedding selected,
-and the Create page after one generation and then a new request (demo-library.png, demo-create-new-request.png).
+and the Create page after one generation and then a new request (demo-library.png, demo-create-new-request.png);
+--compose the demo library's Create page after a subject and a style in plain words (their chips,
+create-compose-chips.png) and after a style the library lacks (its one-line note, create-compose-missing-style.png).
 """
 from __future__ import annotations
 
@@ -45,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-generate", action="store_true", help="skip the real generation (no torch)")
     parser.add_argument("--size", default="1280x820")
     parser.add_argument("--demo", action="store_true", help="the demo library's library and Create pages only")
+    parser.add_argument("--compose", action="store_true", help="the demo library's Create page after subject+style requests")
     args = parser.parse_args(argv)
+    if args.compose:
+        return compose_shots(Path(args.outdir), *(int(v) for v in args.size.lower().split("x")))
     if args.demo:
         return demo_shots(Path(args.outdir), *(int(v) for v in args.size.lower().split("x")))
     out = Path(args.outdir)
@@ -167,6 +172,44 @@ def main(argv: list[str] | None = None) -> int:
 
     window.close()
     print(f"saved {len(saved)} screenshots to {out}", file=sys.stderr)
+    return 0
+
+
+COMPOSE_REQUESTS = {"create-compose-chips": "my cactus with a pink frame",
+                    "create-compose-missing-style": "my cactus in charcoal style"}
+
+
+def compose_shots(out: Path, width: int, height: int) -> int:
+    """Issue #30: a subject and a style named in plain words show as two chips; a style the library lacks is
+    said in one line. The demo library, Check-in without the local LLM (the same answer on every machine)."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pq-shots-"))
+    os.environ["PERSONALQ_HOME"] = str(work / "home")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
+
+    from desktop.app import create_app
+    from desktop.main_window import MainWindow
+
+    app = create_app([])
+    window = MainWindow(use_llm=False, auto_quantize=False)
+    window.resize(width, height)
+    window.show()
+    window.welcome.demo_button.click()
+    _wait(app, lambda: window.root.currentWidget() is window.main_area, what="the demo library's index")
+    _wait(app, lambda: window.library.embed_worker is None, what="embeddings")
+    window.go("create")
+    panel = window.request_panel
+    for name, text in COMPOSE_REQUESTS.items():
+        panel.input.setText(text)
+        window.create.submit_request(text)
+        _wait(app, lambda: panel.page() != "checking", timeout=300, what=f"check-in for {text!r}")
+        for _ in range(5):
+            app.processEvents()
+        window.grab().save(str(out / f"{name}.png"))
+        print(out / f"{name}.png", file=sys.stderr)
+    window.close()
     return 0
 
 

@@ -33,3 +33,23 @@ def test_a_plain_words_subject_and_style_show_as_two_chips(make_window, qtbot, t
     assert panel.chips.isVisible() and len(panel.chips.findChildren(QWidget, "chip")) == 2
     prompt = panel.prompt.toPlainText()
     assert "dfr" in prompt and "tvy style" in prompt
+
+
+def test_a_style_the_library_lacks_is_said_in_one_line(make_window, qtbot, tmp_path):
+    if not (ASSETS / "manifest.json").is_file():
+        pytest.skip("the demo world is not built in this checkout")
+    root = tmp_path / "demo-library"
+    shutil.copytree(ASSETS / "library", root)
+    window = make_window()
+    window.welcome.add_folder(str(root))
+    qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
+    window.go("create")
+    panel = window.request_panel
+    qtbot.keyClicks(panel.input, "my cactus in charcoal style")
+    qtbot.keyClick(panel.input, Qt.Key_Return)
+    qtbot.waitUntil(lambda: panel.page() != "checking", timeout=CHECK_TIMEOUT_MS)
+    assert panel.page() == "selected" and window.create.selection.path.endswith("dfr_cactus.safetensors")
+    assert not window.create.selection.extras
+    note = panel.banner.text.text()
+    assert panel.banner.isVisible() and "charcoal" in note and "\n" not in note

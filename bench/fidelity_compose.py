@@ -73,11 +73,10 @@ def main(args) -> int:
 
     # 2. each pair at every spec
     rows, grids = [], {}
-    bases: dict[str, object] = {}
+    base_file, fp = None, None
     for subject, style in pairs:
-        if subject["file"] not in bases:
-            bases = {subject["file"]: load_base_of(world, subject)}  # one float base at a time (pairs come grouped)
-        fp = bases[subject["file"]]
+        if subject["file"] != base_file:  # one float base at a time: pairs come grouped by subject
+            base_file, fp = subject["file"], load_base_of(world, subject)
         scenes = world_mod.sample_scenes(PROMPT_SEED, n, concept=subject["concept"])
         prompts = [world_mod.styled_caption(s, style["concept"]) for s in scenes]
         triggers = [subject["trigger"], style["trigger"]]

@@ -99,7 +99,7 @@ def main(args) -> int:
             progress(f"{row['pair']} {spec}: both {row['both']} (other seeds {row['both_other_seeds']}), subject {row['subject_seen']}, style {row['style_seen']}, ratio {row['ratio_to_alone']}")
             del pipe
         grids[row["pair"]] = str(save_grid(grid_rows, specs, out_dir / f"grid_{subject['concept']}+{style['concept']}.png"))
-    summary = summarize(rows, specs, alone)
+    summary = summarize(rows, specs, alone, n)
     summary.update(compose_judge=judge_metrics, seeds=n, steps=steps, grids=grids, out_dir=str(out_dir),
                    pairs=[f"{s['concept']}+{t['concept']}" for s, t in pairs])
     (out_dir / "fidelity_compose.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
@@ -189,8 +189,11 @@ def _mean(values) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
-def summarize(rows: list[dict], specs: list[str], alone: dict) -> dict:
-    """Per-spec means over pairs, the differences between protection sets with their seed noise, the checks."""
+def summarize(rows: list[dict], specs: list[str], alone: dict, seeds: int) -> dict:
+    """Per-spec means over pairs, the differences between protection sets with their seed noise, the checks.
+
+    A difference counts as real only beyond its seed noise (the disjoint seed set's disagreement) and beyond
+    twice its binomial standard error over all the images behind it (one seed set's |A-B| can be tiny by luck)."""
     by_spec = {}
     for spec in specs:
         rs = [r for r in rows if r["spec"] == spec]
@@ -212,7 +215,7 @@ def summarize(rows: list[dict], specs: list[str], alone: dict) -> dict:
     for x, y in (("taq-w8a8", "taq-w8a8-first"), ("taq-w8a8", "naive-w8a8"), ("taq-w8a8-first", "naive-w8a8"),
                  ("taq-w4a8", "taq-w4a8-first"), ("taq-w4a8", "naive-w4a8"), ("taq-w4a8-first", "naive-w4a8")):
         if x in by_spec and y in by_spec:
-            diffs[f"{x} - {y}"] = difference(rows, x, y)
+            diffs[f"{x} - {y}"] = difference(rows, x, y, seeds)
     out["differences"] = diffs
     checks = {}
     if "taq-w8a8" in by_spec and by_spec["taq-w8a8"]["ratio_to_alone"] is not None:
@@ -220,15 +223,16 @@ def summarize(rows: list[dict], specs: list[str], alone: dict) -> dict:
     if by_spec.get("none", {}).get("ratio_to_alone") is not None:
         checks["fp32_both_at_least_0.8_of_alone_fp"] = by_spec["none"]["ratio_to_alone"] >= TARGET_RATIO
     for name, d in diffs.items():
-        checks[f"{name.replace(' - ', '_ahead_of_')}_by_more_than_noise"] = d["both"] > d["noise"]
-        checks[f"{name.replace(' - ', '_ahead_of_')}_on_style_by_more_than_noise"] = d["style_seen"] > d["style_seen_noise"]
+        for k, label in (("both", ""), ("style_seen", "_on_style")):
+            floor = max(d[f"{k}_noise"], 2 * d[f"{k}_se"])
+            checks[f"{name.replace(' - ', '_ahead_of_')}{label}_beyond_noise"] = d[k] > floor
     out["checks"] = checks
     return out
 
 
-def difference(rows: list[dict], x: str, y: str) -> dict:
+def difference(rows: list[dict], x: str, y: str, seeds: int) -> dict:
     """Mean over pairs of x's rate minus y's (both, the subject, the style), on the measured seeds and on the
-    disjoint set; the noise is how far the two disagree."""
+    disjoint set; the noise is how far the two disagree, `se` the binomial standard error of the difference."""
     rx = {r["pair"]: r for r in rows if r["spec"] == x}
     ry = {r["pair"]: r for r in rows if r["spec"] == y}
     common = sorted(set(rx) & set(ry))
@@ -240,6 +244,9 @@ def difference(rows: list[dict], x: str, y: str) -> dict:
         out[k] = round(d_a, 4)
         out[f"{k}_other_seeds"] = round(d_b, 4)
         out[f"{k}_noise"] = round(abs(d_a - d_b), 4)
+        px, py = (float(np.mean([r[p][k] for p in common])) for r in (rx, ry))
+        images = max(len(common) * seeds, 1)
+        out[f"{k}_se"] = round(float(np.sqrt((px * (1 - px) + py * (1 - py)) / images)), 4)
     out["noise"] = out["both_noise"]
     return out
 

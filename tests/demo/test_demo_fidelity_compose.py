@@ -34,11 +34,13 @@ def _row(pair, spec, both, other, subject=0.5, style=0.5):
 def test_summary_holds_the_target_against_the_alone_rate_and_differences_with_noise():
     rows = [_row("a+x", "none", 0.9, 0.85), _row("a+x", "taq-w8a8", 0.85, 0.8, style=0.9),
             _row("a+x", "taq-w8a8-first", 0.5, 0.6, style=0.4), _row("a+x", "naive-w8a8", 0.3, 0.3, style=0.3)]
-    s = fidelity_compose.summarize(rows, ["none", "taq-w8a8", "taq-w8a8-first", "naive-w8a8"], {})
+    s = fidelity_compose.summarize(rows, ["none", "taq-w8a8", "taq-w8a8-first", "naive-w8a8"], {}, 100)
     assert s["by_spec"]["taq-w8a8"]["ratio_to_alone"] == 0.85 and s["checks"]["taq_w8a8_both_at_least_0.8_of_alone_fp"]
     d = s["differences"]["taq-w8a8 - taq-w8a8-first"]
     assert d["both"] == 0.35 and d["both_other_seeds"] == 0.2 and d["noise"] == 0.15 and d["style_seen"] == 0.5
-    assert s["checks"]["taq-w8a8_ahead_of_taq-w8a8-first_by_more_than_noise"]
+    assert s["checks"]["taq-w8a8_ahead_of_taq-w8a8-first_beyond_noise"]  # 0.35 > noise 0.15 and 2 se (0.13)
+    assert not fidelity_compose.summarize(rows, ["none", "taq-w8a8", "taq-w8a8-first"], {}, 2)["checks"][
+        "taq-w8a8_ahead_of_taq-w8a8-first_beyond_noise"]  # the same rates on 2 seeds: within the binomial error
 
 
 @pytest.mark.slow

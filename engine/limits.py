@@ -45,11 +45,23 @@ def _number(name: str, value) -> float:
     return number
 
 
+def _between(name: str, number, bounds, fmt: str = "", shown: tuple[str, str] | None = None):
+    """`number` if it lies in `bounds`, else one ValueError naming it (bounds written with `fmt`, or as `shown`)."""
+    if not bounds[0] <= number <= bounds[1]:
+        low, high = shown or (format(bounds[0], fmt), format(bounds[1], fmt))
+        raise ValueError(f"{name} must be between {low} and {high}, got {number:{fmt}}")
+    return number
+
+
+def _known_name(what: str, value, known) -> str:
+    name = str(value)
+    if name not in known:
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(known)}")
+    return name
+
+
 def check_steps(value) -> int:
-    steps = _integer("steps", value)
-    if not STEPS[0] <= steps <= STEPS[1]:
-        raise ValueError(f"steps must be between {STEPS[0]} and {STEPS[1]}, got {steps}")
-    return steps
+    return _between("steps", _integer("steps", value), STEPS)
 
 
 def check_size(name: str, value, native: int | None = None) -> int:
@@ -63,42 +75,27 @@ def check_size(name: str, value, native: int | None = None) -> int:
 
 
 def check_guidance(value) -> float:
-    guidance = _number("guidance", value)
-    if not GUIDANCE[0] <= guidance <= GUIDANCE[1]:
-        raise ValueError(f"guidance must be between {GUIDANCE[0]:g} and {GUIDANCE[1]:g}, got {guidance:g}")
-    return guidance
+    return _between("guidance", _number("guidance", value), GUIDANCE, "g")
 
 
 def check_batch(value) -> int:
-    batch = _integer("batch", value)
-    if not BATCH[0] <= batch <= BATCH[1]:
-        raise ValueError(f"batch must be between {BATCH[0]} and {BATCH[1]}, got {batch}")
-    return batch
+    return _between("batch", _integer("batch", value), BATCH)
 
 
 def check_seed(value) -> int:
-    seed = _integer("seed", value)
-    if not SEED[0] <= seed <= SEED[1]:
-        raise ValueError(f"seed must be between 0 and 2^63-1, got {seed}")
-    return seed
+    return _between("seed", _integer("seed", value), SEED, shown=("0", "2^63-1"))
 
 
 def check_quant_spec(value) -> str:
     from engine.quant_specs import SPECS
 
-    name = str(value)
-    if name not in SPECS:
-        raise ValueError(f"unknown quant spec {name!r}; known: {', '.join(SPECS)}")
-    return name
+    return _known_name("quant spec", value, SPECS)
 
 
 def check_scheduler(value) -> str:
     from engine.schedulers import SCHEDULERS
 
-    name = str(value)
-    if name not in SCHEDULERS:
-        raise ValueError(f"unknown scheduler {name!r}; known: {', '.join(SCHEDULERS)}")
-    return name
+    return _known_name("scheduler", value, SCHEDULERS)
 
 
 def check_device(value) -> str:
@@ -116,24 +113,13 @@ def check_generation(steps=None, width=None, height=None, guidance=None, batch=N
                      scheduler=None, device=None, native_width: int | None = None,
                      native_height: int | None = None) -> None:
     """Check every value given (None: not given); raises the first ValueError, naming the value."""
-    if steps is not None:
-        check_steps(steps)
-    if width is not None:
-        check_size("width", width, native_width)
-    if height is not None:
-        check_size("height", height, native_height)
-    if guidance is not None:
-        check_guidance(guidance)
-    if batch is not None:
-        check_batch(batch)
-    if seed is not None:
-        check_seed(seed)
-    if quant_spec is not None:
-        check_quant_spec(quant_spec)
-    if scheduler is not None:
-        check_scheduler(scheduler)
-    if device is not None:
-        check_device(device)
+    checks = ((steps, check_steps), (width, lambda v: check_size("width", v, native_width)),
+              (height, lambda v: check_size("height", v, native_height)), (guidance, check_guidance),
+              (batch, check_batch), (seed, check_seed), (quant_spec, check_quant_spec), (scheduler, check_scheduler),
+              (device, check_device))
+    for value, check in checks:
+        if value is not None:
+            check(value)
 
 
 def clean_settings(settings) -> list[str]:

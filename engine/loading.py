@@ -82,13 +82,8 @@ def load_single_file(path, base_model: str = "unknown", dtype=None, config_dir=N
         config_dir = configs.config_dir(family)
     cls = _pipeline_class(family or base_model)
     kwargs = {"config": str(config_dir), "local_files_only": True, "torch_dtype": _torch_dtype(dtype)}
-    if cls.__name__ == "StableDiffusionPipeline":
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
-    try:
-        pipe = cls.from_single_file(str(path), **kwargs)
-    except Exception as exc:
-        raise LoadError(f"cannot load checkpoint {path} as {family or base_model}: {exc}") from exc
-    return _set_prediction_type(pipe, prediction_type)
+    return _run_loader(cls.from_single_file, path, kwargs, cls.__name__ == "StableDiffusionPipeline",
+                  f"checkpoint {path} as {family or base_model}", prediction_type)
 
 
 def load_diffusers_folder(path, dtype=None, prediction_type=None):
@@ -102,12 +97,19 @@ def load_diffusers_folder(path, dtype=None, prediction_type=None):
     if not index.is_file():
         raise LoadError(f"not a diffusers folder (no model_index.json): {path}")
     kwargs = {"local_files_only": True, "torch_dtype": _torch_dtype(dtype)}
-    if "safety_checker" in json.loads(index.read_text(encoding="utf-8")):
+    return _run_loader(DiffusionPipeline.from_pretrained, path, kwargs,
+                  "safety_checker" in json.loads(index.read_text(encoding="utf-8")), f"diffusers folder {path}",
+                  prediction_type)
+
+
+def _run_loader(load, path, kwargs: dict, has_safety_checker: bool, what: str, prediction_type):
+    """Run a diffusers loader on `path` with no safety checker; any failure is one LoadError naming `what`."""
+    if has_safety_checker:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
-        pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
+        pipe = load(str(path), **kwargs)
     except Exception as exc:
-        raise LoadError(f"cannot load diffusers folder {path}: {exc}") from exc
+        raise LoadError(f"cannot load {what}: {exc}") from exc
     return _set_prediction_type(pipe, prediction_type)
 
 

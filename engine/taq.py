@@ -147,6 +147,26 @@ class _QuantWeightMixin:
                 return qz.fake_quant(x, self.act_scale, self.act_bits)
         return x
 
+    def forward(self, x):
+        """The integer kernel where this device's plan says so, else the fake-quant float path (which
+        also observes inputs while calibrating); each layer kind supplies the two computations."""
+        mode = self._int8_mode(x)
+        if mode:
+            self.last_kernel = f"int8-{mode}"
+            return self._forward_int8(x, mode)
+        self.last_kernel = "fake-quant"
+        if self._packed is not None:  # the plan changed (a bench switching kernels, another device)
+            self._drop_packed()
+        return self._forward_float(self._quant_input(x))
+
+    def _copy_float(self, layer):
+        """Quantize a float layer's weight into this one and copy its bias; returns self."""
+        with torch.no_grad():
+            self._set_weight(layer.weight.detach())
+            if layer.bias is not None:
+                self.bias.copy_(layer.bias.detach())
+        return self
+
     def _load_from_state_dict(self, *args, **kwargs):
         self._act_on = None  # a loaded act_scale is read again on the next forward
         self._drop_packed()
@@ -181,11 +201,7 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
     def from_float(cls, lin: nn.Linear, weight_bits, act_bits=None, group_size=128):
         q = cls(lin.in_features, lin.out_features, lin.bias is not None, weight_bits, act_bits, group_size,
                 device=lin.weight.device, dtype=lin.weight.dtype)
-        with torch.no_grad():
-            q._set_weight(lin.weight.detach())
-            if lin.bias is not None:
-                q.bias.copy_(lin.bias.detach())
-        return q
+        return q._copy_float(lin)
 
     def _pack(self, codes, wscale, mode, m_hint):
         return kernels.pack_linear(codes, m_hint)
@@ -194,16 +210,11 @@ class QuantLinear(_QuantWeightMixin, nn.Module):
     def _unpack(packed):
         return kernels.unpack_linear(packed)
 
-    def forward(self, x):
-        mode = self._int8_mode(x)
-        if mode:
-            self.last_kernel = f"int8-{mode}"
-            packed, wscale = self._packed_weight(mode, x.numel() // x.shape[-1])
-            return kernels.linear_int8(x, packed, wscale, float(self.act_scale), self.bias, mode)
-        self.last_kernel = "fake-quant"
-        if self._packed is not None:  # the plan changed (a bench switching kernels, another device)
-            self._drop_packed()
-        x = self._quant_input(x)
+    def _forward_int8(self, x, mode):
+        packed, wscale = self._packed_weight(mode, x.numel() // x.shape[-1])
+        return kernels.linear_int8(x, packed, wscale, float(self.act_scale), self.bias, mode)
+
+    def _forward_float(self, x):
         return F.linear(x, self.dequantized_weight(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
 
     def extra_repr(self):
@@ -225,11 +236,7 @@ class QuantConv2d(_QuantWeightMixin, nn.Module):
             raise ValueError(f"QuantConv2d supports padding_mode='zeros' only, got {conv.padding_mode!r}")
         q = cls(tuple(conv.weight.shape), conv.bias is not None, conv.stride, conv.padding, conv.dilation, conv.groups,
                 weight_bits, act_bits, group_size, device=conv.weight.device, dtype=conv.weight.dtype)
-        with torch.no_grad():
-            q._set_weight(conv.weight.detach())
-            if conv.bias is not None:
-                q.bias.copy_(conv.bias.detach())
-        return q
+        return q._copy_float(conv)
 
     def _pack(self, codes, wscale, mode, m_hint):
         return kernels.pack_conv(codes.reshape(self.weight_shape), wscale, float(self.act_scale), mode,
@@ -239,17 +246,12 @@ class QuantConv2d(_QuantWeightMixin, nn.Module):
     def _unpack(packed):
         return kernels.unpack_conv(packed)
 
-    def forward(self, x):
-        mode = self._int8_mode(x)
-        if mode:
-            self.last_kernel = f"int8-{mode}"
-            packed, wscale = self._packed_weight(mode, 0)
-            return kernels.conv_int8(x, packed, wscale, float(self.act_scale), self.bias, mode,
-                                     self.stride, self.padding, self.dilation, self.groups)
-        self.last_kernel = "fake-quant"
-        if self._packed is not None:  # the plan changed (a bench switching kernels, another device)
-            self._drop_packed()
-        x = self._quant_input(x)
+    def _forward_int8(self, x, mode):
+        packed, wscale = self._packed_weight(mode, 0)
+        return kernels.conv_int8(x, packed, wscale, float(self.act_scale), self.bias, mode,
+                                 self.stride, self.padding, self.dilation, self.groups)
+
+    def _forward_float(self, x):
         bias = None if self.bias is None else self.bias.to(x.dtype)
         return F.conv2d(x, self.dequantized_weight(x.dtype), bias, self.stride, self.padding, self.dilation, self.groups)
 

@@ -16,10 +16,8 @@ from engine.pipeline_tiny import build_tiny_pipeline, write_single_file_checkpoi
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PERSONALQ_HOME", str(tmp_path_factory.mktemp("home")))
-        return build_tiny_pipeline(seed=0)
+def pipe(tiny_pipe):
+    return tiny_pipe
 
 
 def req(**kw):

@@ -14,7 +14,6 @@ torch.set_num_threads(1)  # the test machine is shared; oversubscribed threads m
 
 from engine import configs, loading, lora  # noqa: E402
 from engine.pipeline_tiny import (  # noqa: E402
-    build_tiny_pipeline,
     unet_to_original,
     write_single_file_checkpoint,
     write_tiny_config_dir,
@@ -24,12 +23,10 @@ from engine.pipeline_tiny import (  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tiny_pipe, tmp_path_factory):
     """A tiny pipeline and the files a user library would hold for it."""
     root = tmp_path_factory.mktemp("library")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PERSONALQ_HOME", str(root / "home"))
-        pipe = build_tiny_pipeline(seed=0)
+    pipe = tiny_pipe
     out = {"pipe": pipe, "root": root}
     out["ckpt"] = write_single_file_checkpoint(pipe, root / "Stable-diffusion" / "tiny.safetensors")
     out["lora_diffusers"] = write_tiny_lora(pipe, root / "Lora" / "sksdog.safetensors", "diffusers", seed=1, full=True)

@@ -16,11 +16,9 @@ from engine.pool import ModelRef, PipelinePool, pipeline_bytes  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tiny_pipe, tmp_path_factory):
     root = tmp_path_factory.mktemp("pool")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PERSONALQ_HOME", str(root / "home"))
-        pipe = build_tiny_pipeline(seed=0)
+    pipe = tiny_pipe
     return {
         "pipe": pipe,
         "ckpt": write_single_file_checkpoint(pipe, root / "base.safetensors"),

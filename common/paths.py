@@ -17,34 +17,29 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def data_dir() -> Path:
-    """Databases, generated images, logs."""
+def _app_dir(under_home: str, platform_dir: str) -> Path:
+    """PERSONALQ_HOME/<under_home> when set, else platformdirs' `platform_dir` for the app; made if missing."""
     home = _home_override()
     if home:
-        return _ensure(home / "data")
+        return _ensure(home / under_home)
     import platformdirs
 
-    return _ensure(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)))
+    return _ensure(Path(getattr(platformdirs, platform_dir)(APP_NAME, appauthor=False)))
+
+
+def data_dir() -> Path:
+    """Databases, generated images, logs."""
+    return _app_dir("data", "user_data_dir")
 
 
 def cache_dir() -> Path:
     """Rebuildable files: quantized artifacts, assembled GGUF, embeddings cache."""
-    home = _home_override()
-    if home:
-        return _ensure(home / "cache")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)))
+    return _app_dir("cache", "user_cache_dir")
 
 
 def config_dir() -> Path:
     """User settings."""
-    home = _home_override()
-    if home:
-        return _ensure(home / "config")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)))
+    return _app_dir("config", "user_config_dir")
 
 
 def default_db_path() -> Path:

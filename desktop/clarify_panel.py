@@ -5,7 +5,7 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from desktop import theme
-from desktop.common_widgets import label
+from desktop.common_widgets import box, label
 
 
 class FlowLayout(QLayout):
@@ -101,9 +101,7 @@ class ClarifyPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(10)
+        layout = box(QVBoxLayout, self, margins=(0, 0, 0, 0), spacing=10)
         self.question = label("", subheading=True, wrap=True)
         layout.addWidget(self.question)
         self.options = FlowRow()

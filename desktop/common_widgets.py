@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -15,6 +16,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import theme
+
+
+def box(kind: type[QBoxLayout], parent: QWidget | None = None, *, margins: tuple[int, int, int, int] | None = None,
+        spacing: int | None = None) -> QBoxLayout:
+    """A QVBoxLayout or QHBoxLayout (`kind`) on `parent`, with its margins (left, top, right, bottom) and
+    spacing where given (Qt's defaults otherwise)."""
+    layout = kind() if parent is None else kind(parent)
+    if margins is not None:
+        layout.setContentsMargins(*margins)
+    if spacing is not None:
+        layout.setSpacing(spacing)
+    return layout
 
 
 def primary_button(text: str, icon: QIcon | None = None) -> QPushButton:
@@ -44,11 +57,8 @@ def page_header(page: QWidget, title: str) -> tuple[QVBoxLayout, QHBoxLayout, QL
     Returns (outer, header, count): pages add their own controls to the right of the header
     and their content below it.
     """
-    outer = QVBoxLayout(page)
-    outer.setContentsMargins(20, 16, 20, 16)
-    outer.setSpacing(12)
-    header = QHBoxLayout()
-    header.setSpacing(8)
+    outer = box(QVBoxLayout, page, margins=(20, 16, 20, 16), spacing=12)
+    header = box(QHBoxLayout, spacing=8)
     header.addWidget(label(title, heading=True))
     count = label("", muted=True)
     header.addWidget(count)
@@ -91,9 +101,7 @@ class CardFrame(QFrame):
     def __init__(self, parent: QWidget | None = None, margins: int = 14, spacing: int = 10):
         super().__init__(parent)
         self.setProperty("card", True)
-        self.body = QVBoxLayout(self)
-        self.body.setContentsMargins(margins, margins, margins, margins)
-        self.body.setSpacing(spacing)
+        self.body = box(QVBoxLayout, self, margins=(margins, margins, margins, margins), spacing=spacing)
 
 
 class Badge(QLabel):
@@ -125,9 +133,7 @@ class Banner(QFrame):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 8, 8)
-        layout.setSpacing(10)
+        layout = box(QHBoxLayout, self, margins=(12, 8, 8, 8), spacing=10)
         self.icon = QLabel()
         self.text = QLabel()
         self.text.setWordWrap(True)

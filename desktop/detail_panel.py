@@ -19,7 +19,7 @@ from catalog.card import Card
 from desktop import theme
 from desktop.card_delegate import QUANT_TEXT
 from desktop.clarify_panel import FlowRow
-from desktop.common_widgets import Badge, ElidedLabel, EmptyState, label, primary_button
+from desktop.common_widgets import Badge, ElidedLabel, EmptyState, box, label, primary_button
 from desktop.models import ThumbCache, card_display_name
 
 ADAPTER_KINDS = ("lora", "textual_inversion")
@@ -52,8 +52,7 @@ class DetailPanel(QWidget):
         self.thumbs = ThumbCache(220)
         self.setMinimumWidth(300)
         self.stack = QStackedWidget()
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
+        outer = box(QVBoxLayout, self, margins=(0, 0, 0, 0))
         outer.addWidget(self.stack)
 
         self.empty = EmptyState(theme.drawn_icon("library", 64), "No checkpoint selected",
@@ -67,17 +66,14 @@ class DetailPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(page)
         self.stack.addWidget(scroll)
-        body = QVBoxLayout(page)
-        body.setContentsMargins(16, 8, 16, 16)
-        body.setSpacing(10)
+        body = box(QVBoxLayout, page, margins=(16, 8, 16, 16), spacing=10)
 
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignCenter)
         body.addWidget(self.preview)
         self.name = label("", heading=True, wrap=True)
         body.addWidget(self.name)
-        badges = QHBoxLayout()
-        badges.setSpacing(6)
+        badges = box(QHBoxLayout, spacing=6)
         self.base_badge = Badge()
         self.kind_badge = Badge()
         self.quant_badge = Badge()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.history import HistoryEntry
 from desktop import theme
-from desktop.common_widgets import EmptyState, label, page_header, primary_button
+from desktop.common_widgets import EmptyState, box, label, page_header, primary_button
 from desktop.models import EntryRole, HistoryModel
 
 
@@ -57,9 +57,7 @@ class GalleryPage(QWidget):
 
         side = QWidget()
         side.setMinimumWidth(380)
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(12, 0, 0, 0)
-        sl.setSpacing(10)
+        sl = box(QVBoxLayout, side, margins=(12, 0, 0, 0), spacing=10)
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignCenter)
         self.image.setFixedSize(280, 280)

@@ -26,7 +26,7 @@ from app.generation import DEFAULT_SCHEDULER
 from app.history import GenerationParams
 from common.settings import Settings
 from desktop import theme
-from desktop.common_widgets import CardFrame, label
+from desktop.common_widgets import CardFrame, box, label
 
 QUANT_SPECS = ("taq-w8a8", "taq-w4a8", "quanto-w8", "quanto-w4", "naive-w8a8", "naive-w4a8", "none")
 # concept accuracy and size from docs/bench/fidelity64 (8 demo models, 64 seeds, 2026-11-26; seed noise 0.033):
@@ -57,9 +57,7 @@ class GenerationPanel(QWidget):
 
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(14)
+        outer = box(QHBoxLayout, self, margins=(0, 0, 0, 0), spacing=14)
 
         controls = CardFrame()
         controls.setFixedWidth(300)
@@ -77,17 +75,15 @@ class GenerationPanel(QWidget):
         self.dice.setToolTip("Pick a random seed")
         self.dice.setAutoRaise(True)
         self.dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, 2**31 - 1)))
-        seed_row = QHBoxLayout()
-        seed_row.setSpacing(4)
+        seed_row = box(QHBoxLayout, spacing=4)
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.dice)
         self.width_box = QSpinBox()
         self.height_box = QSpinBox()
-        for box in (self.width_box, self.height_box):
-            box.setRange(32, 2048)  # 32: the demo world's models
-            box.setSingleStep(64)
-        size_row = QHBoxLayout()
-        size_row.setSpacing(4)
+        for spin in (self.width_box, self.height_box):
+            spin.setRange(32, 2048)  # 32: the demo world's models
+            spin.setSingleStep(64)
+        size_row = box(QHBoxLayout, spacing=4)
         size_row.addWidget(self.width_box, 1)
         size_row.addWidget(QLabel("×"))
         size_row.addWidget(self.height_box, 1)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from catalog.card import Card
 from desktop import theme
 from desktop.card_delegate import GRID_SIZE, CardDelegate
-from desktop.common_widgets import Banner, EmptyState, page_header
+from desktop.common_widgets import Banner, EmptyState, box, page_header
 from desktop.detail_panel import DetailPanel
 from desktop.models import CardRole, LibraryModel
 
@@ -69,9 +69,7 @@ class LibraryPage(QWidget):
         outer.addWidget(splitter, 1)
 
         left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(8)
+        left_layout = box(QVBoxLayout, left, margins=(0, 0, 0, 0), spacing=8)
         self.stack = QStackedWidget()
         self.view = QListView()
         self.view.setModel(model)

@@ -28,7 +28,7 @@ from app.core import App
 from app.history import History
 from common.settings import Settings, load_settings, save_settings
 from desktop import theme
-from desktop.common_widgets import label
+from desktop.common_widgets import box, label
 from desktop.create_controller import CreateController
 from desktop.gallery import GalleryPage
 from desktop.generation_panel import GenerationPanel
@@ -86,18 +86,13 @@ class MainWindow(QMainWindow):
         self.root.addWidget(self.welcome)
 
         main = QWidget()
-        row = QHBoxLayout(main)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(0)
+        row = box(QHBoxLayout, main, margins=(0, 0, 0, 0), spacing=0)
         side = QWidget()
         side.setFixedWidth(190)
         side.setObjectName("sidebar")
         side.setStyleSheet("QWidget#sidebar { background: palette(alternate-base); border-right: 1px solid palette(mid); }")
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(0, 16, 0, 12)
-        sl.setSpacing(8)
-        brand = QHBoxLayout()
-        brand.setContentsMargins(16, 0, 12, 8)
+        sl = box(QVBoxLayout, side, margins=(0, 16, 0, 12), spacing=8)
+        brand = box(QHBoxLayout, margins=(16, 0, 12, 8))
         logo = QLabel()
         logo.setPixmap(theme.app_icon().pixmap(QSize(28, 28)))
         brand.addWidget(logo)
@@ -113,9 +108,7 @@ class MainWindow(QMainWindow):
             self.nav.addItem(item)
         sl.addWidget(self.nav, 1)
         self.quant_box = QWidget()
-        ql = QVBoxLayout(self.quant_box)
-        ql.setContentsMargins(14, 0, 14, 0)
-        ql.setSpacing(4)
+        ql = box(QVBoxLayout, self.quant_box, margins=(14, 0, 14, 0), spacing=4)
         self.quant_label = label("", muted=True, wrap=True)
         self.quant_bar = QProgressBar()
         self.quant_bar.setRange(0, 0)
@@ -139,9 +132,7 @@ class MainWindow(QMainWindow):
 
         # Create
         create = QWidget()
-        cl = QVBoxLayout(create)
-        cl.setContentsMargins(24, 8, 24, 6)  # fits a 1024×640 screen without scrolling
-        cl.setSpacing(8)
+        cl = box(QVBoxLayout, create, margins=(24, 8, 24, 6), spacing=8)  # fits a 1024×640 screen without scrolling
         self.request_panel = RequestPanel()
         self.request_panel.submitted.connect(self.create.submit_request)
         self.request_panel.answered.connect(self.create.answer_clarification)

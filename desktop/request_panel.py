@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop import theme
 from desktop.clarify_panel import ClarifyPanel, FlowRow, option_buttons
-from desktop.common_widgets import Badge, Banner, CardFrame, label, primary_button
+from desktop.common_widgets import Badge, Banner, CardFrame, box, label, primary_button
 from desktop.models import ThumbCache
 
 EXAMPLES = ("my dog on the beach at sunset", "a castle in the watercolor style", "the latest version of my cat")
@@ -33,18 +33,14 @@ class ChosenCheckpoint(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.thumbs = ThumbCache(48)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(12)
+        row = box(QHBoxLayout, self, margins=(0, 0, 0, 0), spacing=12)
         self.thumb = QLabel()
         self.thumb.setFixedSize(48, 48)
         row.addWidget(self.thumb)
-        col = QVBoxLayout()
-        col.setSpacing(4)
+        col = box(QVBoxLayout, spacing=4)
         self.caption = label("Check-in chose", muted=True)
         self.name = label("", subheading=True)
-        badges = QHBoxLayout()
-        badges.setSpacing(6)
+        badges = box(QHBoxLayout, spacing=6)
         self.base = Badge()
         self.kind = Badge()
         self.trigger = label("", muted=True)
@@ -76,9 +72,7 @@ class Chip(QFrame):
         self.path = path
         self.setObjectName("chip")
         self.setStyleSheet("QFrame#chip { border: 1px solid palette(mid); border-radius: 14px; }")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 2, 6, 2)
-        row.setSpacing(6)
+        row = box(QHBoxLayout, self, margins=(6, 2, 6, 2), spacing=6)
         thumb = QLabel()
         thumb.setPixmap(thumbs.get(preview, name).scaled(22, 22, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         row.addWidget(thumb)
@@ -115,12 +109,9 @@ class RequestPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(10)
+        outer = box(QVBoxLayout, self, margins=(0, 0, 0, 0), spacing=10)
         outer.addWidget(label("What do you want to make?", heading=True))
-        row = QHBoxLayout()
-        row.setSpacing(8)
+        row = box(QHBoxLayout, spacing=8)
         self.input = QLineEdit()
         self.input.setPlaceholderText("e.g. " + EXAMPLES[0])
         self.input.setMinimumHeight(40)
@@ -144,8 +135,7 @@ class RequestPanel(QWidget):
         self.frame.body.addWidget(self.stack)
 
         hint = QWidget()
-        hl = QVBoxLayout(hint)
-        hl.setContentsMargins(0, 0, 0, 0)
+        hl = box(QVBoxLayout, hint, margins=(0, 0, 0, 0))
         hl.addWidget(label("Describe the picture in plain words. PersonalQ finds the checkpoint that fits, adds its "
                            "trigger word, and asks you only when two different ones could be meant.", muted=True, wrap=True))
         self.examples = FlowRow()
@@ -155,8 +145,7 @@ class RequestPanel(QWidget):
         self.stack.addWidget(hint)
 
         checking = QWidget()
-        cl = QVBoxLayout(checking)
-        cl.setContentsMargins(0, 0, 0, 0)
+        cl = box(QVBoxLayout, checking, margins=(0, 0, 0, 0))
         self.checking_label = label("Reading your request and searching the library…", muted=True)
         cl.addWidget(self.checking_label)
         busy = QProgressBar()
@@ -168,9 +157,7 @@ class RequestPanel(QWidget):
         self.stack.addWidget(checking)
 
         selected = QWidget()
-        sl = QVBoxLayout(selected)
-        sl.setContentsMargins(0, 0, 0, 0)
-        sl.setSpacing(10)
+        sl = box(QVBoxLayout, selected, margins=(0, 0, 0, 0), spacing=10)
         self.chosen = ChosenCheckpoint()
         sl.addWidget(self.chosen)
         self.chips = FlowRow()  # every personalization in this image, with its weight
@@ -192,8 +179,7 @@ class RequestPanel(QWidget):
         self.stack.addWidget(self.clarify)
 
         none = QWidget()
-        nl = QVBoxLayout(none)
-        nl.setContentsMargins(0, 0, 0, 0)
+        nl = box(QVBoxLayout, none, margins=(0, 0, 0, 0))
         self.none_label = label("", subheading=True, wrap=True)
         nl.addWidget(self.none_label)
         self.none_detail = label("", muted=True, wrap=True)

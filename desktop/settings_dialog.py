@@ -28,7 +28,7 @@ from common import paths
 from common.families import BASE_MODEL_LABELS
 from common.settings import Settings
 from desktop import theme
-from desktop.common_widgets import label
+from desktop.common_widgets import box, label
 from desktop.generation_panel import QUANT_HELP, QUANT_SPECS
 
 DEVICES = (("auto", "Automatic (best available)"), ("cuda", "NVIDIA GPU (CUDA)"), ("mps", "Apple GPU (MPS)"),
@@ -63,8 +63,7 @@ class PathField(QWidget):
 
     def __init__(self, placeholder: str, pick_folder: bool = False, filter_: str = "", parent=None):
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        row = box(QHBoxLayout, self, margins=(0, 0, 0, 0))
         self.edit = QLineEdit()
         self.edit.setPlaceholderText(placeholder)
         self.edit.setClearButtonEnabled(True)
@@ -95,8 +94,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setMinimumWidth(620)
         self.settings = copy.deepcopy(settings)
-        outer = QVBoxLayout(self)
-        outer.setSpacing(12)
+        outer = box(QVBoxLayout, self, spacing=12)
         tabs = QTabWidget()
         outer.addWidget(tabs)
 

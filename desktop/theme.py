@@ -132,12 +132,25 @@ def _muted_color() -> QColor:
     return QColor("#7c8089")
 
 
-def drawn_icon(kind: str, size: int = 32, color: QColor | None = None) -> QIcon:
-    """Simple line icons drawn with QPainter: create, library, history, search, grid, list, dice, sparkle."""
+def _canvas(size: int) -> tuple[QPixmap, QPainter]:
+    """A transparent square pixmap and an antialiased painter on it (the caller ends the painter)."""
     pix = QPixmap(size, size)
     pix.fill(Qt.transparent)
     p = QPainter(pix)
     p.setRenderHint(QPainter.Antialiasing)
+    return pix, p
+
+
+def _rounded_square(size: int, radius: float) -> QPainterPath:
+    """A square of `size` with corners of radius * size."""
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(0, 0, size, size), size * radius, size * radius)
+    return path
+
+
+def drawn_icon(kind: str, size: int = 32, color: QColor | None = None) -> QIcon:
+    """Simple line icons drawn with QPainter: create, library, history, search, grid, list, dice, sparkle."""
+    pix, p = _canvas(size)
     pen = QPen(color or _muted_color(), max(1.5, size / 14))
     pen.setCapStyle(Qt.RoundCap)
     pen.setJoinStyle(Qt.RoundJoin)
@@ -204,10 +217,7 @@ def _hue_for(text: str) -> int:
 
 def placeholder_pixmap(name: str, size: int) -> QPixmap:
     """A tile for checkpoints without a preview: a soft gradient in a colour of the name, its initial."""
-    pix = QPixmap(size, size)
-    pix.fill(Qt.transparent)
-    p = QPainter(pix)
-    p.setRenderHint(QPainter.Antialiasing)
+    pix, p = _canvas(size)
     hue = _hue_for(name or "?")
     c1 = QColor.fromHsl(hue, 120, 150)
     c2 = QColor.fromHsl((hue + 40) % 360, 110, 110)
@@ -216,9 +226,7 @@ def placeholder_pixmap(name: str, size: int) -> QPixmap:
     grad = QLinearGradient(0, 0, size, size)
     grad.setColorAt(0, c1)
     grad.setColorAt(1, c2)
-    path = QPainterPath()
-    path.addRoundedRect(QRectF(0, 0, size, size), size * 0.08, size * 0.08)
-    p.fillPath(path, QBrush(grad))
+    p.fillPath(_rounded_square(size, 0.08), QBrush(grad))
     font = QFont()
     font.setPixelSize(int(size * 0.42))
     font.setBold(True)
@@ -236,13 +244,8 @@ def rounded_pixmap(source: QPixmap, size: int) -> QPixmap:
     x = (scaled.width() - size) // 2
     y = (scaled.height() - size) // 2
     scaled = scaled.copy(x, y, size, size)
-    out = QPixmap(size, size)
-    out.fill(Qt.transparent)
-    p = QPainter(out)
-    p.setRenderHint(QPainter.Antialiasing)
-    path = QPainterPath()
-    path.addRoundedRect(QRectF(0, 0, size, size), size * 0.08, size * 0.08)
-    p.setClipPath(path)
+    out, p = _canvas(size)
+    p.setClipPath(_rounded_square(size, 0.08))
     p.drawPixmap(0, 0, scaled)
     p.end()
     return out
@@ -252,13 +255,8 @@ def app_icon() -> QIcon:
     """The window icon: the sparkle on an accent square."""
     icon = QIcon()
     for size in (16, 32, 64, 128, 256):
-        pix = QPixmap(size, size)
-        pix.fill(Qt.transparent)
-        p = QPainter(pix)
-        p.setRenderHint(QPainter.Antialiasing)
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(0, 0, size, size), size * 0.22, size * 0.22)
-        p.fillPath(path, ACCENT)
+        pix, p = _canvas(size)
+        p.fillPath(_rounded_square(size, 0.22), ACCENT)
         p.drawPixmap(0, 0, drawn_icon("create", size, QColor("white")).pixmap(QSize(size, size)))
         p.end()
         icon.addPixmap(pix)

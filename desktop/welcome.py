@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import theme
-from desktop.common_widgets import Banner, CardFrame, label, primary_button
+from desktop.common_widgets import Banner, CardFrame, box, label, primary_button
 
 
 class WelcomePage(QWidget):
@@ -37,8 +37,7 @@ class WelcomePage(QWidget):
         logo = QLabel()
         logo.setPixmap(theme.app_icon().pixmap(QSize(56, 56)))
         head.addWidget(logo)
-        titles = QVBoxLayout()
-        titles.setSpacing(2)
+        titles = box(QVBoxLayout, spacing=2)
         titles.addWidget(label("Welcome to PersonalQ", heading=True))
         titles.addWidget(label("Say what you want to make; PersonalQ picks the right checkpoint.", muted=True, wrap=True))
         head.addLayout(titles, 1)
@@ -49,9 +48,7 @@ class WelcomePage(QWidget):
 
         # page 0: choose
         choose = QWidget()
-        col = QVBoxLayout(choose)
-        col.setContentsMargins(0, 8, 0, 0)
-        col.setSpacing(10)
+        col = box(QVBoxLayout, choose, margins=(0, 8, 0, 0), spacing=10)
         col.addWidget(label("Where do you keep your checkpoints?", subheading=True))
         col.addWidget(label("LoRAs, embeddings and full checkpoints (.safetensors, .ckpt), any nesting — the "
                             "A1111 and ComfyUI folder layouts work as they are. You can add more folders later.",
@@ -83,9 +80,7 @@ class WelcomePage(QWidget):
 
         # page 1: indexing
         indexing = QWidget()
-        icol = QVBoxLayout(indexing)
-        icol.setContentsMargins(0, 8, 0, 0)
-        icol.setSpacing(10)
+        icol = box(QVBoxLayout, indexing, margins=(0, 8, 0, 0), spacing=10)
         icol.addWidget(label("Reading your checkpoints…", subheading=True))
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)

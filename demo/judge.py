@@ -149,7 +149,7 @@ def train_judge(seed: int, n_train: int, steps: int, batch: int = 128, log=print
     """Train on procedurally drawn images; report accuracy on a fresh held-out draw (augmented too)."""
     import torch
 
-    from demo.train import to_tensor
+    from demo.train import log_step, optimizer_step, to_tensor
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -166,12 +166,8 @@ def train_judge(seed: int, n_train: int, steps: int, batch: int = 128, log=print
         idx = torch.randint(0, len(x_all), (batch,), generator=gen)
         logits = net(augment(x_all[idx], gen))
         loss = sum(loss_fn(logits[k], y_all[k][idx]) for k in HEADS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 200 == 0 or step == steps - 1:
-            log(f"judge step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+        optimizer_step(opt, sched, loss)
+        log_step(log, "judge", step, steps, loss, t0, every=200)
     judge = Judge(net)
     held = training_scenes(seed + 1000, 2000)
     clean = evaluate(judge, held)

@@ -16,47 +16,46 @@ UNET_CONV_TARGETS = ("proj_in", "proj_out", "conv1", "conv2", "conv_shortcut", "
 TE_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
-def _lora_linear_cls():
-    import torch
-    import torch.nn as nn
-
-    class LoRALinear(nn.Module):
-        """y = W x + (alpha / rank) * up(down(x)); up starts at zero so training starts at the base."""
-
-        def __init__(self, base: nn.Linear, rank: int, alpha: float, gen):
-            super().__init__()
-            self.base = base
-            self.rank, self.alpha = rank, alpha
-            self.down = nn.Parameter(torch.randn(rank, base.in_features, generator=gen) / rank)
-            self.up = nn.Parameter(torch.zeros(base.out_features, rank))
-
-        def forward(self, x):
-            return self.base(x) + (x @ self.down.t() @ self.up.t()) * (self.alpha / self.rank)
-
-    return LoRALinear
-
-
-def _lora_conv_cls():
+def _lora_classes():
+    """(LoRALinear, LoRAConv2d), defined here so torch is imported only when training."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
-    class LoRAConv2d(nn.Module):
-        """y = conv(x) + (alpha / rank) * up_1x1(down_kxk(x)), down with the layer's kernel, stride and padding."""
+    class LoRA(nn.Module):
+        """The wrapped layer plus a low-rank update scaled by alpha / rank; up starts at zero, so training
+        starts at the base."""
 
-        def __init__(self, base: nn.Conv2d, rank: int, alpha: float, gen):
+        def __init__(self, base: nn.Module, rank: int, alpha: float, down: torch.Tensor, up_shape: tuple[int, ...]):
             super().__init__()
             self.base = base
             self.rank, self.alpha = rank, alpha
+            self.down = nn.Parameter(down)
+            self.up = nn.Parameter(torch.zeros(*up_shape))
+
+    class LoRALinear(LoRA):
+        """y = W x + (alpha / rank) * up(down(x))."""
+
+        def __init__(self, base: nn.Linear, rank: int, alpha: float, gen):
+            super().__init__(base, rank, alpha, torch.randn(rank, base.in_features, generator=gen) / rank,
+                             (base.out_features, rank))
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.down.t() @ self.up.t()) * (self.alpha / self.rank)
+
+    class LoRAConv2d(LoRA):
+        """y = conv(x) + (alpha / rank) * up_1x1(down_kxk(x)), down with the layer's kernel, stride and padding."""
+
+        def __init__(self, base: nn.Conv2d, rank: int, alpha: float, gen):
             fan_in = base.in_channels * base.kernel_size[0] * base.kernel_size[1]
-            self.down = nn.Parameter(torch.randn(rank, base.in_channels, *base.kernel_size, generator=gen) / max(rank, fan_in**0.5))
-            self.up = nn.Parameter(torch.zeros(base.out_channels, rank, 1, 1))
+            down = torch.randn(rank, base.in_channels, *base.kernel_size, generator=gen) / max(rank, fan_in**0.5)
+            super().__init__(base, rank, alpha, down, (base.out_channels, rank, 1, 1))
 
         def forward(self, x):
             low = F.conv2d(x, self.down, stride=self.base.stride, padding=self.base.padding)
             return self.base(x) + F.conv2d(low, self.up) * (self.alpha / self.rank)
 
-    return LoRAConv2d
+    return LoRALinear, LoRAConv2d
 
 
 def _targets(model, suffixes) -> list[tuple[str, object]]:
@@ -75,7 +74,7 @@ def inject(model, suffixes, rank: int, alpha: float, seed: int) -> dict[str, obj
     import torch
     import torch.nn as nn
 
-    linear_cls, conv_cls = _lora_linear_cls(), _lora_conv_cls()
+    linear_cls, conv_cls = _lora_classes()
     gen = torch.Generator().manual_seed(seed)
     wrapped = {}
     for name, module in _targets(model, suffixes):

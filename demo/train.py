@@ -30,6 +30,25 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))))
 
 
+def optimizer_step(opt, sched, loss, clip=None) -> None:
+    """One update of every training loop here: clear the gradients, backpropagate, clip the norm of
+    `clip`'s gradients to 1 when given, step the optimizer and then its schedule."""
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(clip, 1.0)
+    opt.step()
+    sched.step()
+
+
+def log_step(log: Log, label: str, step: int, steps: int, loss, t0: float, every: int) -> None:
+    """A progress line every `every` steps and at the last one."""
+    if step % every == 0 or step == steps - 1:
+        log(f"{label} step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+
+
 def train_vae(vae, images: np.ndarray, steps: int, seed: int, batch: int = 64, lr: float = 2e-3, log: Log = print) -> float:
     """Reconstruction + a tiny KL term; returns held-out PSNR on the last 256 images."""
     import torch
@@ -47,12 +66,8 @@ def train_vae(vae, images: np.ndarray, steps: int, seed: int, batch: int = 64, l
         z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
         rec = vae.decode(z).sample
         loss = torch.nn.functional.mse_loss(rec, x) + 1e-6 * post.kl().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            log(f"vae step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+        optimizer_step(opt, sched, loss)
+        log_step(log, "vae", step, steps, loss, t0, every=100)
     vae.eval()
     rec = decode(vae, encode_mean(vae, held), scaled=False)
     score = psnr(rec, held)
@@ -141,15 +156,10 @@ def train_diffusion(
         if min_snr_gamma > 0:
             per = per * min_snr_weights(alphas[t], min_snr_gamma)
         loss = (per * weights).sum() / weights.sum() if weights is not None else per.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        optimizer_step(opt, sched, loss, clip=params)
         if step >= steps - max(1, steps // 10):
             tail.append(loss.item())
-        if step % 100 == 0 or step == steps - 1:
-            log(f"{label} step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+        log_step(log, label, step, steps, loss, t0, every=100)
     unet.eval()
     text_encoder.eval()
     return float(np.mean(tail)) if tail else float("nan")

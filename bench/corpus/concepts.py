@@ -82,10 +82,75 @@ def squash(word: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# concepts per domain: (head, slots, slot facts, description, display name, tags, templates)
+# concepts per domain: the slots drawn for each (head, slots, slot facts, tags), then a description and a
+# display name drawn from the domain's wording, and the ways a request refers to it
+
+@dataclass(frozen=True)
+class Wording:
+    """How a domain's concepts are written about: what a card's description says, what the card is named,
+    and the phrases a request refers to it by ({Slot} title case, {slot_} underscored; see fill)."""
+
+    descriptions: list[str]
+    displays: list[str]
+    references: list[str]
+
+
+WORDING = {
+    "pets": Wording(
+        descriptions=["{Name}, our {color} {breed} {head} {quirk}.", "My {head} {Name}: a {color} {breed} {quirk}.",
+                      "{color} {breed} {head} {quirk}. Trained on 30 photos of {Name}."],
+        displays=["{Name} the {Breed}", "{name}_{breed_}", "{Name}", "{Name} ({color} {breed})"],
+        references=["my {head}", "our {color} {head}", "the {breed}", "the {color} {breed}", "my {head} {quirk}",
+                    "the {breed} {quirk}", "{Name}", "{Name} the {head}", "{Name}, our {breed},"]),
+    "people": Wording(
+        descriptions=["My {relation} {Name}, with {look}.", "{Name} ({relation}) -- photos from the holidays, {look}.",
+                      "Portraits of {Name}, my {relation}. {look}."],
+        displays=["{Name}", "{name}_{relation}", "{Relation} {Name}", "{Name} portrait"],
+        references=["my {relation}", "my {relation} {Name}", "{Name}", "the {head} with {look}",
+                    "my {relation} with {look}", "a {head}", "{Name}, my {relation},"]),
+    "places": Wording(
+        descriptions=["The {adj} {head} at {Name}.", "{Name} {head}: {adj}, photographed over three summers.",
+                      "A {adj} {head} near {Name}."],
+        displays=["{Name} {Head}", "{name}_{head}", "{Adj} {Head} of {Name}"],
+        references=["the {adj} {head}", "the {head}", "{Name} {head}", "{Name}", "the {head} at {Name}"]),
+    "objects": Wording(
+        descriptions=["{owner}'s {attr} {head}.", "The {attr} {head} that belonged to {owner}.",
+                      "Object LoRA: {owner}'s old {attr} {head}."],
+        displays=["{owner}_{head}", "{Attr} {Head}", "{Owner}'s {Head}"],
+        references=["my {attr} {head}", "the {head}", "{owner}'s {head}", "the {attr} {head}",
+                    "{owner}'s {attr} {head}"]),
+    "styles": Wording(
+        descriptions=["A {modifier} {medium} style.", "{modifier} {medium} look, trained on my own pieces.",
+                      "Illustration style: {modifier} {medium}."],
+        displays=["{Modifier} {Medium}", "{modifier}_{medium}_style", "{Medium} ({modifier})"],
+        references=["in {medium} style", "in a {modifier} {medium} style", "as a {medium} piece",
+                    "{modifier} {medium} style"]),
+    "poses": Wording(
+        descriptions=["Pose LoRA: a person {pose}.", "Reliable {pose} pose.", "Full body, {pose}."],
+        displays=["{Pose} pose", "{pose_}_pose", "pose - {pose}"],
+        references=["{pose}", "{pose} pose"]),
+    "clothing": Wording(
+        descriptions=["A {attr} {head}, outfit LoRA.", "Clothing: my {attr} {head}.", "The {attr} {head} I made."],
+        displays=["{Attr} {Head}", "{attr}_{head}", "outfit - {attr} {head}"],
+        references=["wearing the {attr} {head}", "wearing a {head}", "in the {attr} {head}"]),
+    "food": Wording(
+        descriptions=["{owner}'s {attr} {head}.", "Food LoRA: {attr} {head} the way {owner} makes it.",
+                      "{attr} {head}, family recipe ({owner})."],
+        displays=["{Owner}'s {Head}", "{attr}_{head}", "{Attr} {Head}"],
+        references=["{owner}'s {head}", "a plate of {attr} {head}", "{head}", "{owner}'s {attr} {head}"]),
+    "vehicles": Wording(
+        descriptions=["Our {attr} {head}, {Name}.", "{Name}, the {attr} {head} we fixed up.",
+                      "{attr} {head} named {Name}."],
+        displays=["{Name} the {Head}", "{name}_{head}", "{Name}"],
+        references=["our {attr} {head}", "{Name} the {head}", "{Name}", "the {head}", "the {attr} {head}"]),
+}
+# a pet card whose owner writes only the breed ("a huge ginger Maine Coon"), never the kind
+PET_BREED_ONLY = ["{Name}, {color} {breed}, {quirk}.", "Our {breed} {Name} ({color}) {quirk}."]
+
 
 def make_concept(domain: str, rng: random.Random, names: dict[str, list[str]], like: Concept | None = None) -> dict:
     """One concept's parts; `like` makes a sibling that shares its subject (two cats, two watercolor styles)."""
+    descriptions = None  # the domain's wording, unless the branch says otherwise
     if domain == "pets":
         head = like.head if like else rng.choice(["cat"] * 4 + ["dog"] * 4 + list(P.PETS))
         breed = rng.choice(P.PETS[head])
@@ -99,13 +164,9 @@ def make_concept(domain: str, rng: random.Random, names: dict[str, list[str]], l
         # half the owners write only the breed ("a huge ginger Maine Coon"): "my cat" then fits by meaning,
         # not by a shared word, as it does in libraries people write
         says_kind = rng.random() < 0.5
-        desc = rng.choice(["{Name}, our {color} {breed} {head} {quirk}.", "My {head} {Name}: a {color} {breed} {quirk}.",
-                           "{color} {breed} {head} {quirk}. Trained on 30 photos of {Name}."] if says_kind else
-                          ["{Name}, {color} {breed}, {quirk}.", "Our {breed} {Name} ({color}) {quirk}."])
-        display = rng.choice(["{Name} the {Breed}", "{name}_{breed_}", "{Name}", "{Name} ({color} {breed})"])
         tags = [head, breed, color] if says_kind else [breed, color]
-        templates = ["my {head}", "our {color} {head}", "the {breed}", "the {color} {breed}", "my {head} {quirk}",
-                     "the {breed} {quirk}", "{Name}", "{Name} the {head}", "{Name}, our {breed},"]
+        if not says_kind:
+            descriptions = PET_BREED_ONLY
     elif domain == "people":
         relation = rng.choice([r for r in P.PEOPLE if not like or P.PEOPLE[r] == like.head])
         head = P.PEOPLE[relation]
@@ -114,86 +175,58 @@ def make_concept(domain: str, rng: random.Random, names: dict[str, list[str]], l
         names.setdefault("shared", []).append(name)
         slots = {"head": head, "relation": relation, "look": look, "name": name.title()}
         facts = {"head": [head], "relation": [relation], "look": lwords, "name": [name]}
-        desc = rng.choice(["My {relation} {Name}, with {look}.", "{Name} ({relation}) -- photos from the holidays, {look}.",
-                           "Portraits of {Name}, my {relation}. {look}."])
-        display = rng.choice(["{Name}", "{name}_{relation}", "{Relation} {Name}", "{Name} portrait"])
         tags = [head, relation]
-        templates = ["my {relation}", "my {relation} {Name}", "{Name}", "the {head} with {look}",
-                     "my {relation} with {look}", "a {head}", "{Name}, my {relation},"]
     elif domain == "places":
         head = like.head if like else rng.choice(P.PLACES)
         adj = rng.choice(P.PLACE_ADJS)
         pname = names["places"].pop()
         slots = {"head": head, "adj": adj, "name": pname.title()}
         facts = {"head": [head], "adj": [adj], "name": [pname]}
-        desc = rng.choice(["The {adj} {head} at {Name}.", "{Name} {head}: {adj}, photographed over three summers.",
-                           "A {adj} {head} near {Name}."])
-        display = rng.choice(["{Name} {Head}", "{name}_{head}", "{Adj} {Head} of {Name}"])
         tags = [head, adj]
-        templates = ["the {adj} {head}", "the {head}", "{Name} {head}", "{Name}", "the {head} at {Name}"]
     elif domain == "objects":
         head = like.head if like else rng.choice(P.OBJECTS)
         attr = rng.choice(P.OBJECT_ATTRS)
         owner = rng.choice(P.OWNERS)
         slots = {"head": head, "attr": attr, "owner": owner}
         facts = {"head": [head], "attr": attr.split("-") if "-" in attr else [attr], "owner": [owner]}
-        desc = rng.choice(["{owner}'s {attr} {head}.", "The {attr} {head} that belonged to {owner}.",
-                           "Object LoRA: {owner}'s old {attr} {head}."])
-        display = rng.choice(["{owner}_{head}", "{Attr} {Head}", "{Owner}'s {Head}"])
         tags = [head, attr]
-        templates = ["my {attr} {head}", "the {head}", "{owner}'s {head}", "the {attr} {head}", "{owner}'s {attr} {head}"]
     elif domain == "styles":
         medium = like.slots["medium"] if like else rng.choice(list(P.STYLE_MEDIA))
         used = {like.slots["modifier"]} if like else set()
         modifier = rng.choice([m for m in P.STYLE_MEDIA[medium] if m not in used] or P.STYLE_MEDIA[medium])
         slots = {"head": "style", "medium": medium, "modifier": modifier}
         facts = {"head": ["style"], "medium": [medium], "modifier": modifier.split("-")}
-        desc = rng.choice(["A {modifier} {medium} style.", "{modifier} {medium} look, trained on my own pieces.",
-                           "Illustration style: {modifier} {medium}."])
-        display = rng.choice(["{Modifier} {Medium}", "{modifier}_{medium}_style", "{Medium} ({modifier})"])
         tags = ["style", medium, modifier]
-        templates = ["in {medium} style", "in a {modifier} {medium} style", "as a {medium} piece",
-                     "{modifier} {medium} style"]
     elif domain == "poses":
         phrase, keys = rng.choice(P.POSES) if not like else (like.slots["pose"], like.slot_facts["pose"])
         slots = {"head": "pose", "pose": phrase}
         facts = {"head": ["pose"], "pose": keys}
-        desc = rng.choice(["Pose LoRA: a person {pose}.", "Reliable {pose} pose.", "Full body, {pose}."])
-        display = rng.choice(["{Pose} pose", "{pose_}_pose", "pose - {pose}"])
         tags = ["pose"] + keys
-        templates = ["{pose}", "{pose} pose"]
     elif domain == "clothing":
         head = like.head if like else rng.choice(P.CLOTHES)
         attr = rng.choice(P.CLOTH_ATTRS)
         slots = {"head": head, "attr": attr}
         facts = {"head": [head], "attr": [attr]}
-        desc = rng.choice(["A {attr} {head}, outfit LoRA.", "Clothing: my {attr} {head}.", "The {attr} {head} I made."])
-        display = rng.choice(["{Attr} {Head}", "{attr}_{head}", "outfit - {attr} {head}"])
         tags = ["outfit", head, attr]
-        templates = ["wearing the {attr} {head}", "wearing a {head}", "in the {attr} {head}"]
     elif domain == "food":
         head = like.head if like else rng.choice(P.FOODS)
         attr = rng.choice(P.FOOD_ATTRS)
         owner = rng.choice(P.OWNERS)
         slots = {"head": head, "attr": attr, "owner": owner}
         facts = {"head": [head], "attr": [attr], "owner": [owner]}
-        desc = rng.choice(["{owner}'s {attr} {head}.", "Food LoRA: {attr} {head} the way {owner} makes it.",
-                           "{attr} {head}, family recipe ({owner})."])
-        display = rng.choice(["{Owner}'s {Head}", "{attr}_{head}", "{Attr} {Head}"])
         tags = ["food", head]
-        templates = ["{owner}'s {head}", "a plate of {attr} {head}", "{head}", "{owner}'s {attr} {head}"]
     else:  # vehicles
         head = like.head if like else rng.choice(P.VEHICLES)
         attr = rng.choice(P.VEHICLE_ATTRS)
         vname = names["vehicles"].pop()
         slots = {"head": head, "attr": attr, "name": vname.title()}
         facts = {"head": [head], "attr": attr.split("-") if "-" in attr else [attr], "name": [vname]}
-        desc = rng.choice(["Our {attr} {head}, {Name}.", "{Name}, the {attr} {head} we fixed up.", "{attr} {head} named {Name}."])
-        display = rng.choice(["{Name} the {Head}", "{name}_{head}", "{Name}"])
         tags = [head, attr]
-        templates = ["our {attr} {head}", "{Name} the {head}", "{Name}", "the {head}", "the {attr} {head}"]
+    wording = WORDING[domain]
+    desc = rng.choice(descriptions or wording.descriptions)
+    display = rng.choice(wording.displays)
     return dict(head=slots["head"], slots=slots, slot_facts=facts, desc=desc, display=display, tags=tags,
-                templates=templates)
+                templates=list(wording.references))
 
 
 def fill(template: str, slots: dict) -> str:

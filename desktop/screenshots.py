@@ -30,6 +30,46 @@ def _wait(app, condition, timeout: float = 180.0, what: str = "") -> None:
         app.processEvents()
 
 
+def _fresh_home(out: Path) -> Path:
+    """Make `out`; point PERSONALQ_HOME into a new temporary folder (offscreen, offline, light theme unless
+    PERSONALQ_THEME says otherwise) and return that folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pq-shots-"))
+    os.environ["PERSONALQ_HOME"] = str(work / "home")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
+    return work
+
+
+def _window(width: int, height: int):
+    """(app, window): the main window at that size, shown, without the local LLM or auto-quantize."""
+    from desktop.app import create_app
+    from desktop.main_window import MainWindow
+
+    app = create_app([])
+    window = MainWindow(use_llm=False, auto_quantize=False)
+    window.resize(width, height)
+    window.show()
+    return app, window
+
+
+def _open_demo_library(app, window) -> None:
+    """The first run's "Use the demo library", waited for until it is indexed and embedded."""
+    window.welcome.demo_button.click()
+    _wait(app, lambda: window.root.currentWidget() is window.main_area, what="the demo library's index")
+    _wait(app, lambda: window.library.embed_worker is None, what="embeddings")
+
+
+def _grab(app, widget, path: Path) -> Path:
+    """Let pending paints finish, save `widget` as `path` and say so on stderr."""
+    for _ in range(5):
+        app.processEvents()
+    widget.grab().save(str(path))
+    print(path, file=sys.stderr)
+    return path
+
+
 def _tiny_checkpoint(folder: Path) -> Path:
     import torch
 
@@ -54,13 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         return demo_shots(Path(args.outdir), *(int(v) for v in args.size.lower().split("x")))
     out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    work = Path(tempfile.mkdtemp(prefix="pq-shots-"))
-    os.environ["PERSONALQ_HOME"] = str(work / "home")
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
+    work = _fresh_home(out)
 
     from app.sample_library import write_sample_library
 
@@ -70,23 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         _tiny_checkpoint(library)
 
     from desktop import theme
-    from desktop.app import create_app
-    from desktop.main_window import MainWindow
     from desktop.settings_dialog import SettingsDialog
 
-    app = create_app([])
-    window = MainWindow(use_llm=False, auto_quantize=False)
-    window.resize(width, height)
-    window.show()
+    app, window = _window(width, height)
     saved: list[str] = []
 
     def shot(name: str, widget=None) -> None:
-        for _ in range(5):
-            app.processEvents()
-        path = out / f"{name}.png"
-        (widget or window).grab().save(str(path))
-        saved.append(path.name)
-        print(path, file=sys.stderr)
+        saved.append(_grab(app, widget or window, out / f"{name}.png").name)
 
     # first run
     shot("01-welcome")
@@ -182,33 +207,17 @@ COMPOSE_REQUESTS = {"create-compose-chips": "my cactus with a pink frame",
 def compose_shots(out: Path, width: int, height: int) -> int:
     """Issue #30: a subject and a style named in plain words show as two chips; a style the library lacks is
     said in one line. The demo library, Check-in without the local LLM (the same answer on every machine)."""
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="pq-shots-"))
-    os.environ["PERSONALQ_HOME"] = str(work / "home")
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
+    _fresh_home(out)
 
-    from desktop.app import create_app
-    from desktop.main_window import MainWindow
-
-    app = create_app([])
-    window = MainWindow(use_llm=False, auto_quantize=False)
-    window.resize(width, height)
-    window.show()
-    window.welcome.demo_button.click()
-    _wait(app, lambda: window.root.currentWidget() is window.main_area, what="the demo library's index")
-    _wait(app, lambda: window.library.embed_worker is None, what="embeddings")
+    app, window = _window(width, height)
+    _open_demo_library(app, window)
     window.go("create")
     panel = window.request_panel
     for name, text in COMPOSE_REQUESTS.items():
         panel.input.setText(text)
         window.create.submit_request(text)
         _wait(app, lambda: panel.page() != "checking", timeout=300, what=f"check-in for {text!r}")
-        for _ in range(5):
-            app.processEvents()
-        window.grab().save(str(out / f"{name}.png"))
-        print(out / f"{name}.png", file=sys.stderr)
+        _grab(app, window, out / f"{name}.png")
     window.close()
     return 0
 
@@ -216,30 +225,14 @@ def compose_shots(out: Path, width: int, height: int) -> int:
 def demo_shots(out: Path, width: int, height: int) -> int:
     """The demo library as a new user first sees it: base-model and kind badges, the embedding's detail with
     its path, and the Create page's status after an image and a new request."""
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="pq-shots-"))
-    os.environ["PERSONALQ_HOME"] = str(work / "home")
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ["PERSONALQ_THEME"] = os.environ.get("PERSONALQ_THEME", "light")
+    _fresh_home(out)
 
-    from desktop.app import create_app
-    from desktop.main_window import MainWindow
-
-    app = create_app([])
-    window = MainWindow(use_llm=False, auto_quantize=False)
-    window.resize(width, height)
-    window.show()
+    app, window = _window(width, height)
 
     def shot(name: str) -> None:
-        for _ in range(5):
-            app.processEvents()
-        window.grab().save(str(out / f"{name}.png"))
-        print(out / f"{name}.png", file=sys.stderr)
+        _grab(app, window, out / f"{name}.png")
 
-    window.welcome.demo_button.click()
-    _wait(app, lambda: window.root.currentWidget() is window.main_area, what="the demo library's index")
-    _wait(app, lambda: window.library.embed_worker is None, what="embeddings")
+    _open_demo_library(app, window)
     window.go("library")
     window.library_page.select_path(next(c.path for c in window.library_model.cards() if c.kind == "textual_inversion"))
     shot("demo-library")

@@ -9,7 +9,6 @@ Embedding subjects (a fixed grammar combination, read by attributes) are not amo
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ def train_compose_judge(seed: int = SEED, n_train: int = 6000, steps: int = 600,
     """Train on drawings; report per-head accuracy on a fresh held-out draw, clean and augmented."""
     import torch
 
-    from demo.judge import Judge, _net, augment
+    from demo.judge import Judge, _net, augment, fit_heads
     from demo.train import to_tensor
 
     torch.manual_seed(seed)
@@ -49,21 +48,7 @@ def train_compose_judge(seed: int = SEED, n_train: int = 6000, steps: int = 600,
     x_all = to_tensor(images)
     y_all = {k: torch.from_numpy(v) for k, v in labels.items()}
     net = _net(HEADS)
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=max(steps, 2), pct_start=0.15)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    net.train()
-    t0 = time.time()
-    for step in range(steps):
-        idx = torch.randint(0, len(x_all), (batch,), generator=gen)
-        logits = net(augment(x_all[idx], gen))
-        loss = sum(loss_fn(logits[k], y_all[k][idx]) for k in HEADS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 200 == 0 or step == steps - 1:
-            log(f"compose judge step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+    fit_heads(net, HEADS, x_all, y_all, steps, batch, gen, torch.nn.CrossEntropyLoss(), log, "compose judge")
     judge = Judge(net, HEADS)
     held, held_labels = draw_labelled(np.random.default_rng(seed + 1000), 2000)
     x_aug = augment(to_tensor(held), torch.Generator().manual_seed(seed + 1))

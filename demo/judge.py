@@ -145,11 +145,30 @@ def evaluate(judge: Judge, scenes: list[world.Scene], images: np.ndarray | None 
     return acc
 
 
+def fit_heads(net, heads, x_all, y_all: dict, steps: int, batch: int, gen, loss_fn, log, label: str) -> None:
+    """How both judges learn: AdamW with a one-cycle schedule on augmented random batches of `x_all`, the
+    loss summed over `heads` in that order (`y_all`: one label tensor per head)."""
+    import torch
+
+    from demo.train import log_step, optimizer_step
+
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=max(steps, 2), pct_start=0.15)
+    net.train()
+    t0 = time.time()
+    for step in range(steps):
+        idx = torch.randint(0, len(x_all), (batch,), generator=gen)
+        logits = net(augment(x_all[idx], gen))
+        loss = sum(loss_fn(logits[k], y_all[k][idx]) for k in heads)
+        optimizer_step(opt, sched, loss)
+        log_step(log, label, step, steps, loss, t0, every=200)
+
+
 def train_judge(seed: int, n_train: int, steps: int, batch: int = 128, log=print) -> tuple[Judge, dict]:
     """Train on procedurally drawn images; report accuracy on a fresh held-out draw (augmented too)."""
     import torch
 
-    from demo.train import log_step, optimizer_step, to_tensor
+    from demo.train import to_tensor
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -157,17 +176,7 @@ def train_judge(seed: int, n_train: int, steps: int, batch: int = 128, log=print
     x_all = to_tensor(world.render(scenes))
     y_all = {k: torch.from_numpy(v) for k, v in labels_for(scenes).items()}
     net = _net()
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=max(steps, 2), pct_start=0.15)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
-    net.train()
-    t0 = time.time()
-    for step in range(steps):
-        idx = torch.randint(0, len(x_all), (batch,), generator=gen)
-        logits = net(augment(x_all[idx], gen))
-        loss = sum(loss_fn(logits[k], y_all[k][idx]) for k in HEADS)
-        optimizer_step(opt, sched, loss)
-        log_step(log, "judge", step, steps, loss, t0, every=200)
+    fit_heads(net, HEADS, x_all, y_all, steps, batch, gen, torch.nn.CrossEntropyLoss(ignore_index=IGNORE), log, "judge")
     judge = Judge(net)
     held = training_scenes(seed + 1000, 2000)
     clean = evaluate(judge, held)

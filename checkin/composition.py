@@ -44,8 +44,12 @@ def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list
     if subject.chosen is None or role_of(subject.chosen) != "subject":
         return []
     parts, sims = part_matrix(intent, library, vectors)
-    if sims is None or len(parts) < 2:
+    if sims is None:
         return []
+    if len(parts) < 2:  # "the green globe ukiyo woodcut style": one run of words, perhaps two things
+        parts, sims = split_by_meaning(parts, concepts, library, vectors)
+        if len(parts) < 2:
+            return []
 
     def closeness(c: Concept) -> np.ndarray:  # (n_parts,) the best member's cosine to each part
         rows = [library.pos[m.card.path] for m in c.members if m.card.path in library.pos]
@@ -65,6 +69,32 @@ def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list
         if part != subject_part and close[part] >= by_part[part] - 1e-6:
             out.append(c)
     return out
+
+
+def split_by_meaning(parts: list[str], concepts: list[Concept], library, vectors: WordVectors) -> tuple[list[str], np.ndarray | None]:
+    """A request of one noun phrase, cut where two different concepts explain the two sides best: the cut
+    whose sides are each closest to a different concept, most closely. ([], None) when no cut does."""
+    words = parts[0].split() if len(parts) == 1 else []
+    if len(words) < 2:
+        return [], None
+    rows = sorted({library.pos[m.card.path] for c in concepts for m in c.members if m.card.path in library.pos})
+    if len(rows) < 2:
+        return [], None
+    owner = {library.pos[m.card.path]: i for i, c in enumerate(concepts) for m in c.members if m.card.path in library.pos}
+    spans = [(" ".join(words[:k]), " ".join(words[k:])) for k in range(1, len(words))]
+    flat = [t for pair in spans for t in pair]
+    sims = vectors(flat) @ library.matrix[rows].T  # (2 * cuts, rows)
+    best, cut = None, None
+    for k in range(len(spans)):
+        left, right = sims[2 * k], sims[2 * k + 1]
+        a, b = int(np.argmax(left)), int(np.argmax(right))
+        if owner[rows[a]] != owner[rows[b]] and (best is None or left[a] + right[b] > best):
+            best, cut = float(left[a] + right[b]), k
+    if cut is None:
+        return [], None
+    full = np.zeros((2, library.matrix.shape[0]), dtype=np.float32)
+    full[:, rows] = sims[2 * cut: 2 * cut + 2]
+    return list(spans[cut]), full
 
 
 def compose(status: str, kept: list[Concept], scored: list[Concept], p: np.ndarray, intent: Intent,

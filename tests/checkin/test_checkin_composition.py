@@ -27,6 +27,7 @@ def _stem(path: str) -> str:
 @pytest.mark.parametrize("request_text, subject, style", [
     ("my cactus with a pink frame", "dfr_cactus", "tvy_pink_frame_style"),
     ("a checker ball in outline style", "vwk_checker_ball", "mlk_outline_style"),
+    ("the checker ball outline style", "vwk_checker_ball", "mlk_outline_style"),  # one run of words, cut by meaning
 ])
 def test_a_subject_and_a_style_are_both_selected_with_both_triggers(demo_store, request_text, subject, style):
     result = check_in(request_text, demo_store, use_llm=False)

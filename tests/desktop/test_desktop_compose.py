@@ -12,7 +12,8 @@ from demo.build import ASSETS
 CHECK_TIMEOUT_MS = 300_000  # the first Check-in loads the sentence model and waits for the index (on busy cores too)
 
 
-def test_a_plain_words_subject_and_style_show_as_two_chips(make_window, qtbot, tmp_path):
+def _ask_on_the_demo_library(make_window, qtbot, tmp_path, request: str):
+    """The real window on a copy of the demo library, the request typed on the Create page and answered."""
     if not (ASSETS / "manifest.json").is_file():
         pytest.skip("the demo world is not built in this checkout")
     root = tmp_path / "demo-library"
@@ -23,9 +24,14 @@ def test_a_plain_words_subject_and_style_show_as_two_chips(make_window, qtbot, t
     qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
     window.go("create")
     panel = window.request_panel
-    qtbot.keyClicks(panel.input, "my cactus with a pink frame")
+    qtbot.keyClicks(panel.input, request)
     qtbot.keyClick(panel.input, Qt.Key_Return)
     qtbot.waitUntil(lambda: panel.page() != "checking", timeout=CHECK_TIMEOUT_MS)
+    return window, panel
+
+
+def test_a_plain_words_subject_and_style_show_as_two_chips(make_window, qtbot, tmp_path):
+    window, panel = _ask_on_the_demo_library(make_window, qtbot, tmp_path, "my cactus with a pink frame")
     assert panel.page() == "selected"
     selection = window.create.selection
     assert selection.path.endswith("dfr_cactus.safetensors")
@@ -36,19 +42,7 @@ def test_a_plain_words_subject_and_style_show_as_two_chips(make_window, qtbot, t
 
 
 def test_a_style_the_library_lacks_is_said_in_one_line(make_window, qtbot, tmp_path):
-    if not (ASSETS / "manifest.json").is_file():
-        pytest.skip("the demo world is not built in this checkout")
-    root = tmp_path / "demo-library"
-    shutil.copytree(ASSETS / "library", root)
-    window = make_window()
-    window.welcome.add_folder(str(root))
-    qtbot.mouseClick(window.welcome.start_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.root.currentWidget() is window.main_area, timeout=30_000)
-    window.go("create")
-    panel = window.request_panel
-    qtbot.keyClicks(panel.input, "my cactus in charcoal style")
-    qtbot.keyClick(panel.input, Qt.Key_Return)
-    qtbot.waitUntil(lambda: panel.page() != "checking", timeout=CHECK_TIMEOUT_MS)
+    window, panel = _ask_on_the_demo_library(make_window, qtbot, tmp_path, "my cactus in charcoal style")
     assert panel.page() == "selected" and window.create.selection.path.endswith("dfr_cactus.safetensors")
     assert not window.create.selection.extras
     note = panel.banner.text.text()

@@ -78,6 +78,8 @@ def refeature(items: list[dict]) -> None:
     from checkin.features import concept_features, word_stats
     from checkin.search import encode_words
 
+    if items and "index" not in items[0]:
+        raise SystemExit("--cache was written by an older fit script (no search index in it): delete it and rerun")
     for item in items:
         index = item["index"]
         item["x"] = concept_features(item["concepts"], item["intent"], encode_words, stats=word_stats(index), library=index)
@@ -181,7 +183,6 @@ def writer_weights(items: list[dict]) -> np.ndarray:
     return np.array([len(items) / (len(counts) * counts[i["writer"]]) for i in items])
 
 
-
 def _xy(items: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concept rows, their labels and their requests' writer weights."""
     items = [i for i in items if len(i["y"])]
@@ -229,7 +230,7 @@ def fit_decision(items: list[dict]):
 
     model.status = stage2(items)
     # the thresholds are set on stage-2 answers for libraries stage 2 did not see either: on its own
-    # training rows it is surer than on a new library, and the thresholds came out too shy to ask
+    # training rows it is surer than it will be on a new library
     for i in items:
         i.pop("_sp", None)
     for k in range(min(4, len(libs))):

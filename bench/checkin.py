@@ -278,8 +278,7 @@ def main_corpus(args) -> int:
 
 def _print_split_table(summary: dict, method: str) -> None:
     keys = ("single_match_top1", "clarify_recall", "clarify_precision", "question_rate_single_match", "none_recall",
-            "exact_set_accuracy",
-            "versioned_single_match_top1", "p50_s", "p95_s")
+            "exact_set_accuracy", "versioned_single_match_top1", "p50_s", "p95_s")
 
     def line(label: str, s: dict) -> str:
         return f"{label:18} " + " ".join(f"{(s[k] if s.get(k) is not None else float('nan')):14.3f}" for k in keys)

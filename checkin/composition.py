@@ -4,7 +4,8 @@
 is a different concept. An add-on joins the chosen subject when the fitted decision already counts it as
 meant (it was kept, or it is likely on its own) and a *different* part of the request is what it is by
 meaning: no other concept is closer to that part, and it is not the part the subject explains (two
-concepts reached by the same words are alternatives, and a question is for those).
+concepts reached by the same words are alternatives, and a question is for those). A request written as
+one run of words ("the green globe ukiyo woodcut style") is cut where two concepts explain the sides.
 """
 from __future__ import annotations
 

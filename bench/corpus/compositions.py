@@ -47,8 +47,18 @@ def composite_row(subject: Concept, addons: list[Concept], missing: str | None =
     return row
 
 
+def _subjects(concepts: list[Concept], refs) -> list[Concept]:
+    """Subjects a writer can single out by its own references (cards in English: the others say only a name)."""
+    return [c for c in concepts if c.domain in SUBJECT_DOMAINS and c.lang == "en" and refs(c)]
+
+
+def _missing_styles(lab) -> list[str]:
+    """Styles no concept of the library holds."""
+    return [m for m in W2.MISSING["style"] if not lab.matches(set(m.split()))]
+
+
 def _pairs(concepts: list[Concept], refs, rng: random.Random) -> list[tuple[Concept, Concept]]:
-    subjects = [c for c in concepts if c.domain in SUBJECT_DOMAINS and c.lang == "en" and refs(c)]
+    subjects = _subjects(concepts, refs)
     addons = [c for c in concepts if c.domain in ADDON_DOMAINS and refs(c)]
     pairs = [(s, a) for s in subjects for a in addons if s.domain in WEARS[a.domain]
              and any(can_share_base(s.newest().base, f.base) for f in a.files if f.copy_of is None)]
@@ -68,8 +78,8 @@ def templates_compositions(concepts: list[Concept], lab, lib: int, seed: int, n:
         text = rng.choice([f"{subject} {addon}", f"a picture of {subject} {addon}", f"{subject}, {addon}, please",
                            f"can you draw {subject} {addon}?"])
         rows.append({"request": text, **composite_row(s, [a]), "tags": ["compose", ADDON_DOMAINS[a.domain]]})
-    missing = [m for m in W2.MISSING["style"] if not lab.matches(set(m.split()))]
-    subjects = [c for c in concepts if c.domain in SUBJECT_DOMAINS and c.lang == "en" and _unique(c, lab)]
+    missing = _missing_styles(lab)
+    subjects = _subjects(concepts, lambda c: _unique(c, lab))
     for s in rng.sample(subjects, min(len(subjects), max(1, n // 6))):
         style = rng.choice(missing)
         text = f"{render_ref(rng.choice(_unique(s, lab))[0], s, rng)} in {style} style"
@@ -90,8 +100,8 @@ def plain_compositions(concepts: list[Concept], lab, lib: int, seed: int, n: int
             core = f"{subject} {addon}"
         rows.append({"request": W2._chat(core, rng, setting=False), **composite_row(s, [a]),
                      "tags": ["compose", ADDON_DOMAINS[a.domain]]})
-    missing = [m for m in W2.MISSING["style"] if not lab.matches(set(m.split()))]
-    subjects = [c for c in concepts if c.domain in SUBJECT_DOMAINS and c.lang == "en" and _plain_unique(c, lab)]
+    missing = _missing_styles(lab)
+    subjects = _subjects(concepts, lambda c: _plain_unique(c, lab))
     for s in rng.sample(subjects, min(len(subjects), max(1, n // 6))):
         style = rng.choice(missing)
         core = f"{W2._render(rng.choice(_plain_unique(s, lab))[0], s, rng)} as {style}"

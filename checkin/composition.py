@@ -15,9 +15,9 @@ import numpy as np
 
 from catalog.card import ADDON_KINDS, Card
 from checkin.concepts import Concept
-from checkin.features import WordVectors, part_matrix
+from checkin.features import WordVectors, card_words, part_matrix
 from checkin.intent import Intent
-from checkin.words import split_words
+from checkin.words import singular, split_words
 from common.families import can_share_base
 
 ROLES = ("style", "pose", "clothing")  # what goes on top of a subject
@@ -116,9 +116,37 @@ def compose(status: str, kept: list[Concept], scored: list[Concept], p: np.ndarr
 
 
 _ASKED_STYLE = re.compile(r"\b(?:in|as)\s+(?:an?\s+|the\s+|my\s+)?([\w\s-]{2,30}?)\s+(style|look)\b", re.I)
+_AFTER_IN_AS = re.compile(r"\b(?:in|as)\s+(?:an?\s+|the\s+|my\s+)?([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})", re.I)
+# a phrase this close to an everyday style is asked as a style ("stained glass" 1.0, "pencil" ...); the
+# nearest kind of a phrase that is no style at all ("a gift", "the garden") is a thing or a place
+MIN_STYLE_COSINE = 0.6
 
 
-def asked_style(request: str) -> str | None:
-    """The style a request names in so many words ("in charcoal style" -> 'charcoal'), if any."""
+def asked_style(request: str, vectors: WordVectors | None = None) -> str | None:
+    """The style a request names: in so many words ("in charcoal style" -> 'charcoal') or, with `vectors`,
+    by meaning after "in" or "as" ("a teacup as stained glass" -> 'stained glass'; checkin/kinds.py)."""
     m = _ASKED_STYLE.search(request)
-    return m.group(1).strip() if m else None
+    if m or vectors is None:
+        return m.group(1).strip() if m else None
+    from checkin.kinds import nearest_kinds
+
+    for m in _AFTER_IN_AS.finditer(request):
+        words = m.group(1).lower().split()
+        runs = [" ".join(words[:n]) for n in range(1, len(words) + 1)]  # "stained", "stained glass", "... please"
+        styles = [(cosine, run) for run, (category, cosine) in zip(runs, nearest_kinds(runs, vectors))
+                  if category == "style" and cosine >= MIN_STYLE_COSINE]
+        if styles:
+            return max(styles)[1]
+    return None
+
+
+def missing_style_note(intent: Intent, card: Card, extras: list[Concept], library, vectors: WordVectors | None) -> str | None:
+    """Says "no charcoal style in your library" when a subject was chosen, the request asks for a style, none joined
+    it and no style card of the library uses a word of it (then "none" would be wrong, whatever joined)."""
+    style = asked_style(intent.query, vectors)
+    if not style or extras or role_of(card) != "subject":
+        return None
+    words = {singular(w) for w in split_words(style)}
+    if any(role_of(c) == "style" and words & card_words(c) for c in library.cards):
+        return None
+    return f"no {style} style in your library: generating without it"

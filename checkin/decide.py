@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from checkin.composition import asked_style, compose, role_of
+from checkin.composition import compose, missing_style_note
 from checkin.concepts import Concept, candidate_concepts
 from checkin.decision import DecisionModel, choose, load_model
 from checkin.features import MAX_CONCEPTS, WordStats, concept_features, word_stats
@@ -92,9 +92,7 @@ def check_in(request: str, store, use_llm: bool = True, today: date | str | None
         # a restated request (another language) generates with the English words the LLM read it as
         result.select(chosen[0].chosen, read_intent(result.restated, intent.today) if result.restated else intent)
         result.add_extras([c.chosen for c in extras])
-        style = asked_style(intent.query)
-        if style and not extras and role_of(result.card) == "subject":
-            result.note = f"no {style} style in your library: generating without it"
+        result.note = missing_style_note(intent, result.card, extras, library, encode_words) or result.note
     elif status == "clarify":
         result.status = "clarify"
         result.options = clarify_options(chosen, intent)

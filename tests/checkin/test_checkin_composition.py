@@ -7,6 +7,7 @@ from catalog.indexer import index_folders
 from catalog.store import Store
 from checkin.composition import asked_style, role_of
 from checkin.decide import check_in
+from checkin.search import encode_words
 from demo.build import ASSETS
 
 
@@ -52,6 +53,25 @@ def test_a_style_the_library_lacks_is_said_not_dropped_silently(demo_store):
     assert result.note and "charcoal" in result.note
 
 
+@pytest.mark.parametrize("request_text, style", [("the checker ball as stained glass", "stained glass"),
+                                                 ("the cactus as a mosaic, please", "mosaic")])
+def test_a_missing_style_named_without_the_word_style_is_said_too(demo_store, request_text, style):
+    result = check_in(request_text, demo_store, use_llm=False)
+    assert result.status == "selected" and not result.extras
+    assert result.note == f"no {style} style in your library: generating without it"
+
+
+def test_no_missing_style_is_said_where_the_library_has_one_of_its_words(demo_store):
+    from checkin.composition import missing_style_note
+    from checkin.intent import read_intent
+    from checkin.search import encode_words, get_index
+
+    ball = next(c for c in demo_store.cards() if _stem(c.path) == "vwk_checker_ball")
+    library = get_index(demo_store)
+    assert missing_style_note(read_intent("the ball in outline style"), ball, [], library, encode_words) is None
+    assert "charcoal" in missing_style_note(read_intent("the ball in charcoal style"), ball, [], library, encode_words)
+
+
 def test_roles_and_asked_styles_are_read_from_words(demo_store):
     roles = {_stem(c.path): role_of(c) for c in demo_store.cards()}
     assert roles["mlk_outline_style"] == roles["tvy_pink_frame_style"] == "style"
@@ -59,3 +79,7 @@ def test_roles_and_asked_styles_are_read_from_words(demo_store):
     assert asked_style("a fox in charcoal style") == "charcoal"
     assert asked_style("my cat as a watercolor look, please") == "watercolor"
     assert asked_style("a cat on the stylish sofa") is None
+    assert asked_style("a teacup as stained glass, please", encode_words) == "stained glass"
+    assert asked_style("my dog as a pencil sketch", encode_words) == "pencil sketch"
+    assert asked_style("grandma in the garden", encode_words) is None
+    assert asked_style("my cat as a gift", encode_words) is None

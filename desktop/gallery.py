@@ -1,27 +1,18 @@
 """The History page: every generated image, with re-run, open folder and copy prompt."""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QGridLayout,
-    QLabel,
-    QListView,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QGridLayout, QLabel, QListView, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from app.history import HistoryEntry
 from desktop import theme
-from desktop.common_widgets import EmptyState, box, label, page_header, primary_button
+from desktop.common_widgets import EmptyState, box, label, primary_button
+from desktop.list_page import ListPage
 from desktop.models import EntryRole, HistoryModel
 
 
-class GalleryPage(QWidget):
+class GalleryPage(ListPage):
     """Emits `rerun_requested(entry)` and `open_folder_requested(path)`; copying the prompt is local."""
 
     rerun_requested = Signal(object)
@@ -29,30 +20,20 @@ class GalleryPage(QWidget):
     open_folder_requested = Signal(str)
 
     def __init__(self, model: HistoryModel, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.model = model
-        outer, _, self.count = page_header(self, "History")
-
-        self.stack = QStackedWidget()
-        outer.addWidget(self.stack, 1)
+        super().__init__("History", model, parent)
+        self.outer.addWidget(self.stack, 1)
         self.empty = EmptyState(theme.drawn_icon("history", 64), "No images yet",
                                 "Images you generate are kept here with their settings, ready to run again.")
         self.stack.addWidget(self.empty)
 
         splitter = QSplitter(Qt.Horizontal)
-        self.view = QListView()
-        self.view.setModel(model)
         self.view.setViewMode(QListView.IconMode)
         self.view.setIconSize(QSize(148, 148))
         self.view.setGridSize(QSize(172, 196))
-        self.view.setResizeMode(QListView.Adjust)
         self.view.setMovement(QListView.Static)
-        self.view.setUniformItemSizes(True)
         self.view.setSpacing(6)
         self.view.setWordWrap(True)
         self.view.setTextElideMode(Qt.ElideRight)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.view.selectionModel().currentChanged.connect(self._current_changed)
         splitter.addWidget(self.view)
 
         side = QWidget()
@@ -91,9 +72,7 @@ class GalleryPage(QWidget):
         splitter.setStretchFactor(1, 1)
         self.stack.addWidget(splitter)
         self.current: HistoryEntry | None = None
-        model.modelReset.connect(self.refresh_state)
-        model.rowsInserted.connect(self.refresh_state)
-        self.refresh_state()
+        self.follow_model()
 
     def refresh_state(self, *_) -> None:
         n = self.model.rowCount()
@@ -101,10 +80,6 @@ class GalleryPage(QWidget):
         self.stack.setCurrentIndex(1 if n else 0)
         if n and self.current is None:
             self.select_row(0)
-
-    def select_row(self, row: int) -> None:
-        idx = self.model.index(row)
-        self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect)
 
     def _current_changed(self, current, _previous) -> None:
         entry = current.data(EntryRole) if current.isValid() else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QListView,
     QPushButton,
     QSplitter,
-    QStackedWidget,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -24,14 +23,15 @@ from PySide6.QtWidgets import (
 from catalog.card import Card
 from desktop import theme
 from desktop.card_delegate import GRID_SIZE, CardDelegate
-from desktop.common_widgets import Banner, EmptyState, box, page_header
+from desktop.common_widgets import Banner, EmptyState, box
 from desktop.detail_panel import DetailPanel
+from desktop.list_page import ListPage
 from desktop.models import CardRole, LibraryModel
 
 SEARCH_DELAY_MS = 250
 
 
-class LibraryPage(QWidget):
+class LibraryPage(ListPage):
     """Emits `search_changed` (debounced) and `add_folder_requested`; the window does the work."""
 
     search_changed = Signal(str)
@@ -39,15 +39,13 @@ class LibraryPage(QWidget):
     card_selected = Signal(object)
 
     def __init__(self, model: LibraryModel, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.model = model
-        outer, header, self.count = page_header(self, "Library")
+        super().__init__("Library", model, parent)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by subject, style or trigger")
         self.search.addAction(theme.drawn_icon("search", 20), QLineEdit.LeadingPosition)
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(320)
-        header.addWidget(self.search)
+        self.header.addWidget(self.search)
         self.grid_button = self._toggle(theme.drawn_icon("grid", 20), "Grid")
         self.list_button = self._toggle(theme.drawn_icon("list", 20), "List")
         group = QButtonGroup(self)
@@ -55,33 +53,26 @@ class LibraryPage(QWidget):
         group.addButton(self.grid_button)
         group.addButton(self.list_button)
         self.grid_button.setChecked(True)
-        header.addWidget(self.grid_button)
-        header.addWidget(self.list_button)
+        self.header.addWidget(self.grid_button)
+        self.header.addWidget(self.list_button)
         self.add_button = QPushButton(theme.std_icon("SP_DirOpenIcon"), "Add folder…")
         self.add_button.clicked.connect(self.add_folder_requested)
-        header.addWidget(self.add_button)
+        self.header.addWidget(self.add_button)
 
         self.banner = Banner()
-        outer.addWidget(self.banner)
+        self.outer.addWidget(self.banner)
 
         splitter = QSplitter(Qt.Horizontal)
         splitter.setChildrenCollapsible(False)
-        outer.addWidget(splitter, 1)
+        self.outer.addWidget(splitter, 1)
 
         left = QWidget()
         left_layout = box(QVBoxLayout, left, margins=(0, 0, 0, 0), spacing=8)
-        self.stack = QStackedWidget()
-        self.view = QListView()
-        self.view.setModel(model)
         self.delegate = CardDelegate(self.view)
         self.view.setItemDelegate(self.delegate)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.setMouseTracking(True)
-        self.view.setUniformItemSizes(True)
-        self.view.setResizeMode(QListView.Adjust)
         self.view.setSpacing(4)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
-        self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.stack.addWidget(self.view)
         self.empty = EmptyState(theme.drawn_icon("library", 64), "No checkpoints yet",
                                 "Add the folder where you keep your .safetensors checkpoints, LoRAs and embeddings.")
@@ -120,12 +111,10 @@ class LibraryPage(QWidget):
         self._search_timer.timeout.connect(lambda: self.search_changed.emit(self.search.text().strip()))
         self.search.textChanged.connect(lambda _: self._search_timer.start())
         self.grid_button.toggled.connect(self.set_grid)
-        model.modelReset.connect(self.refresh_state)
-        model.rowsInserted.connect(self.refresh_state)
         model.dataChanged.connect(self._data_changed)
         self.set_grid(True)
         self.set_broken([])
-        self.refresh_state()
+        self.follow_model()
 
     def _toggle(self, icon, tip: str) -> QToolButton:
         button = QToolButton()
@@ -209,9 +198,7 @@ class LibraryPage(QWidget):
     def select_path(self, path: str) -> None:
         row = self.model.row_of(path)
         if row >= 0:
-            idx = self.model.index(row)
-            self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect)
-            self.view.scrollTo(idx)
+            self.view.scrollTo(self.select_row(row))
 
     def _current_changed(self, current, _previous) -> None:
         card = current.data(CardRole) if current.isValid() else None

@@ -142,8 +142,10 @@ def asked_style(request: str, vectors: WordVectors | None = None) -> str | None:
 def missing_style_note(intent: Intent, card: Card, extras: list[Concept], library, vectors: WordVectors | None) -> str | None:
     """Says "no charcoal style in your library" when a subject was chosen, the request asks for a style, none joined
     it and no style card of the library uses a word of it (then "none" would be wrong, whatever joined)."""
-    style = asked_style(intent.query, vectors)
-    if not style or extras or role_of(card) != "subject":
+    if extras or role_of(card) != "subject":
+        return None
+    style = asked_style(intent.query, vectors)  # embeds the everyday kinds on its first use: checked last
+    if not style:
         return None
     words = {singular(w) for w in split_words(style)}
     if any(role_of(c) == "style" and words & card_words(c) for c in library.cards):

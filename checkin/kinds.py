@@ -58,12 +58,21 @@ KINDS = {
 }
 
 
+def _kinds() -> dict[str, str]:
+    """Every kind once, in the order above, with its category (the first one that lists it)."""
+    out: dict[str, str] = {}
+    for category, text in KINDS.items():
+        for phrase in text.split(","):
+            out.setdefault(phrase.strip(), category)
+    return out
+
+
+_KIND_CATEGORY = _kinds()
+
+
 def kind_phrases() -> list[str]:
     """Every kind once, in the order above."""
-    return list(dict.fromkeys(p.strip() for text in KINDS.values() for p in text.split(",")))
-
-
-_CATEGORY = [category for category, text in KINDS.items() for p in dict.fromkeys(x.strip() for x in text.split(","))]
+    return list(_KIND_CATEGORY)
 
 
 def nearest_kinds(phrases: list[str], vectors) -> list[tuple[str, float]]:
@@ -73,14 +82,14 @@ def nearest_kinds(phrases: list[str], vectors) -> list[tuple[str, float]]:
         return []
     sims = vectors(phrases) @ _kind_vectors(vectors).T
     best = sims.argmax(axis=1)
-    return [(_CATEGORY[i], float(sims[row, i])) for row, i in enumerate(best)]
+    categories = list(_KIND_CATEGORY.values())
+    return [(categories[i], float(sims[row, i])) for row, i in enumerate(best)]
 
 
-_VECTORS: dict[int, np.ndarray] = {}
+_VECTORS: dict = {}  # per embedding function
 
 
 def _kind_vectors(vectors) -> np.ndarray:
-    key = id(vectors)
-    if key not in _VECTORS:
-        _VECTORS[key] = vectors(kind_phrases())
-    return _VECTORS[key]
+    if vectors not in _VECTORS:
+        _VECTORS[vectors] = vectors(kind_phrases())
+    return _VECTORS[vectors]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,6 @@ def test_a_qt_wait_past_the_time_limit_ends_with_the_stacks(tmp_path):
     cmd = [sys.executable, "-m", "pytest", "-c", str(REPO / "pyproject.toml"), "--rootdir", str(tmp_path),
            "-p", "no:cacheprovider", str(tmp_path / "test_inner.py")]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    start = time.monotonic()
     try:
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
     except subprocess.TimeoutExpired:
@@ -43,4 +41,3 @@ def test_a_qt_wait_past_the_time_limit_ends_with_the_stacks(tmp_path):
     out = done.stdout + done.stderr
     assert done.returncode != 0, out
     assert "Timeout" in out and "waitUntil" in out, out  # the main thread's stack says where it waited
-    assert time.monotonic() - start < 90

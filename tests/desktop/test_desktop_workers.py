@@ -1,7 +1,9 @@
 """Workers, the request-flow state machine and the history store: the pieces under the window."""
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 import pytest
 
@@ -101,3 +103,81 @@ def test_history_keeps_generations_newest_first(tmp_path):
     assert again.get(first.id).params.seed == 1
     again.remove(second.id)
     assert [e.id for e in again.entries()] == [first.id]
+
+
+# -- lifetime: a worker, its function and its arguments are released once its end reached the GUI thread --------
+
+class _Payload:
+    """Stands for what a worker's arguments can hold (a pipeline, an image): only its lifetime matters."""
+
+    def __init__(self, i: int):
+        self.i = i
+
+
+def _outcome(ctx, payload, kind, steps):
+    """Reports `steps` progress events, then finishes, fails or is cancelled according to `kind`."""
+    for s in range(steps):
+        ctx.progress((payload.i, s))
+    if kind == "failed":
+        raise ValueError(f"worker {payload.i} failed")
+    if kind == "cancelled":
+        ctx.cancel_event.set()
+        ctx.check()
+    return payload.i
+
+
+def _run_and_release(qtbot, n: int, steps: int, max_threads: int, timeout_ms: int, self_referring: bool = False):
+    """Start `n` workers back to back (finished, failed and cancelled in turn), wait for every `done`, then check
+    that each worker delivered its outcome, its progress and its `done` exactly once and in order, and that
+    nothing of it is alive afterwards: the worker, its signals object, its function and its arguments."""
+    from desktop.workers import Worker, WorkerPool
+
+    pool = WorkerPool(max_threads=max_threads)
+    kinds = ("finished", "failed", "cancelled")
+    events: dict[int, list] = {i: [] for i in range(n)}
+    refs = []
+    for i in range(n):
+        kind, payload = kinds[i % 3], _Payload(i)
+        fn = lambda ctx, p, k, s: _outcome(ctx, p, k, s)  # noqa: E731 (one function object per worker)
+        log = events[i]
+        worker = Worker(f"w{i}", fn, payload, kind, steps)  # connected before it starts, as QuantizeQueue does
+        worker.signals.progressed.connect(lambda e, log=log: log.append(("progress", e[1])))
+        worker.signals.finished.connect(lambda r, log=log: log.append(("finished", r)))
+        worker.signals.failed.connect(lambda m, log=log: log.append(("failed", m)))
+        worker.signals.cancelled.connect(lambda log=log: log.append(("cancelled",)))
+        worker.signals.done.connect(lambda log=log: log.append(("done",)))
+        if self_referring:  # a handler that refers to its own worker, as the check-in's `current()` does
+            holder = [worker]
+            worker.signals.finished.connect(lambda r, h=holder: h)
+        pool.start(worker)
+        refs.append((weakref.ref(worker), weakref.ref(worker.signals), weakref.ref(fn), weakref.ref(payload)))
+        del worker, payload, fn
+        holder = None
+    qtbot.waitUntil(lambda: all(log and log[-1] == ("done",) for log in events.values()), timeout=timeout_ms)
+    qtbot.wait(50)  # any event still queued (a second `done`, a late progress) would arrive here
+
+    expected = {"finished": lambda i: ("finished", i), "failed": lambda i: ("failed", f"ValueError: worker {i} failed"),
+                "cancelled": lambda i: ("cancelled",)}
+    wrong = {i: log for i, log in events.items()
+             if log != [("progress", s) for s in range(steps)] + [expected[kinds[i % 3]](i), ("done",)]}
+    assert not wrong, f"{len(wrong)} of {n} workers delivered wrong events, e.g. {next(iter(wrong.items()))}"
+
+    gc.collect()
+    alive = [i for i, rs in enumerate(refs) if any(r() is not None for r in rs)]
+    assert not alive, (f"{len(alive)} of {n} ended workers are still alive (worker, signals, fn, payload): "
+                       f"{[tuple(r() is not None for r in refs[i]) for i in alive[:3]]}")
+    assert pool.running() == []
+    assert pool.shutdown(timeout_ms=5_000)
+
+
+def test_ended_workers_release_themselves_their_function_and_arguments(qtbot):
+    _run_and_release(qtbot, n=30, steps=3, max_threads=4, timeout_ms=30_000)
+
+
+def test_a_handler_that_refers_to_its_worker_does_not_keep_it(qtbot):
+    _run_and_release(qtbot, n=9, steps=1, max_threads=2, timeout_ms=30_000, self_referring=True)
+
+
+def test_many_short_workers_back_to_back_lose_no_event_and_leave_nothing(qtbot):
+    """The stress case: hundreds of tiny workers on many threads, so ends race their own delivery."""
+    _run_and_release(qtbot, n=600, steps=2, max_threads=8, timeout_ms=120_000)

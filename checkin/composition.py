@@ -18,26 +18,11 @@ from checkin.concepts import Concept
 from checkin.features import WordVectors, card_words, part_matrix
 from checkin.intent import Intent
 from checkin.kinds import nearest_kinds
+from checkin.roles import role_of
 from checkin.words import singular, split_words
 from common.families import can_share_base
 
-ROLES = ("style", "pose", "clothing")  # what goes on top of a subject
-_ROLE_WORDS = {
-    "style": {"style", "styles", "aesthetic", "artstyle", "look", "frame", "outline", "painting", "drawing", "sketch",
-              "illustration", "watercolor", "watercolour", "ink", "lineart", "filter", "render", "medium"},
-    "pose": {"pose", "poses", "posing", "stance"},
-    "clothing": {"outfit", "outfits", "clothing", "clothes", "costume", "wearing", "dress", "jacket", "uniform"},
-}
 LIKELY = 0.5  # a concept this probable is meant even when the question would not have offered it
-
-
-def role_of(card: Card) -> str:
-    """'style', 'pose' or 'clothing' when the card says it is one (its name, tags or subject); else 'subject'."""
-    words = set(split_words(" ".join([card.name or "", " ".join(card.tags), card.subject or ""])))
-    for role in ROLES:
-        if words & _ROLE_WORDS[role]:
-            return role
-    return "subject"
 
 
 def add_ons(subject: Concept, concepts: list[Concept], p: np.ndarray, kept: list[Concept], intent: Intent,

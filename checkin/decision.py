@@ -69,11 +69,13 @@ class StatusModel:
     per_class: list[list[Tree]]
     baseline: np.ndarray
 
-    def probabilities(self, row: np.ndarray) -> np.ndarray:
-        x = np.asarray(row, dtype=np.float64)[None, :]
-        raw = np.array([b + sum(t.predict(x)[0] for t in trees) for b, trees in zip(self.baseline, self.per_class)])
-        e = np.exp(raw - raw.max())
-        return e / e.sum()
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """One request's row -> (statuses,); a (n, columns) matrix -> (n, statuses), all trees at once."""
+        x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        raw = np.stack([b + sum(t.predict(x) for t in trees) for b, trees in zip(self.baseline, self.per_class)], axis=1)
+        e = np.exp(raw - raw.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        return p[0] if np.ndim(rows) == 1 else p
 
     def to_json(self) -> dict:
         return {"baseline": [float(b) for b in self.baseline],

@@ -19,7 +19,9 @@ import numpy as np
 from catalog.card import Card
 from catalog.names import file_stem
 from checkin.intent import STOPWORDS, Intent
+from checkin.kinds import subject_parts
 from checkin.language import looks_english
+from checkin.roles import role_of
 from checkin.words import NOISE_WORD, singular, split_words
 
 MAX_CONCEPTS = 8  # concepts scored per request; the rest never fit better than these
@@ -31,11 +33,14 @@ FEATURES = (
     "heads_covered", "orphan_modifier", "heads_missed",
     # by meaning, against the whole library (the same for every writer: no word lists)
     "dense_rel", "part_sim", "part_rel", "part_gap", "alike_05", "alike_10", "top_part_rel",
+    # what the request is of (a crab, not the beach it sits on) against what the card is
+    "subject_rel", "top_subject_rel", "subject_alike", "has_subject", "addon_role",
 )
 # the direction each feature's effect must have on "the user means this concept" (+1 / -1; 0: free);
 # fitted trees are held to it so a writer's habits cannot turn a meaning feature around
 MONOTONE = {"dense": 1, "trigger": 1, "name": 1, "named": 1, "other_named": -1, "soft_cover": 1, "idf_cover": 1,
-            "contradicted": -1, "heads_covered": 1, "dense_rel": 1, "part_sim": 1, "part_rel": 1, "part_gap": 1}
+            "contradicted": -1, "heads_covered": 1, "dense_rel": 1, "part_sim": 1, "part_rel": 1, "part_gap": 1,
+            "subject_rel": 1}
 # words that end a noun phrase: prepositions, conjunctions, verbs of placement (a phrase's head is its last word)
 PHRASE_BREAK = frozenset("a an the of in on at to for with and or by from into onto under over near next beside "
                          "behind during while who that which is are was were being as like than but not no without "
@@ -200,6 +205,22 @@ def part_similarity(intent: Intent, library, vectors: WordVectors | None) -> np.
     return None if sims is None else sims.max(axis=0)  # (n_cards,)
 
 
+def subject_closeness(concepts: list, intent: Intent, library, vectors: WordVectors | None) -> np.ndarray | None:
+    """Per concept: how much closer the request's subject ("a crab" of "a crab on the beach") is to the
+    concept's best card than to the library's typical card; None when no part of the request is a thing
+    (checkin/kinds.py). A card that shares only the setting ("photos from the beach") stays near zero."""
+    parts, sims = part_matrix(intent, library, vectors)
+    if sims is None:
+        return None
+    things = subject_parts(parts, vectors)
+    if not things.any():
+        return None
+    rel = sims[things] - np.median(sims[things], axis=1, keepdims=True)  # (subject parts, cards)
+    best = rel.max(axis=0)
+    return np.array([max(float(best[library.pos[m.card.path]]) if m.card.path in library.pos else 0.0
+                         for m in c.members) for c in concepts], dtype=np.float32)
+
+
 def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None = None,
                      extra_words: list[str] | None = None, stats: WordStats | None = None,
                      library=None) -> np.ndarray:
@@ -253,6 +274,9 @@ def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None
                              for m in c.members) for c in concepts], dtype=np.float32)
         part_floor = float(np.median(sims))
     part_rel = part - part_floor
+    subject = subject_closeness(concepts, intent, library, vectors)
+    subject = part_rel if subject is None else subject
+    addon = np.array([role_of(c.chosen or c.members[0].card) != "subject" for c in concepts], dtype=np.float32)
     alike = part.max() - part  # how far each concept is from the best by meaning
     dense_floor = np.array([c.signal("dense_floor") for c in concepts], dtype=np.float32)
     rows = {
@@ -269,5 +293,8 @@ def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None
         "dense_rel": sig["dense"] - dense_floor, "part_sim": part, "part_rel": part_rel,
         "part_gap": part - best_other(part), "alike_05": np.full(n, float((alike <= 0.05).sum() - 1) / 3),
         "alike_10": np.full(n, float((alike <= 0.10).sum() - 1) / 3), "top_part_rel": np.full(n, float(part_rel.max())),
+        "subject_rel": subject, "top_subject_rel": np.full(n, float(subject.max())),
+        "subject_alike": np.full(n, float((subject >= subject.max() - 0.05).sum() - 1) / 3),
+        "has_subject": np.full(n, float(subject is not part_rel)), "addon_role": addon,
     }
     return np.stack([rows[name] for name in FEATURES], axis=1).astype(np.float32)

@@ -6,6 +6,8 @@ world knowledge at the basic level (dog, not beagle; watercolor painting, not a 
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 KINDS = {
@@ -84,6 +86,18 @@ def nearest_kinds(phrases: list[str], vectors) -> list[tuple[str, float]]:
     best = sims.argmax(axis=1)
     categories = list(_KIND_CATEGORY.values())
     return [(categories[i], float(sims[row, i])) for row, i in enumerate(best)]
+
+
+# kinds a request's subject is of; places, settings, styles and poses are where and how it is shown
+SUBJECT_KINDS = ("animal", "person", "food", "vehicle", "object")
+
+
+def subject_parts(parts: list[str], vectors) -> np.ndarray:
+    """Per request part ("a crab", "the beach"): is its nearest everyday kind a thing (an animal, a person,
+    a dish, a vehicle, an object) rather than a place, a setting, a style or a pose?"""
+    # a trailing verb is what the thing does, not what it is: "basset hound lying" -> "basset hound"
+    cores = [re.sub(r"(?:\s+\w+ing)+$", "", part) or part for part in parts]
+    return np.array([category in SUBJECT_KINDS for category, _ in nearest_kinds(cores, vectors)], dtype=bool)
 
 
 _VECTORS: dict = {}  # per embedding function

@@ -297,6 +297,10 @@ def build_concepts(lib: int, n_libs: int, n_concepts: int, seed: int) -> tuple[l
             concept.slot_facts = {"name": concept.slot_facts["name"]}
             concept.tags = []
             concept.templates = [t for t in concept.templates if set(re.findall(r"\{(\w+)\}", t.lower())) <= {"name"}]
+        # its own random stream: the concepts and every request stay as they were, only descriptions grow
+        side = random.Random(f"setting:{seed}:{cid}")
+        if lang == "en" and domain in P.SETTING_DOMAINS and side.random() < P.SETTING_SHARE:
+            concept.description += " " + side.choice(P.PHOTO_SETTINGS)
         concepts.append(concept)
     return concepts, today
 

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from bench.corpus.concepts import build_concepts, plan_files, write_file
-from bench.corpus.requests import Labeller, label_row, make_requests
+from bench.corpus.requests import Labeller, label_row, make_requests, select_row
 
 
 def split_of(lib: int, n_libraries: int) -> str:
@@ -32,9 +32,9 @@ def split_of(lib: int, n_libraries: int) -> str:
 
 def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: int = 2026,
                  requests_per_concept: float = 5.0, llm=None) -> dict:
-    """Write every library with the requests of the three writers (templates, plain, llm); return the
+    """Write every library with the requests of the writers (templates, plain, llm; hand on the sealed one); return the
     manifest (also written to OUT/manifest.json). `llm` writes briefs missing from the LLM writer's cache."""
-    from bench.corpus import compositions, llm_writer, plain_writer
+    from bench.corpus import compositions, hand_writer, llm_writer, plain_writer
 
     out = Path(out)
     manifest = {"seed": seed, "libraries": []}
@@ -56,10 +56,11 @@ def write_corpus(out: Path, n_libraries: int = 10, n_concepts: int = 90, seed: i
         rows += llm_writer.write_requests(concepts, lab, label_row, today, lib, seed, n_target // 3, llm=llm)
         per_writer = {w: sum(r["writer"] == w for r in rows) for w in ("templates", "plain")}
         rows += compositions.write_compositions(concepts, lab, today, lib, seed, per_writer)
+        rows += hand_writer.write_requests(concepts, select_row, lib, seed, today)
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         (root / "requests.jsonl").write_text(text, encoding="utf-8")
         facts = [{"cid": c.cid, "domain": c.domain, "display": c.display, "trigger": c.trigger, "lang": c.lang,
-                  "facts": sorted(c.facts), "files": [f.__dict__ for f in c.files]} for c in concepts]
+                  "description": c.description, "facts": sorted(c.facts), "files": [f.__dict__ for f in c.files]} for c in concepts]
         (root / "concepts.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False), encoding="utf-8")
         digest.update(text.encode("utf-8"))
         digest.update(json.dumps(facts, sort_keys=True).encode("utf-8"))

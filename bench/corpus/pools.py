@@ -165,6 +165,16 @@ SCENES = ["at sunset", "in the rain", "under string lights", "at golden hour", "
 STYLE_SUBJECTS = ["a fox in a meadow", "a city skyline", "a bowl of fruit", "a sleeping dragon", "a sailing ship",
                   "a mountain village", "an old bicycle", "a jazz trio", "a koi pond", "a desert highway",
                   "a cup of coffee", "a ballerina", "a robot reading", "a street market"]
+# where a card's photos were taken, said by some owners in passing ("Photos from the beach."): a word a
+# request may share with the card without meaning it (a crab on the beach is not the dog on the beach)
+PHOTO_SETTINGS = ["Photos from the beach.", "Mostly shot in the garden.", "Pictures taken in the kitchen.",
+                  "Photographed by the lake.", "Shot in the snow last winter.", "Photos on the balcony.",
+                  "Trained on pictures from the park.", "Taken at sunset.", "Photos by the window.",
+                  "Shot on the couch.", "Photos from the forest trail.", "Pictures from a rainy street.",
+                  "Taken at a birthday party.", "Photos from our road trip.", "Shot at the market.",
+                  "Photos by the fireplace.", "Pictures from the mountains.", "Shot under the string lights."]
+SETTING_DOMAINS = ("pets", "people", "objects", "food", "vehicles", "clothing")
+SETTING_SHARE = 0.4
 # subjects no library holds: what no-match requests ask for
 ABSENT = ["giraffe", "penguin", "octopus", "flamingo", "zebra", "koala", "walrus", "llama", "owl", "panda",
           "submarine", "helicopter", "piano", "chandelier", "pyramid", "igloo", "volcano", "skyscraper",

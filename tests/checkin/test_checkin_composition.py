@@ -5,8 +5,9 @@ import pytest
 
 from catalog.indexer import index_folders
 from catalog.store import Store
-from checkin.composition import asked_style, role_of
+from checkin.composition import asked_style
 from checkin.decide import check_in
+from checkin.roles import role_of
 from checkin.search import encode_words
 from demo.build import ASSETS
 

@@ -34,3 +34,34 @@ def test_the_catalog_reads_every_generated_file(tmp_path):
     triggers = {t for c in cards for t in c.triggers}
     assert sum(c["trigger"] in triggers for c in concepts) >= 0.9 * len(concepts)
     store.close()
+
+
+def test_some_cards_say_where_their_photos_were_taken_and_no_label_rests_on_it(tmp_path):
+    from bench.corpus import pools as P
+
+    write_corpus(tmp_path / "s", n_libraries=1, n_concepts=40, requests_per_concept=1)
+    concepts = json.loads((tmp_path / "s/lib0/concepts.json").read_text(encoding="utf-8"))
+    placed = [c for c in concepts if any(c["description"].endswith(s) for s in P.PHOTO_SETTINGS)]
+    assert 0 < len(placed) < len(concepts) and all(c["domain"] in P.SETTING_DOMAINS for c in placed)
+    setting_words = {w.strip(".").lower() for s in P.PHOTO_SETTINGS for w in s.split()[-1:]}  # "beach", "garden"
+    assert not any(setting_words & set(c["facts"]) for c in placed)
+
+
+def test_the_hand_writer_labels_the_sealed_library_only_and_every_label_resolves():
+    import random
+
+    from bench.corpus import hand_writer
+    from bench.corpus.concepts import build_concepts, plan_files
+    from bench.corpus.requests import select_row
+
+    lib, seed = hand_writer.LIBRARY, hand_writer.SEED
+    concepts, today = build_concepts(lib, 10, 90, seed)
+    plan_files(concepts, random.Random(seed * 31 + lib), today)  # as write_corpus does
+    rows = hand_writer.write_requests(concepts, select_row, hand_writer.LIBRARY, hand_writer.SEED, today)
+    assert {r["expect"] for r in rows} == {"select", "clarify", "none"} and len(rows) >= 60
+    assert all(r["writer"] == "hand" and r["request"] for r in rows)
+    files = {f.rel for c in concepts for f in c.files}
+    for r in rows:
+        assert r.get("checkpoint", next(iter(files))) in files and set(r.get("candidates", [])) <= files
+        assert 2 <= len(r.get("candidates", [1, 2])) <= 4
+    assert hand_writer.write_requests(concepts, select_row, 8, hand_writer.SEED, today) == []

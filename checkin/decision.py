@@ -72,7 +72,8 @@ class StatusModel:
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """One request's row -> (statuses,); a (n, columns) matrix -> (n, statuses), all trees at once."""
         x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
-        raw = np.stack([b + sum(t.predict(x) for t in trees) for b, trees in zip(self.baseline, self.per_class)], axis=1)
+        raw = np.stack([b + sum((t.predict(x) for t in trees), np.zeros(len(x))) for b, trees in zip(self.baseline, self.per_class)],
+                       axis=1)
         e = np.exp(raw - raw.max(axis=1, keepdims=True))
         p = e / e.sum(axis=1, keepdims=True)
         return p[0] if np.ndim(rows) == 1 else p

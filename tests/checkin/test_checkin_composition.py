@@ -30,6 +30,9 @@ def _stem(path: str) -> str:
     ("my cactus with a pink frame", "dfr_cactus", "tvy_pink_frame_style"),
     ("a checker ball in outline style", "vwk_checker_ball", "mlk_outline_style"),
     ("the checker ball outline style", "vwk_checker_ball", "mlk_outline_style"),  # one run of words, cut by meaning
+    # the style is the likelier concept here: the subject that names the other part joins it
+    ("the cactus in my outline style", "dfr_cactus", "mlk_outline_style"),
+    ("my robot with a pink frame", "pqr_robot_v2", "tvy_pink_frame_style"),  # the newest robot
 ])
 def test_a_subject_and_a_style_are_both_selected_with_both_triggers(demo_store, request_text, subject, style):
     result = check_in(request_text, demo_store, use_llm=False)
@@ -45,6 +48,12 @@ def test_a_subject_and_a_style_are_both_selected_with_both_triggers(demo_store, 
 def test_one_concept_stays_one(demo_store):
     result = check_in("the checker ball on a table", demo_store, use_llm=False)
     assert result.status == "selected" and _stem(result.card.path) == "vwk_checker_ball"
+    assert result.extras == []
+
+
+def test_a_style_asked_for_something_the_library_lacks_stays_alone(demo_store):
+    result = check_in("a fox in the outline style", demo_store, use_llm=False)
+    assert result.status == "selected" and _stem(result.card.path) == "mlk_outline_style"
     assert result.extras == []
 
 

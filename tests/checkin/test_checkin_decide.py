@@ -11,7 +11,6 @@ from checkin.decide import check_in, decide
 from checkin.decision import STATUSES, WEIGHTS_PATH, DecisionModel, StatusModel, Tree, choose, load_model
 from checkin.features import FEATURES, concept_features, contradicts, covered, noun_phrases
 from checkin.intent import read_intent
-from tests.checkin.library import write_checkin_library
 
 TODAY = "2026-11-24"
 
@@ -104,18 +103,6 @@ def test_decide_returns_a_status_the_kept_concepts_and_every_probability():
     top = _concept("waffles", 1.5, 0.6, trigger=1.0, description="waffles our beagle")
     status, kept, p = decide([top, _concept("pretzel", 0.4, 0.3, description="a basset hound")], intent)
     assert status == "selected" and kept == [top] and len(p) == 2 and p[0] > p[1]
-
-
-@pytest.fixture(scope="module")
-def pets(tmp_path_factory):
-    from catalog.indexer import index_folders
-    from catalog.store import Store
-
-    lib = write_checkin_library(tmp_path_factory.mktemp("decide_lib"))
-    st = Store(tmp_path_factory.mktemp("decide_db") / "catalog.sqlite")
-    index_folders([str(lib)], st)
-    yield st
-    st.close()
 
 
 def test_a_named_concept_is_picked(pets):

@@ -1,13 +1,11 @@
 """Everyday kinds (checkin/kinds.py): what a few words of a request are, and each concept's closeness to
 the thing a request is of (checkin/features.py), with the real MiniLM."""
-import pytest
 
 from checkin.concepts import candidate_concepts
 from checkin.features import subject_closeness
 from checkin.intent import read_intent
 from checkin.kinds import KINDS, kind_phrases, nearest_kinds, subject_parts
 from checkin.search import TOP_K, encode_words, get_index, search
-from tests.checkin.library import write_checkin_library
 
 
 def test_every_kind_is_listed_once_under_its_category():
@@ -32,27 +30,15 @@ def test_a_request_part_is_a_thing_or_what_surrounds_it():
     assert subject_parts([], encode_words).tolist() == []
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from catalog.indexer import index_folders
-    from catalog.store import Store
-
-    lib = write_checkin_library(tmp_path_factory.mktemp("kinds_lib"))
-    st = Store(tmp_path_factory.mktemp("kinds_db") / "catalog.sqlite")
-    index_folders([str(lib)], st)
-    yield st
-    st.close()
-
-
 def _closeness(store, request):
     intent = read_intent(request)
     concepts = candidate_concepts(search(store, request, intent=intent, k=TOP_K), intent)
     return concepts, subject_closeness(concepts, intent, get_index(store), encode_words)
 
 
-def test_the_concept_of_the_asked_thing_is_closest_and_a_missing_thing_is_close_to_none(store):
-    concepts, close = _closeness(store, "a basset hound lying on a wooden floor")
+def test_the_concept_of_the_asked_thing_is_closest_and_a_missing_thing_is_close_to_none(pets):
+    concepts, close = _closeness(pets, "a basset hound lying on a wooden floor")
     assert concepts[int(close.argmax())].chosen.path.endswith("pretzel_basset.safetensors")
-    _, missing = _closeness(store, "a hermit crab lying on a wooden floor")
+    _, missing = _closeness(pets, "a hermit crab lying on a wooden floor")
     assert missing.max() < close.max() - 0.1
-    assert _closeness(store, "in charcoal style at sunset")[1] is None  # no thing asked for
+    assert _closeness(pets, "in charcoal style at sunset")[1] is None  # no thing asked for

@@ -196,29 +196,25 @@ def part_matrix(intent: Intent, library, vectors: WordVectors | None) -> tuple[l
     return parts, vectors(parts) @ library.matrix.T
 
 
-def part_similarity(intent: Intent, library, vectors: WordVectors | None) -> np.ndarray | None:
-    """Per library card: the best cosine of any part of the request to the card's embedded text.
-
-    A card fits when some part of the request *is* that card ("a rusty submarine" is no rusty van); the
-    whole request's cosine mixes in the setting and the chatter around it."""
-    _, sims = part_matrix(intent, library, vectors)
-    return None if sims is None else sims.max(axis=0)  # (n_cards,)
+def best_of_members(per_card: np.ndarray, concepts: list, library) -> np.ndarray:
+    """Per concept: the best value of any of its cards in a per-library-card array (0 for a card not indexed)."""
+    return np.array([max(float(per_card[library.pos[m.card.path]]) if m.card.path in library.pos else 0.0
+                         for m in c.members) for c in concepts], dtype=np.float32)
 
 
-def subject_closeness(concepts: list, intent: Intent, library, vectors: WordVectors | None) -> np.ndarray | None:
+def subject_closeness(concepts: list, parts: list[str], sims: np.ndarray | None, library,
+                      vectors: WordVectors | None) -> np.ndarray | None:
     """Per concept: how much closer the request's subject ("a crab" of "a crab on the beach") is to the
-    concept's best card than to the library's typical card; None when no part of the request is a thing
-    (checkin/kinds.py). A card that shares only the setting ("photos from the beach") stays near zero."""
-    parts, sims = part_matrix(intent, library, vectors)
+    concept's best card than to the library's typical card, from `part_matrix`'s parts and cosines; None
+    when no part is a thing (checkin/kinds.py). A card that shares only the setting ("photos from the
+    beach") stays near zero."""
     if sims is None:
         return None
     things = subject_parts(parts, vectors)
     if not things.any():
         return None
     rel = sims[things] - np.median(sims[things], axis=1, keepdims=True)  # (subject parts, cards)
-    best = rel.max(axis=0)
-    return np.array([max(float(best[library.pos[m.card.path]]) if m.card.path in library.pos else 0.0
-                         for m in c.members) for c in concepts], dtype=np.float32)
+    return best_of_members(rel.max(axis=0), concepts, library)
 
 
 def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None = None,
@@ -268,13 +264,15 @@ def concept_features(concepts: list, intent: Intent, vectors: WordVectors | None
     rank = np.arange(n, dtype=np.float32)
     part = np.zeros(n, dtype=np.float32)
     part_floor = 0.0
-    sims = part_similarity(intent, library, vectors)
-    if sims is not None:
-        part = np.array([max(float(sims[library.pos[m.card.path]]) if m.card.path in library.pos else 0.0
-                             for m in c.members) for c in concepts], dtype=np.float32)
+    parts, part_sims = part_matrix(intent, library, vectors)
+    if part_sims is not None:
+        # a card fits when some part of the request *is* that card ("a rusty submarine" is no rusty van); the
+        # whole request's cosine mixes in the setting and the chatter around it
+        sims = part_sims.max(axis=0)  # (n_cards,)
+        part = best_of_members(sims, concepts, library)
         part_floor = float(np.median(sims))
     part_rel = part - part_floor
-    subject = subject_closeness(concepts, intent, library, vectors)
+    subject = subject_closeness(concepts, parts, part_sims, library, vectors)
     subject = part_rel if subject is None else subject
     addon = np.array([role_of(c.chosen or c.members[0].card) != "subject" for c in concepts], dtype=np.float32)
     alike = part.max() - part  # how far each concept is from the best by meaning

@@ -2,7 +2,7 @@
 the thing a request is of (checkin/features.py), with the real MiniLM."""
 
 from checkin.concepts import candidate_concepts
-from checkin.features import subject_closeness
+from checkin.features import part_matrix, subject_closeness
 from checkin.intent import read_intent
 from checkin.kinds import KINDS, kind_phrases, nearest_kinds, subject_parts
 from checkin.search import TOP_K, encode_words, get_index, search
@@ -33,7 +33,9 @@ def test_a_request_part_is_a_thing_or_what_surrounds_it():
 def _closeness(store, request):
     intent = read_intent(request)
     concepts = candidate_concepts(search(store, request, intent=intent, k=TOP_K), intent)
-    return concepts, subject_closeness(concepts, intent, get_index(store), encode_words)
+    index = get_index(store)
+    parts, sims = part_matrix(intent, index, encode_words)
+    return concepts, subject_closeness(concepts, parts, sims, index, encode_words)
 
 
 def test_the_concept_of_the_asked_thing_is_closest_and_a_missing_thing_is_close_to_none(pets):
